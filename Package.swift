@@ -1,0 +1,64 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// One target per stage of the pipeline; data flows one way:
+// Formats -> Tokenization / Inference -> (Realign) -> Retrieval -> ... -> dera (CLI).
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "dera",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dera", targets: ["dera"]),
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Tokenization", targets: ["Tokenization"]),
+        .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "Retrieval", targets: ["Retrieval"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // System-library shims: nothing but headers and link lines.
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]),
+        // Small C SIMD kernels for what Swift cannot do fast (quantised dot products).
+        .target(
+            name: "CKernels", path: "Sources/CKernels",
+            cSettings: [.unsafeFlags(["-O3"])]),
+
+        // Checkpoint and metadata readers: GGUF, safetensors, Hugging Face folders. No maths.
+        .target(name: "Formats"),
+        // Byte-level BPE, pre-tokenizers, special tokens, chat templates, streaming detokenizer.
+        .target(name: "Tokenization", dependencies: ["Formats"]),
+        // Tensors, quantised blocks, kernels, architectures, KV cache.
+        .target(
+            name: "Inference",
+            dependencies: ["Formats", "Tokenization", "COpenBLAS", "CKernels",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimise),
+        // Passage store, ingestion, FTS5 search.
+        .target(
+            name: "Retrieval",
+            dependencies: ["CLibXML2", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Logging", package: "swift-log")]),
+        // The command-line tool: argument parsing only, no logic.
+        .executableTarget(
+            name: "dera",
+            dependencies: ["Formats", "Tokenization", "Inference", "Retrieval",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]),
+
+        .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "Formats"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

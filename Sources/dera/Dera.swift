@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Dera: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dera",
+        abstract: "Retrieval-augmented generation kept honest by decoding-time realignment (DeRa).",
+        subcommands: [])
+}
