@@ -86,12 +86,18 @@ import Testing
             _ = try GGUFFile(path: path)
             Issue.record("a truncated file was accepted")
         } catch let error as FormatError {
-            guard case let .truncated(_, field, offset, _, fileSize) = error else {
-                Issue.record("unexpected error \(error)"); return
+            switch error {
+            case let .truncated(_, field, offset, _, fileSize):
+                #expect(fileSize == 200)
+                #expect(offset < 200 && offset > 24)
+                #expect(!field.isEmpty)
+            case let .invalidValue(_, field, offset, reason):
+                #expect(offset < 200 && offset > 24)
+                #expect(field.contains("metadata key"))
+                #expect(reason.contains("cannot fit"))
+            default:
+                Issue.record("unexpected error \(error)")
             }
-            #expect(fileSize == 200)
-            #expect(offset < 200 && offset > 24)
-            #expect(!field.isEmpty)
         }
         // A cut inside tensor data names the tensor.
         let file = try GGUFFile(path: { try! Data(bytes).write(to: URL(fileURLWithPath: path)); return path }())
