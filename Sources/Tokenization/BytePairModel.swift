@@ -42,18 +42,27 @@ struct BytePairModel: Sendable {
             asciiTokens[byte] = vocabulary.idForText[String(Unicode.Scalar(UInt8(byte)))] ?? -1
         }
 
+        var mergedIDs: [String: Int32] = [:]
         var table: [UInt64: UInt64] = [:]
         table.reserveCapacity(pairs.count)
         for (rank, (left, right)) in pairs.enumerated() {
             func lookup(_ piece: String) throws -> Int32 {
-                if let id = vocabulary.idForText[piece] ?? extraIDs[piece] { return id }
+                // A piece must be a token or the result of an earlier merge; a byte missing from the vocabulary
+                // (which still starts as a piece of its own) cannot be merged.
+                if let id = vocabulary.idForText[piece] ?? mergedIDs[piece] { return id }
                 let merge = rawMerges?[rank] ?? "\(left) \(right)"
                 throw TokenizerError.mergeNotInVocabulary(path: path, index: rank, merge: merge, piece: piece)
             }
             let leftID = try lookup(left)
             let rightID = try lookup(right)
             let merged = left + right
-            let result = vocabulary.idForText[merged] ?? extraPiece(merged)
+            let result: Int32
+            if let id = vocabulary.idForText[merged] {
+                result = id
+            } else {
+                result = extraPiece(merged)
+                mergedIDs[merged] = result
+            }
             let key = UInt64(UInt32(bitPattern: leftID)) << 32 | UInt64(UInt32(bitPattern: rightID))
             if table[key] == nil {  // the first rule for a pair wins, as in llama.cpp
                 table[key] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: result))
