@@ -50,4 +50,17 @@ let supportedVectorVocabularies = [
         }
         #expect(failures == 0)
     }
+
+    /// SentencePiece (llama-spm, phi-3, baichuan), WordPiece (bert-bge), Unigram (nomic-bert-moe) and Gemma 4's
+    /// unescaped BPE are not byte-level BPE: dera refuses them by name instead of tokenizing them wrongly.
+    @Test(.enabled(if: available), arguments: [
+        ("llama-spm", "llama"), ("phi-3", "llama"), ("baichuan", "llama"), ("bert-bge", "bert"),
+        ("nomic-bert-moe", "t5"), ("gemma-4", "gemma4"),
+    ])
+    func otherTokenizerFamiliesAreRefused(name: String, model: String) throws {
+        let path = VocabularyVectors.path(name)
+        #expect(throws: TokenizerError.unsupportedModel(path: path, model: model)) {
+            try Tokenizer(gguf: GGUFFile(path: path))
+        }
+    }
 }
