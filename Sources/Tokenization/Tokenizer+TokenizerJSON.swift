@@ -7,19 +7,19 @@ extension Tokenizer {
     /// dera implements, `Digits` and `ByteLevel`. BOS / EOS and `add_bos_token` come from a `tokenizer_config.json`
     /// beside it when there is one.
     public init(tokenizerJSONPath path: String) throws {
-        let root = try Self.readJSONObject(path)
-        guard let model = root["model"] as? [String: Any] else {
+        let root = try Self.readJSON(path)
+        guard let model = root["model"], model.object != nil else {
             throw TokenizerError.missingField(path: path, field: "model")
         }
-        let type = model["type"] as? String ?? "BPE"
+        let type = model["type"]?.string ?? "BPE"
         guard type == "BPE" else { throw TokenizerError.unsupportedModel(path: path, model: type) }
-        guard let vocab = model["vocab"] as? [String: Any] else {
+        guard let vocab = model["vocab"]?.object else {
             throw TokenizerError.missingField(path: path, field: "model.vocab")
         }
 
         var entries: [Int: (String, TokenAttributes)] = [:]
         for (text, value) in vocab {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0 else {
+            guard let id = value.int, id >= 0 else {
                 throw TokenizerError.invalidField(path: path, field: "model.vocab", reason: "'\(text)' has no id")
             }
             if let other = entries[id] {
@@ -28,12 +28,12 @@ extension Tokenizer {
             }
             entries[id] = (text, .normal)
         }
-        for (index, item) in (root["added_tokens"] as? [[String: Any]] ?? []).enumerated() {
-            guard let id = (item["id"] as? NSNumber)?.intValue, id >= 0, let content = item["content"] as? String else {
+        for (index, item) in (root["added_tokens"]?.array ?? []).enumerated() {
+            guard let id = item["id"]?.int, id >= 0, let content = item["content"]?.string else {
                 throw TokenizerError.invalidField(path: path, field: "added_tokens[\(index)]",
                                                   reason: "needs an id and a content")
             }
-            let special = (item["special"] as? NSNumber)?.boolValue ?? false
+            let special = item["special"]?.bool ?? false
             entries[id] = (content, special ? .control : .userDefined)
         }
         let count = (entries.keys.max() ?? -1) + 1
@@ -48,17 +48,17 @@ extension Tokenizer {
         }
 
         var merges: [(String, String)] = []
-        for (index, item) in (model["merges"] as? [Any] ?? []).enumerated() {
-            if let pair = item as? [String], pair.count == 2 {
-                merges.append((pair[0], pair[1]))
-            } else if let text = item as? String, let space = text.dropFirst().firstIndex(of: " ") {
+        for (index, item) in (model["merges"]?.array ?? []).enumerated() {
+            if let pair = item.array, pair.count == 2, let left = pair[0].string, let right = pair[1].string {
+                merges.append((left, right))
+            } else if let text = item.string, let space = text.dropFirst().firstIndex(of: " ") {
                 merges.append((String(text[..<space]), String(text[text.index(after: space)...])))
             } else {
                 throw TokenizerError.malformedMerge(path: path, index: index, merge: "\(item)")
             }
         }
 
-        let ignoresMerges = (model["ignore_merges"] as? NSNumber)?.boolValue ?? false
+        let ignoresMerges = model["ignore_merges"]?.bool ?? false
         let preTokenizer = try Self.preTokenizer(root["pre_tokenizer"], path: path, ignoresMerges: ignoresMerges)
 
         var specials = DeclaredSpecialTokens()
@@ -67,10 +67,10 @@ extension Tokenizer {
         let configPath = URL(fileURLWithPath: path).deletingLastPathComponent()
             .appendingPathComponent("tokenizer_config.json").path
         if FileManager.default.fileExists(atPath: configPath) {
-            let config = try Self.readJSONObject(configPath)
+            let config = try Self.readJSON(configPath)
             func tokenID(_ key: String) throws -> Int? {
                 let value = config[key]
-                guard let text = value as? String ?? (value as? [String: Any])?["content"] as? String else { return nil }
+                guard let text = value?.string ?? value?["content"]?.string else { return nil }
                 guard let id = texts.firstIndex(of: text) else {
                     throw TokenizerError.invalidField(path: configPath, field: key,
                                                       reason: "'\(text)' is not in the vocabulary")
@@ -79,24 +79,30 @@ extension Tokenizer {
             }
             specials.bos = try tokenID("bos_token")
             specials.eos = try tokenID("eos_token")
-            addBOS = (config["add_bos_token"] as? NSNumber)?.boolValue
-            addEOS = (config["add_eos_token"] as? NSNumber)?.boolValue
+            addBOS = config["add_bos_token"]?.bool
+            addEOS = config["add_eos_token"]?.bool
         }
         try self.init(path: path, texts: texts, attributes: attributes, merges: merges, rawMerges: nil,
                       preTokenizer: preTokenizer, specials: specials, addBOS: addBOS, addEOS: addEOS)
     }
 
-    private static func readJSONObject(_ path: String) throws -> [String: Any] {
+    private static func readJSON(_ path: String) throws -> JSONValue {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw TokenizerError.invalidField(path: path, field: "file", reason: "cannot read: \(error.localizedDescription)")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw TokenizerError.invalidField(path: path, field: "file", reason: "not JSON: \(error)")
+        }
+        guard value.object != nil else {
             throw TokenizerError.invalidField(path: path, field: "file", reason: "not a JSON object")
         }
-        return object
+        return value
     }
 
     /// Split regexes of tokenizer.json files that dera implements by hand.
@@ -112,34 +118,33 @@ extension Tokenizer {
     ]
 
     /// Maps a tokenizer.json `pre_tokenizer` to split rules.
-    static func preTokenizer(_ value: Any?, path: String, ignoresMerges: Bool) throws -> PreTokenizer {
+    static func preTokenizer(_ value: JSONValue?, path: String, ignoresMerges: Bool) throws -> PreTokenizer {
         var rules: [SplitRule] = []
         var names: [String] = []
-        func add(_ node: [String: Any]) throws {
-            let type = node["type"] as? String ?? "?"
+        func add(_ node: JSONValue) throws {
+            let type = node["type"]?.string ?? "?"
             switch type {
             case "Sequence":
-                for child in node["pretokenizers"] as? [[String: Any]] ?? [] { try add(child) }
+                for child in node["pretokenizers"]?.array ?? [] { try add(child) }
             case "Split":
-                let pattern = (node["pattern"] as? [String: Any])?["Regex"] as? String
-                    ?? (node["pattern"] as? [String: Any])?["String"] as? String ?? ""
+                let pattern = node["pattern"]?["Regex"]?.string ?? node["pattern"]?["String"]?.string ?? ""
                 guard let rule = knownSplitPatterns[pattern] else {
                     throw TokenizerError.unknownPreTokenizer(path: path, name: "Split \(pattern)")
                 }
                 rules.append(rule)
                 names.append("Split")
             case "Digits":
-                let individual = (node["individual_digits"] as? NSNumber)?.boolValue ?? false
+                let individual = node["individual_digits"]?.bool ?? false
                 rules.append(individual ? .each(.number) : .runs(.number))
                 names.append("Digits")
             case "ByteLevel":
-                if (node["use_regex"] as? NSNumber)?.boolValue ?? true { rules.append(.gpt2) }
+                if node["use_regex"]?.bool ?? true { rules.append(.gpt2) }
                 names.append("ByteLevel")
             default:
                 throw TokenizerError.unknownPreTokenizer(path: path, name: type)
             }
         }
-        guard let node = value as? [String: Any] else {
+        guard let node = value, node.object != nil else {
             throw TokenizerError.missingField(path: path, field: "pre_tokenizer")
         }
         try add(node)

@@ -56,6 +56,9 @@ let hardStrings: [String] = [
         #expect(tokenizer.encode(" Hello", addSpecial: false) == [try id("ĠHello")])
         #expect(tokenizer.encode("Hello  world", addSpecial: false) == [try id("Hello"), try id("Ġ"), try id("Ġworld")])
         #expect(tokenizer.encode("it's", addSpecial: false) == [try id("it"), try id("'s")])
+        // SmolLM2's vocabulary has no token for byte F2, so llama.cpp drops it (F2 AD 81 AD gives 3 tokens) and
+        // such characters cannot round trip; the ids match llama-tokenize.
+        #expect(tokenizer.encode("\u{AD06D}", addSpecial: false) == [251, 219, 251])
         #expect(tokenizer.preTokenizer.words(in: "Hi  there\t\tx 12ab!?") ==
             ["Hi", " ", " there", "\t", "\t", "x", " ", "1", "2", "ab", "!?"])
     }
