@@ -25,11 +25,11 @@ enum SplitRule: Sendable {
     func split(_ scalars: [UInt32], _ flags: [CodepointFlags], _ lengths: [Int]) -> [Int] {
         var output: [Int] = []
         output.reserveCapacity(lengths.count * 2)
-        var start = 0
-        for length in lengths {
-            let end = start + length
-            scalars.withUnsafeBufferPointer { scalarBuffer in
-                flags.withUnsafeBufferPointer { flagBuffer in
+        scalars.withUnsafeBufferPointer { scalarBuffer in
+            flags.withUnsafeBufferPointer { flagBuffer in
+                var start = 0
+                for length in lengths {
+                    let end = start + length
                     var piece = Piece(scalars: scalarBuffer, flags: flagBuffer, start: start, end: end)
                     switch self {
                     case .gpt2: piece.gpt2(&output)
@@ -40,9 +40,9 @@ enum SplitRule: Sendable {
                     case .asciiDigitTriples: piece.asciiDigitTriples(&output)
                     case .trailingWhitespace: piece.trailingWhitespace(&output)
                     }
+                    start = end
                 }
             }
-            start = end
         }
         return output
     }

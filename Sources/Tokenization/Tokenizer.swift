@@ -65,8 +65,7 @@ public struct Tokenizer: Sendable {
         var output: [Int32] = []
         output.reserveCapacity(text.utf8.count / 3 + 2)
         if addSpecial, addsBOS, let bosID { output.append(Int32(bosID)) }
-        var bytes = Array(text.utf8)
-        if bytes.isEmpty { bytes.reserveCapacity(1) }
+        let bytes = Array(text.utf8)
         bytes.withUnsafeBufferPointer { buffer in
             var scratch = BytePairModel.Scratch()
             for fragment in fragments(of: buffer, parseSpecial: parseSpecial) {
