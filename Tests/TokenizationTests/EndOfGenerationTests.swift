@@ -1,0 +1,39 @@
+import Formats
+import Testing
+@testable import Tokenization
+
+/// llama.cpp's end-of-generation sets, as `llama-tokenize -m FILE -v` (llama.cpp 0c1e57098) lists them under
+/// "printing all EOG tokens", with the BOS id it prints.
+let llamaCppEndOfGeneration: [(name: String, eog: Set<Int>, bos: Int)] = [
+    ("gpt-2", [50256], 50256),
+    ("llama-bpe", [128001, 128009], 128000),
+    ("qwen2", [128247, 151643, 151645], 151643),
+    ("qwen35", [128247, 151643, 151645], 151643),
+    ("starcoder", [0, 4], 0),
+    ("refact", [0, 4, 18], 0),
+    ("command-r", [0, 255001], 5),
+    ("mpt", [0], 0),
+    ("falcon", [11], 11),
+    ("deepseek-coder", [32014], 32013),
+    ("deepseek-llm", [100001], 100000),
+    ("aquila", [0, 100007], 0),
+    ("gpt-neox", [0], 0),
+]
+
+@Suite struct EndOfGenerationTests {
+    @Test(.enabled(if: VocabularyVectorTests.available), arguments: llamaCppEndOfGeneration.map(\.name))
+    func sameSetAsLlamaCpp(name: String) throws {
+        let expected = try #require(llamaCppEndOfGeneration.first { $0.name == name })
+        let tokenizer = try Tokenizer(gguf: GGUFFile(path: VocabularyVectors.path(name)))
+        #expect(tokenizer.endOfGenerationIDs == expected.eog)
+        #expect(tokenizer.bosID == expected.bos)
+    }
+
+    @Test(.enabled(if: TestPaths.exists(TestPaths.smolLM2) || TestPaths.isCI))
+    func smolLM2() throws {
+        let tokenizer = try #require(SmolLM2.tokenizer)
+        // <|endoftext|>, <|im_end|> and <reponame> (which llama.cpp takes as the FIM repository token).
+        #expect(tokenizer.endOfGenerationIDs == [0, 2, 4])
+        #expect(tokenizer.tokenText(4) == "<reponame>")
+    }
+}
