@@ -29,6 +29,18 @@ let llamaCppEndOfGeneration: [(name: String, eog: Set<Int>, bos: Int)] = [
         #expect(tokenizer.bosID == expected.bos)
     }
 
+    /// `llama-tokenize --stdin --ids` of "hi" with its default add_special = true: only these vocabularies add BOS.
+    @Test(.enabled(if: VocabularyVectorTests.available), arguments: [
+        ("gpt-2", [5303]), ("llama-bpe", [128000, 6151]), ("qwen2", [6023]), ("starcoder", [5001]),
+        ("command-r", [5, 5649]), ("falcon", [5752]), ("deepseek-coder", [32013, 4821]),
+        ("deepseek-llm", [100000, 4824]), ("aquila", [10320]),
+    ])
+    func addSpecialAddsBOSWhereLlamaCppDoes(name: String, ids: [Int]) throws {
+        let tokenizer = try Tokenizer(gguf: GGUFFile(path: VocabularyVectors.path(name)))
+        #expect(tokenizer.encode("hi") == ids)
+        #expect(tokenizer.addsBOS == (ids.count == 2))
+    }
+
     @Test(.enabled(if: TestPaths.exists(TestPaths.smolLM2) || TestPaths.isCI))
     func smolLM2() throws {
         let tokenizer = try #require(SmolLM2.tokenizer)
