@@ -4,7 +4,7 @@ import Testing
 @testable import Tokenization
 
 /// Random hard strings with llama.cpp's ids, recorded by `scripts/record-tokenizer-fuzz` into
-/// `Tests/Fixtures/tokenize-fuzz.json` (add_special = false, parse_special = true).
+/// `Tests/Fixtures/tokenize-fuzz.json` (add_special = false; parse_special = true, and false for a second set).
 struct FuzzFixture: Decodable {
     struct Case: Decodable {
         let text: String
@@ -13,6 +13,8 @@ struct FuzzFixture: Decodable {
     struct Vocabulary: Decodable {
         let file: String
         let cases: [Case]
+        /// The same kind of strings tokenized with parse_special = false.
+        let cases_no_parse_special: [Case]?
     }
     let vocabularies: [String: Vocabulary]
 
@@ -32,11 +34,15 @@ struct FuzzFixture: Decodable {
         guard TestPaths.exists(path) || TestPaths.isCI else { return }
         let tokenizer = try Tokenizer(gguf: GGUFFile(path: path))
         var failures = 0
-        for testCase in vocabulary.cases {
-            let ids = tokenizer.encode(testCase.text, addSpecial: false, parseSpecial: true)
-            if ids != testCase.ids {
-                failures += 1
-                Issue.record("\(name): \(testCase.text.debugDescription) gave \(ids), llama.cpp gives \(testCase.ids)")
+        let sets = [(true, vocabulary.cases), (false, vocabulary.cases_no_parse_special ?? [])]
+        for (parseSpecial, cases) in sets {
+            for testCase in cases {
+                let ids = tokenizer.encode(testCase.text, addSpecial: false, parseSpecial: parseSpecial)
+                if ids != testCase.ids {
+                    failures += 1
+                    let text = testCase.text.debugDescription
+                    Issue.record("\(name) parseSpecial \(parseSpecial): \(text) gave \(ids), llama.cpp: \(testCase.ids)")
+                }
             }
         }
         #expect(failures == 0)
