@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Tokenization", targets: ["Tokenization"]),
         .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "Realign", targets: ["Realign"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
     ],
     dependencies: [
@@ -43,6 +44,11 @@ let package = Package(
             dependencies: ["Formats", "Tokenization", "COpenBLAS", "CKernels",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
+        // Decoding: samplers, streaming generation, and the DeRa mix of reference and aligned logits.
+        .target(
+            name: "Realign",
+            dependencies: ["Inference", "Tokenization"],
+            swiftSettings: optimise),
         // Passage store, ingestion, FTS5 search.
         .target(
             name: "Retrieval",
@@ -51,13 +57,14 @@ let package = Package(
         // The command-line tool: argument parsing only, no logic.
         .executableTarget(
             name: "dera",
-            dependencies: ["Formats", "Tokenization", "Inference", "Retrieval",
+            dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "Formats"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
+        .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
     ],
     swiftLanguageModes: [.v6]
