@@ -2,10 +2,14 @@
 #include "CKernels.h"
 #include "kernels_internal.h"
 
+#if defined(__x86_64__)
+#define DERA_HAVE_AVX2_KERNELS 1
+#else
 #define DERA_HAVE_AVX2_KERNELS 0
+#endif
 
 static int detected_level(void) {
-#if DERA_HAVE_AVX2_KERNELS && (defined(__x86_64__) || defined(__i386__))
+#if DERA_HAVE_AVX2_KERNELS
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
         return 1;
