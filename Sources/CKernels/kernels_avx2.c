@@ -1,0 +1,501 @@
+// AVX2 + FMA + F16C kernels. Compiled for those features function by function (no global flags),
+// and only ever called after the dispatcher has checked the CPU supports them.
+#include "kernels_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdlib.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+static inline float h2f(const void *p) { return _cvtsh_ss(dera_rd16(p)); }
+
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 8 bytes -> 8 dwords (zero / sign extended), from unaligned memory.
+static inline __m256i u8x8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+static inline __m256i i8x8(const int8_t *p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+static inline __m256 cvt(__m256i v) { return _mm256_cvtepi32_ps(v); }
+static inline __m256 ld(const float *p) { return _mm256_loadu_ps(p); }
+
+// Sums of x over consecutive spans of `span` elements (n is a multiple of span, span a multiple of 8).
+static void span_sums(const float *x, int64_t n, int span, float *out) {
+    for (int64_t i = 0, k = 0; i < n; i += span, k++) {
+        __m256 s = ld(x + i);
+        for (int j = 8; j < span; j += 8) s = _mm256_add_ps(s, ld(x + i + j));
+        out[k] = hsum(s);
+    }
+}
+
+// ---- plain types ---------------------------------------------------------------------------------
+
+static float dot_f32(const uint8_t *row, const float *x, int64_t n) {
+    const float *w = (const float *)row; // unaligned loads throughout
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(ld(w + i), ld(x + i), a0);
+        a1 = _mm256_fmadd_ps(ld(w + i + 8), ld(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(ld(w + i + 16), ld(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(ld(w + i + 24), ld(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(ld(w + i), ld(x + i), a0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) {
+        float v; memcpy(&v, row + 4 * i, 4);
+        s += v * x[i];
+    }
+    return s;
+}
+
+static inline __m256 f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+static float dot_f16(const uint8_t *row, const float *x, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(f16x8(row + 2 * i), ld(x + i), a0);
+        a1 = _mm256_fmadd_ps(f16x8(row + 2 * i + 16), ld(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(f16x8(row + 2 * i + 32), ld(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(f16x8(row + 2 * i + 48), ld(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(f16x8(row + 2 * i), ld(x + i), a0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += h2f(row + 2 * i) * x[i];
+    return s;
+}
+
+static inline __m256 bf16x8(const uint8_t *p) {
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+static float dot_bf16(const uint8_t *row, const float *x, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(bf16x8(row + 2 * i), ld(x + i), a0);
+        a1 = _mm256_fmadd_ps(bf16x8(row + 2 * i + 16), ld(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(bf16x8(row + 2 * i + 32), ld(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(bf16x8(row + 2 * i + 48), ld(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(bf16x8(row + 2 * i), ld(x + i), a0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += dera_bf2f(dera_rd16(row + 2 * i)) * x[i];
+    return s;
+}
+
+// ---- 32-element blocks -----------------------------------------------------------------------------
+// Dot kernels factor the block scale out: acc += d * sum(q * x); offsets use the x span sums `xs`.
+
+static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const uint8_t *b = row + ib * 34;
+        const int8_t *q = (const int8_t *)(b + 2);
+        const float *xb = x + ib * 32;
+        __m256 s = _mm256_mul_ps(cvt(i8x8(q)), ld(xb));
+        __m256 t = _mm256_mul_ps(cvt(i8x8(q + 8)), ld(xb + 8));
+        s = _mm256_fmadd_ps(cvt(i8x8(q + 16)), ld(xb + 16), s);
+        t = _mm256_fmadd_ps(cvt(i8x8(q + 24)), ld(xb + 24), t);
+        __m256 d = _mm256_set1_ps(h2f(b));
+        if (ib & 1) a1 = _mm256_fmadd_ps(d, _mm256_add_ps(s, t), a1);
+        else a0 = _mm256_fmadd_ps(d, _mm256_add_ps(s, t), a0);
+    }
+    return hsum(_mm256_add_ps(a0, a1));
+}
+
+// sum over the block of nibble * x for the 16 bytes at q (low nibbles -> x[0..15], high -> x[16..31]).
+static inline __m256 nib_dot(const uint8_t *q, const float *xb) {
+    const __m256i m4 = _mm256_set1_epi32(0xF);
+    __m256i w0 = u8x8(q), w1 = u8x8(q + 8);
+    __m256 s = _mm256_mul_ps(cvt(_mm256_and_si256(w0, m4)), ld(xb));
+    __m256 t = _mm256_mul_ps(cvt(_mm256_and_si256(w1, m4)), ld(xb + 8));
+    s = _mm256_fmadd_ps(cvt(_mm256_srli_epi32(w0, 4)), ld(xb + 16), s);
+    t = _mm256_fmadd_ps(cvt(_mm256_srli_epi32(w1, 4)), ld(xb + 24), t);
+    return _mm256_add_ps(s, t);
+}
+
+static float dot_q4_0(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    float off = 0;
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const uint8_t *b = row + ib * 18;
+        float d = h2f(b);
+        __m256 s = nib_dot(b + 2, x + ib * 32);
+        if (ib & 1) a1 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, a1);
+        else a0 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, a0);
+        off += d * xs[ib];
+    }
+    return hsum(_mm256_add_ps(a0, a1)) - 8.0f * off;
+}
+
+static float dot_q4_1(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    float off = 0;
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const uint8_t *b = row + ib * 20;
+        __m256 s = nib_dot(b + 4, x + ib * 32);
+        if (ib & 1) a1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, a1);
+        else a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, a0);
+        off += h2f(b + 2) * xs[ib];
+    }
+    return hsum(_mm256_add_ps(a0, a1)) + off;
+}
+
+// The 5th bit of 8 elements starting at element e (0..31) of a Q5_0 block, as 0 or 16 per dword.
+static inline __m256i q5_high(__m256i qh, int e) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i bit = _mm256_and_si256(_mm256_srlv_epi32(qh, _mm256_add_epi32(lane, _mm256_set1_epi32(e))), _mm256_set1_epi32(1));
+    return _mm256_slli_epi32(bit, 4);
+}
+
+static inline __m256 q5_dot(const uint8_t *b, const float *xb) {
+    const __m256i m4 = _mm256_set1_epi32(0xF);
+    __m256i qh = _mm256_set1_epi32((int)dera_rd32(b + 2));
+    const uint8_t *q = b + 6;
+    __m256i w0 = u8x8(q), w1 = u8x8(q + 8);
+    __m256i v0 = _mm256_or_si256(_mm256_and_si256(w0, m4), q5_high(qh, 0));
+    __m256i v1 = _mm256_or_si256(_mm256_and_si256(w1, m4), q5_high(qh, 8));
+    __m256i v2 = _mm256_or_si256(_mm256_srli_epi32(w0, 4), q5_high(qh, 16));
+    __m256i v3 = _mm256_or_si256(_mm256_srli_epi32(w1, 4), q5_high(qh, 24));
+    __m256 s = _mm256_mul_ps(cvt(v0), ld(xb));
+    __m256 t = _mm256_mul_ps(cvt(v1), ld(xb + 8));
+    s = _mm256_fmadd_ps(cvt(v2), ld(xb + 16), s);
+    t = _mm256_fmadd_ps(cvt(v3), ld(xb + 24), t);
+    return _mm256_add_ps(s, t);
+}
+
+static float dot_q5_0(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    float off = 0;
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const uint8_t *b = row + ib * 22;
+        float d = h2f(b);
+        __m256 s = q5_dot(b, x + ib * 32);
+        if (ib & 1) a1 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, a1);
+        else a0 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, a0);
+        off += d * xs[ib];
+    }
+    return hsum(_mm256_add_ps(a0, a1)) - 16.0f * off;
+}
+
+// ---- 256-element super-blocks ----------------------------------------------------------------------
+
+static float dot_q4_k(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
+    const __m256i m4 = _mm256_set1_epi32(0xF);
+    __m256 acc = _mm256_setzero_ps();
+    float off = 0;
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const dera_block_q4_k *b = (const dera_block_q4_k *)(row + ib * 144);
+        float d = h2f(&b->d), dmin = h2f(&b->dmin);
+        const float *xb = x + ib * 256;
+        const float *xsb = xs + ib * 8;
+        float msum = 0;
+        for (int g = 0; g < 4; g++) {
+            uint8_t sc0, m0, sc1, m1;
+            dera_q4k_scale_min(2 * g, b->scales, &sc0, &m0);
+            dera_q4k_scale_min(2 * g + 1, b->scales, &sc1, &m1);
+            const uint8_t *q = b->qs + 32 * g;
+            const float *xg = xb + 64 * g;
+            __m256i w0 = u8x8(q), w1 = u8x8(q + 8), w2 = u8x8(q + 16), w3 = u8x8(q + 24);
+            __m256 lo = _mm256_mul_ps(cvt(_mm256_and_si256(w0, m4)), ld(xg));
+            __m256 hi = _mm256_mul_ps(cvt(_mm256_srli_epi32(w0, 4)), ld(xg + 32));
+            lo = _mm256_fmadd_ps(cvt(_mm256_and_si256(w1, m4)), ld(xg + 8), lo);
+            hi = _mm256_fmadd_ps(cvt(_mm256_srli_epi32(w1, 4)), ld(xg + 40), hi);
+            lo = _mm256_fmadd_ps(cvt(_mm256_and_si256(w2, m4)), ld(xg + 16), lo);
+            hi = _mm256_fmadd_ps(cvt(_mm256_srli_epi32(w2, 4)), ld(xg + 48), hi);
+            lo = _mm256_fmadd_ps(cvt(_mm256_and_si256(w3, m4)), ld(xg + 24), lo);
+            hi = _mm256_fmadd_ps(cvt(_mm256_srli_epi32(w3, 4)), ld(xg + 56), hi);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), lo, acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1), hi, acc);
+            msum += (float)m0 * xsb[2 * g] + (float)m1 * xsb[2 * g + 1];
+        }
+        off += dmin * msum;
+    }
+    return hsum(acc) - off;
+}
+
+static float dot_q6_k(const uint8_t *row, const float *x, int64_t nb) {
+    const __m256i m4 = _mm256_set1_epi32(0xF), m3 = _mm256_set1_epi32(0x30), k32 = _mm256_set1_epi32(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const dera_block_q6_k *b = (const dera_block_q6_k *)(row + ib * 210);
+        float d = h2f(&b->d);
+        const float *xh = x + ib * 256;
+        const uint8_t *ql = b->ql, *qh = b->qh;
+        const int8_t *sc = b->scales;
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, xh += 128) {
+            for (int l = 0; l < 32; l += 16) { // one scale per 16 elements
+                __m256 s1, s2, s3, s4;
+                for (int k = 0; k < 16; k += 8) {
+                    __m256i a = u8x8(ql + l + k), c = u8x8(ql + l + k + 32), hh = u8x8(qh + l + k);
+                    __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi32(hh, 4), m3));
+                    __m256i q2 = _mm256_or_si256(_mm256_and_si256(c, m4), _mm256_and_si256(_mm256_slli_epi32(hh, 2), m3));
+                    __m256i q3 = _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(hh, m3));
+                    __m256i q4 = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_and_si256(_mm256_srli_epi32(hh, 2), m3));
+                    const float *xl = xh + l + k;
+                    __m256 p1 = _mm256_mul_ps(cvt(_mm256_sub_epi32(q1, k32)), ld(xl));
+                    __m256 p2 = _mm256_mul_ps(cvt(_mm256_sub_epi32(q2, k32)), ld(xl + 32));
+                    __m256 p3 = _mm256_mul_ps(cvt(_mm256_sub_epi32(q3, k32)), ld(xl + 64));
+                    __m256 p4 = _mm256_mul_ps(cvt(_mm256_sub_epi32(q4, k32)), ld(xl + 96));
+                    if (k == 0) { s1 = p1; s2 = p2; s3 = p3; s4 = p4; }
+                    else {
+                        s1 = _mm256_add_ps(s1, p1); s2 = _mm256_add_ps(s2, p2);
+                        s3 = _mm256_add_ps(s3, p3); s4 = _mm256_add_ps(s4, p4);
+                    }
+                }
+                int is = l / 16;
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is]), s1, acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 2]), s2, acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 4]), s3, acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 6]), s4, acc);
+            }
+        }
+    }
+    return hsum(acc);
+}
+
+// ---- dequantisation (scaled floats, for dequantize_row and matmat) ---------------------------------
+
+static void deq_q8_0(const uint8_t *b, float *y) {
+    __m256 d = _mm256_set1_ps(h2f(b));
+    const int8_t *q = (const int8_t *)(b + 2);
+    for (int k = 0; k < 32; k += 8) _mm256_storeu_ps(y + k, _mm256_mul_ps(cvt(i8x8(q + k)), d));
+}
+
+static void deq_q4_0(const uint8_t *b, float *y) {
+    const __m256i m4 = _mm256_set1_epi32(0xF), k8 = _mm256_set1_epi32(8);
+    __m256 d = _mm256_set1_ps(h2f(b));
+    for (int k = 0; k < 16; k += 8) {
+        __m256i w = u8x8(b + 2 + k);
+        _mm256_storeu_ps(y + k, _mm256_mul_ps(cvt(_mm256_sub_epi32(_mm256_and_si256(w, m4), k8)), d));
+        _mm256_storeu_ps(y + k + 16, _mm256_mul_ps(cvt(_mm256_sub_epi32(_mm256_srli_epi32(w, 4), k8)), d));
+    }
+}
+
+static void deq_q4_1(const uint8_t *b, float *y) {
+    const __m256i m4 = _mm256_set1_epi32(0xF);
+    __m256 d = _mm256_set1_ps(h2f(b)), m = _mm256_set1_ps(h2f(b + 2));
+    for (int k = 0; k < 16; k += 8) {
+        __m256i w = u8x8(b + 4 + k);
+        _mm256_storeu_ps(y + k, _mm256_fmadd_ps(cvt(_mm256_and_si256(w, m4)), d, m));
+        _mm256_storeu_ps(y + k + 16, _mm256_fmadd_ps(cvt(_mm256_srli_epi32(w, 4)), d, m));
+    }
+}
+
+static void deq_q5_0(const uint8_t *b, float *y) {
+    const __m256i m4 = _mm256_set1_epi32(0xF), k16 = _mm256_set1_epi32(16);
+    __m256 d = _mm256_set1_ps(h2f(b));
+    __m256i qh = _mm256_set1_epi32((int)dera_rd32(b + 2));
+    for (int k = 0; k < 16; k += 8) {
+        __m256i w = u8x8(b + 6 + k);
+        __m256i lo = _mm256_sub_epi32(_mm256_or_si256(_mm256_and_si256(w, m4), q5_high(qh, k)), k16);
+        __m256i hi = _mm256_sub_epi32(_mm256_or_si256(_mm256_srli_epi32(w, 4), q5_high(qh, k + 16)), k16);
+        _mm256_storeu_ps(y + k, _mm256_mul_ps(cvt(lo), d));
+        _mm256_storeu_ps(y + k + 16, _mm256_mul_ps(cvt(hi), d));
+    }
+}
+
+static void deq_q4_k(const uint8_t *blk, float *y) {
+    const dera_block_q4_k *b = (const dera_block_q4_k *)blk;
+    const __m256i m4 = _mm256_set1_epi32(0xF);
+    float d = h2f(&b->d), dmin = h2f(&b->dmin);
+    for (int g = 0; g < 4; g++, y += 64) {
+        uint8_t sc0, m0, sc1, m1;
+        dera_q4k_scale_min(2 * g, b->scales, &sc0, &m0);
+        dera_q4k_scale_min(2 * g + 1, b->scales, &sc1, &m1);
+        __m256 d0 = _mm256_set1_ps(d * sc0), n0 = _mm256_set1_ps(dmin * m0);
+        __m256 d1 = _mm256_set1_ps(d * sc1), n1 = _mm256_set1_ps(dmin * m1);
+        const uint8_t *q = b->qs + 32 * g;
+        for (int k = 0; k < 32; k += 8) {
+            __m256i w = u8x8(q + k);
+            _mm256_storeu_ps(y + k, _mm256_fmsub_ps(d0, cvt(_mm256_and_si256(w, m4)), n0));
+            _mm256_storeu_ps(y + k + 32, _mm256_fmsub_ps(d1, cvt(_mm256_srli_epi32(w, 4)), n1));
+        }
+    }
+}
+
+static void deq_q6_k(const uint8_t *blk, float *y) {
+    const dera_block_q6_k *b = (const dera_block_q6_k *)blk;
+    const __m256i m4 = _mm256_set1_epi32(0xF), m3 = _mm256_set1_epi32(0x30), k32 = _mm256_set1_epi32(32);
+    float d = h2f(&b->d);
+    const uint8_t *ql = b->ql, *qh = b->qh;
+    const int8_t *sc = b->scales;
+    for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
+        for (int l = 0; l < 32; l += 8) {
+            int is = l / 16;
+            __m256i a = u8x8(ql + l), c = u8x8(ql + l + 32), hh = u8x8(qh + l);
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi32(hh, 4), m3));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(c, m4), _mm256_and_si256(_mm256_slli_epi32(hh, 2), m3));
+            __m256i q3 = _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(hh, m3));
+            __m256i q4 = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_and_si256(_mm256_srli_epi32(hh, 2), m3));
+            // (d * sc) * q, the same association as the scalar reference
+            _mm256_storeu_ps(y + l, _mm256_mul_ps(_mm256_set1_ps(d * sc[is]), cvt(_mm256_sub_epi32(q1, k32))));
+            _mm256_storeu_ps(y + l + 32, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 2]), cvt(_mm256_sub_epi32(q2, k32))));
+            _mm256_storeu_ps(y + l + 64, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 4]), cvt(_mm256_sub_epi32(q3, k32))));
+            _mm256_storeu_ps(y + l + 96, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 6]), cvt(_mm256_sub_epi32(q4, k32))));
+        }
+    }
+}
+
+// Dequantises elements [i, i + len) of a row into y; i and len are multiples of the block length.
+static void deq_range(uint32_t type, const uint8_t *row, int64_t i, int64_t len, float *y) {
+    switch (type) {
+    case DERA_F32: memcpy(y, row + 4 * i, (size_t)len * 4); return;
+    case DERA_F16: {
+        int64_t j = 0;
+        for (; j + 8 <= len; j += 8) _mm256_storeu_ps(y + j, f16x8(row + 2 * (i + j)));
+        for (; j < len; j++) y[j] = h2f(row + 2 * (i + j));
+        return;
+    }
+    case DERA_BF16: {
+        int64_t j = 0;
+        for (; j + 8 <= len; j += 8) _mm256_storeu_ps(y + j, bf16x8(row + 2 * (i + j)));
+        for (; j < len; j++) y[j] = dera_bf2f(dera_rd16(row + 2 * (i + j)));
+        return;
+    }
+    case DERA_Q4_0: for (int64_t j = 0; j < len; j += 32) deq_q4_0(row + (i + j) / 32 * 18, y + j); return;
+    case DERA_Q4_1: for (int64_t j = 0; j < len; j += 32) deq_q4_1(row + (i + j) / 32 * 20, y + j); return;
+    case DERA_Q5_0: for (int64_t j = 0; j < len; j += 32) deq_q5_0(row + (i + j) / 32 * 22, y + j); return;
+    case DERA_Q8_0: for (int64_t j = 0; j < len; j += 32) deq_q8_0(row + (i + j) / 32 * 34, y + j); return;
+    case DERA_Q4_K: for (int64_t j = 0; j < len; j += 256) deq_q4_k(row + (i + j) / 256 * 144, y + j); return;
+    case DERA_Q6_K: for (int64_t j = 0; j < len; j += 256) deq_q6_k(row + (i + j) / 256 * 210, y + j); return;
+    default: return;
+    }
+}
+
+// ---- entry points ------------------------------------------------------------------------------------
+
+void dera_dequantize_row_avx2(uint32_t type, const void *src, float *dst, int64_t n) {
+    deq_range(type, (const uint8_t *)src, 0, n, dst);
+}
+
+static int needs_span_sums(uint32_t type) {
+    return type == DERA_Q4_0 || type == DERA_Q4_1 || type == DERA_Q5_0 || type == DERA_Q4_K;
+}
+
+// Dot of one row; xs = 32-element span sums of x when the type needs them.
+static inline float dot_any(uint32_t type, const uint8_t *row, const float *x, const float *xs, int64_t n) {
+    switch (type) {
+    case DERA_F32: return dot_f32(row, x, n);
+    case DERA_F16: return dot_f16(row, x, n);
+    case DERA_BF16: return dot_bf16(row, x, n);
+    case DERA_Q4_0: return dot_q4_0(row, x, xs, n / 32);
+    case DERA_Q4_1: return dot_q4_1(row, x, xs, n / 32);
+    case DERA_Q5_0: return dot_q5_0(row, x, xs, n / 32);
+    case DERA_Q8_0: return dot_q8_0(row, x, n / 32);
+    case DERA_Q4_K: return dot_q4_k(row, x, xs, n / 256);
+    case DERA_Q6_K: return dot_q6_k(row, x, n / 256);
+    default: return 0;
+    }
+}
+
+enum { XS_STACK = 2048 }; // span sums for rows up to 65536 elements live on the stack
+
+void dera_matvec_avx2(uint32_t type, const void *w, size_t row_bytes, const float *x, float *y,
+                      int64_t row_begin, int64_t row_end, int64_t n) {
+    const uint8_t *base = (const uint8_t *)w;
+    float xs_stack[XS_STACK];
+    float *xs = NULL;
+    if (needs_span_sums(type)) {
+        xs = n / 32 <= XS_STACK ? xs_stack : (float *)malloc((size_t)(n / 32) * sizeof(float));
+        if (!xs) { dera_matvec_scalar(type, w, row_bytes, x, y, row_begin, row_end, n); return; }
+        span_sums(x, n, 32, xs);
+    }
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        if (r + 1 < row_end) _mm_prefetch((const char *)(row + row_bytes), _MM_HINT_T0);
+        y[r] = dot_any(type, row, x, xs, n);
+    }
+    if (xs && xs != xs_stack) free(xs);
+}
+
+float dera_dot_row_avx2(uint32_t type, const void *row, const float *x, int64_t n) {
+    float y;
+    dera_matvec_avx2(type, row, 0, x, &y, 0, 1, n);
+    return y;
+}
+
+// Dequantises a segment of a row once into an L1-sized buffer, then dots it with every vector.
+enum { SEG = 4096 };
+
+static inline void seg_dot4(const float *buf, int64_t len, const float *x0, const float *x1, const float *x2,
+                            const float *x3, float out[4]) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t j = 0;
+    for (; j + 8 <= len; j += 8) {
+        __m256 wv = ld(buf + j);
+        a0 = _mm256_fmadd_ps(wv, ld(x0 + j), a0);
+        a1 = _mm256_fmadd_ps(wv, ld(x1 + j), a1);
+        a2 = _mm256_fmadd_ps(wv, ld(x2 + j), a2);
+        a3 = _mm256_fmadd_ps(wv, ld(x3 + j), a3);
+    }
+    out[0] = hsum(a0); out[1] = hsum(a1); out[2] = hsum(a2); out[3] = hsum(a3);
+    for (; j < len; j++) {
+        out[0] += buf[j] * x0[j]; out[1] += buf[j] * x1[j];
+        out[2] += buf[j] * x2[j]; out[3] += buf[j] * x3[j];
+    }
+}
+
+static inline float seg_dot1(const float *buf, int64_t len, const float *x0) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int64_t j = 0;
+    for (; j + 16 <= len; j += 16) {
+        a0 = _mm256_fmadd_ps(ld(buf + j), ld(x0 + j), a0);
+        a1 = _mm256_fmadd_ps(ld(buf + j + 8), ld(x0 + j + 8), a1);
+    }
+    for (; j + 8 <= len; j += 8) a0 = _mm256_fmadd_ps(ld(buf + j), ld(x0 + j), a0);
+    float s = hsum(_mm256_add_ps(a0, a1));
+    for (; j < len; j++) s += buf[j] * x0[j];
+    return s;
+}
+
+void dera_matmat_avx2(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
+                      float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
+    const uint8_t *base = (const uint8_t *)w;
+    float buf[SEG] __attribute__((aligned(32)));
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        for (int64_t i = 0; i < n; i += SEG) {
+            int64_t len = n - i < SEG ? n - i : SEG; // SEG is a multiple of every block length
+            deq_range(type, row, i, len, buf);
+            int64_t v = 0;
+            for (; v + 4 <= n_vec; v += 4) {
+                float s[4];
+                seg_dot4(buf, len, x + v * n + i, x + (v + 1) * n + i, x + (v + 2) * n + i, x + (v + 3) * n + i, s);
+                for (int k = 0; k < 4; k++) {
+                    float *o = &y[(v + k) * rows + r];
+                    *o = i == 0 ? s[k] : *o + s[k];
+                }
+            }
+            for (; v < n_vec; v++) {
+                float s = seg_dot1(buf, len, x + v * n + i);
+                float *o = &y[v * rows + r];
+                *o = i == 0 ? s : *o + s;
+            }
+        }
+    }
+}
+
+void dera_f16_to_f32_avx2(const uint16_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, f16x8((const uint8_t *)(src + i)));
+    for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
+void dera_f32_to_f16_avx2(const float *src, uint16_t *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(ld(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+#pragma clang attribute pop
+
+#endif
