@@ -1,0 +1,67 @@
+import Foundation
+import Formats
+import Testing
+@testable import Inference
+
+/// The real default model against what llama.cpp and transformers recorded for it.
+@Suite(.enabled(if: Fixtures.smolLM2Available, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
+struct SmolLM2ReferenceTests {
+    static let model: DecoderModel? = try? DecoderModel(gguf: GGUFFile(path: Fixtures.smolLM2), workers: 2)
+
+    func greedy(_ model: DecoderModel, prompt: [Int], limit: Int, stop: Int = 2) throws -> [Int] {
+        let cache = model.makeCache(capacity: prompt.count + limit + 1)
+        var logits = try model.forward(DecoderBatch(prompt: prompt), caches: [cache])
+        var out: [Int] = []
+        while out.count < limit {
+            let next = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
+            if next == stop { break }
+            out.append(next)
+            var step = DecoderBatch()
+            step.append(token: next, sequence: 0, wantsLogits: true)
+            logits = try model.forward(step, caches: [cache])
+        }
+        return out
+    }
+
+    @Test func greedyChatCompletionsMatchLlamaCpp() throws {
+        let model = try #require(Self.model)
+        let cases = try GreedyCase.load("greedy-smollm2.json")
+        #expect(cases.count >= 10)
+        var identical = 0
+        for c in cases {
+            let ours = try greedy(model, prompt: c.promptIDs, limit: c.generatedIDs.count + (c.stoppedAtEOS ? 1 : 0))
+            if ours == c.generatedIDs {
+                identical += 1
+            } else {
+                let split = zip(ours, c.generatedIDs).prefix { $0 == $1 }.count
+                print("case \(c.name): differs at step \(split) (llama.cpp margin there \(split < c.margins.count ? c.margins[split] : -1))")
+            }
+        }
+        print("identical: \(identical) of \(cases.count)")
+        #expect(identical >= 10)
+    }
+}
+
+extension SmolLM2ReferenceTests {
+    /// The F32 path against transformers' F32 forward of the same GGUF (weights dequantised by gguf-py).
+    @Test func promptLogitsMatchTransformersF32() throws {
+        let model = try #require(Self.model)
+        let object = try Fixtures.json("logits-smollm2.json")
+        let cases = try #require(object["cases"] as? [[String: Any]])
+        #expect(cases.count >= 5)
+        for c in cases {
+            let name = c["name"] as? String ?? "?"
+            let prompt = try #require(c["prompt_ids"] as? [Int])
+            let reference = try #require(c["hf"] as? [String: Any])
+            let ids = try #require(reference["top_ids"] as? [Int])
+            let values = try #require(reference["top_logits"] as? [Double])
+            let argmax = try #require(reference["argmax"] as? Int)
+            let logits = try model.forward(DecoderBatch(prompt: prompt), caches: [model.makeCache(capacity: prompt.count)])
+            let ours = logits.indices.max { logits[$0] < logits[$1] }!
+            #expect(ours == argmax, "\(name): top-1 \(ours), transformers \(argmax)")
+            let difference = zip(ids.prefix(10), values.prefix(10)).map { abs(Double(logits[$0]) - $1) }.max()!
+            print("\(name): max |dera - transformers| over the top 10 = \(difference)")
+            #expect(difference < 0.05, "\(name)")
+        }
+    }
+}
