@@ -49,4 +49,5 @@ int dera_set_kernel_level(int level);
 #ifdef __cplusplus
 }
 #endif
+#include "CKernelsQ8.h"
 #endif

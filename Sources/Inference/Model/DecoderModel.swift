@@ -12,10 +12,24 @@ import Formats
 /// let logits = try model.forward(DecoderBatch(prompt: ids), caches: [cache])
 /// ```
 public final class DecoderModel: @unchecked Sendable {
+    /// How the forward pass rounds its arithmetic.
+    public enum Arithmetic: String, Sendable, CaseIterable {
+        /// Float activations and an F32 KV cache: agrees with a float reference (transformers) to ~1e-4.
+        case float32
+        /// As llama.cpp computes on the CPU: activations quantised to 8 bits before each product with
+        /// quantised weights, an F16 KV cache, and flash attention's F16 accumulation. Greedy decoding then
+        /// follows llama.cpp's token choices, and it is faster.
+        case llamaCpp
+    }
+
+    /// Query rows from which ggml's CPU flash attention uses its F32 tiled kernel.
+    static let flashAttentionTileRows = 64
+
     public let config: ModelConfig
     public let weights: DecoderWeights
     /// Worker threads used for matrix products and attention.
     public var workers: Int
+    public var arithmetic: Arithmetic = .llamaCpp
     private let inverseFrequencies: [Float]
 
     public init(config: ModelConfig, weights: DecoderWeights, workers: Int = 1) {
@@ -98,14 +112,19 @@ public final class DecoderModel: @unchecked Sendable {
 
         for (layerIndex, layer) in weights.layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, rows: n, into: h)
-            layer.query.multiply(h, count: n, into: q, workers: workers)
-            layer.key.multiply(h, count: n, into: k, workers: workers)
-            layer.value.multiply(h, count: n, into: v, workers: workers)
+            multiply(layer.query, h, n, q)
+            multiply(layer.key, h, n, k)
+            multiply(layer.value, h, n, v)
             if let bias = layer.queryBias { addBias(bias, to: q, rows: n) }
             if let bias = layer.keyBias { addBias(bias, to: k, rows: n) }
             if let bias = layer.valueBias { addBias(bias, to: v, rows: n) }
             applyRoPE(q, heads: c.headCount, positions: positions)
             applyRoPE(k, heads: c.keyValueHeadCount, positions: positions)
+            if arithmetic == .llamaCpp {
+                // An F16 KV cache stores rounded keys and values.
+                dera_round_to_f16(k, Int64(n * kvw))
+                dera_round_to_f16(v, Int64(n * kvw))
+            }
             for run in runs {
                 let cache = caches[run.sequence]
                 let start = positions[run.rows.lowerBound]
@@ -114,18 +133,25 @@ public final class DecoderModel: @unchecked Sendable {
                 (cache.values(layer: layerIndex) + start * kvw).update(from: v + run.rows.lowerBound * kvw,
                                                                       count: run.rows.count * kvw)
             }
-            attend(q, runs: runs, positions: positions, caches: caches, layer: layerIndex, into: attention)
-            layer.attentionOutput.multiply(attention, count: n, into: projected, workers: workers)
+            // ggml's flash attention switches to an F32 tiled kernel for batches of 64 query rows or more.
+            switch arithmetic == .llamaCpp && n < Self.flashAttentionTileRows ? Arithmetic.llamaCpp : .float32 {
+            case .float32:
+                attend(q, runs: runs, positions: positions, caches: caches, layer: layerIndex, into: attention)
+            case .llamaCpp:
+                attendAccumulatingInF16(q, runs: runs, positions: positions, caches: caches, layer: layerIndex,
+                                        into: attention)
+            }
+            multiply(layer.attentionOutput, attention, n, projected)
             for i in 0..<(n * d) { x[i] += projected[i] }
 
             rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
-            layer.gate.multiply(h, count: n, into: gate, workers: workers)
-            layer.up.multiply(h, count: n, into: up, workers: workers)
+            multiply(layer.gate, h, n, gate)
+            multiply(layer.up, h, n, up)
             for i in 0..<(n * ff) {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
             }
-            layer.down.multiply(gate, count: n, into: projected, workers: workers)
+            multiply(layer.down, gate, n, projected)
             for i in 0..<(n * d) { x[i] += projected[i] }
         }
         for run in runs { caches[run.sequence].length = positions[run.rows.upperBound - 1] + 1 }
@@ -135,7 +161,15 @@ public final class DecoderModel: @unchecked Sendable {
         guard !wanted.isEmpty else { return }
         for (i, row) in wanted.enumerated() { (h + i * d).update(from: x + row * d, count: d) }
         rmsNorm(h, weights.outputNorm, rows: wanted.count, into: h)
-        weights.output.multiply(h, count: wanted.count, into: logits, workers: workers)
+        multiply(weights.output, h, wanted.count, logits)
+    }
+
+    private func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ count: Int,
+                          _ y: UnsafeMutablePointer<Float>) {
+        switch arithmetic {
+        case .float32: w.multiply(x, count: count, into: y, workers: workers)
+        case .llamaCpp: w.multiplyQuantizingActivations(x, count: count, into: y, workers: workers)
+        }
     }
 
     // MARK: - Layers
@@ -166,11 +200,22 @@ public final class DecoderModel: @unchecked Sendable {
     private func applyRoPE(_ y: UnsafeMutablePointer<Float>, heads: Int, positions: [Int]) {
         let hd = config.headDimension, half = hd / 2, width = heads * hd
         var cosines = [Float](repeating: 0, count: half), sines = [Float](repeating: 0, count: half)
+        let thetaScale = powf(config.ropeBase, -2 / Float(hd))
         for (row, position) in positions.enumerated() {
-            for i in 0..<half {
-                let angle = Float(position) * inverseFrequencies[i]
-                cosines[i] = cosf(angle)
-                sines[i] = sinf(angle)
+            if arithmetic == .llamaCpp {
+                // ggml multiplies the angle by the same factor step by step, in float.
+                var theta = Float(position)
+                for i in 0..<half {
+                    cosines[i] = cosf(theta)
+                    sines[i] = sinf(theta)
+                    theta *= thetaScale
+                }
+            } else {
+                for i in 0..<half {
+                    let angle = Float(position) * inverseFrequencies[i]
+                    cosines[i] = cosf(angle)
+                    sines[i] = sinf(angle)
+                }
             }
             for head in 0..<heads {
                 let v = y + row * width + head * hd
@@ -224,6 +269,32 @@ public final class DecoderModel: @unchecked Sendable {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hd), Int32(length),
                             1, scores, Int32(length), values, Int32(kvw), 0,
                             out + run.rows.lowerBound * qw + head * hd, Int32(qw))
+            }
+        }
+    }
+}
+
+extension DecoderModel {
+    /// Attention as ggml's CPU flash attention computes it for batches under 64 rows (see
+    /// `dera_flash_attention_f16`).
+    fileprivate func attendAccumulatingInF16(
+        _ q: UnsafeMutablePointer<Float>, runs: [(sequence: Int, rows: Range<Int>)], positions: [Int],
+        caches: [KVCache], layer: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        let c = config
+        let hd = c.headDimension, qw = c.queryWidth, kvw = c.keyValueWidth
+        let group = c.headCount / c.keyValueHeadCount
+        let scale = 1 / sqrtf(Float(hd))
+        var rowSequence = [Int](repeating: 0, count: positions.count)
+        for run in runs { for row in run.rows { rowSequence[row] = run.sequence } }
+        parallelFor(workers: workers, count: positions.count * c.headCount, granularity: 1) { range in
+            for item in range {
+                let row = item / c.headCount, head = item % c.headCount
+                let cache = caches[rowSequence[row]]
+                dera_flash_attention_f16(
+                    q + row * qw + head * hd, cache.keys(layer: layer) + (head / group) * hd,
+                    cache.values(layer: layer) + (head / group) * hd, kvw, Int64(positions[row] + 1), Int64(hd),
+                    scale, out + row * qw + head * hd)
             }
         }
     }

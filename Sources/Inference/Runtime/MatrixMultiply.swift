@@ -40,3 +40,31 @@ extension WeightMatrix {
         }
     }
 }
+
+extension WeightMatrix {
+    /// The same product with activations quantised to 8 bits per block first, as llama.cpp does on the CPU
+    /// (see CKernelsQ8.h): integer block dot products, never expanding the weights to floats.
+    public func multiplyQuantizingActivations(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>,
+                                              workers: Int) {
+        let rows = self.rows, columns = self.columns, type = self.type.rawValue, rowBytes = self.rowBytes
+        let base = self.base
+        let stride = dera_q8_row_bytes(type, Int64(columns))
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(stride * count, 1), alignment: 64)
+        defer { quantized.deallocate() }
+        parallelFor(workers: workers, count: count, granularity: 1) { range in
+            for v in range {
+                dera_quantize_activations(type, x + v * columns, quantized + v * stride, Int64(columns))
+            }
+        }
+        let activations = UnsafeRawPointer(quantized)
+        parallelFor(workers: workers, count: rows, granularity: 64) { range in
+            if count == 1 {
+                dera_matvec_q8(type, base, rowBytes, activations, y, Int64(range.lowerBound), Int64(range.upperBound),
+                               Int64(columns))
+            } else {
+                dera_matmat_q8(type, base, rowBytes, activations, stride, Int64(count), y, Int64(rows),
+                               Int64(range.lowerBound), Int64(range.upperBound), Int64(columns))
+            }
+        }
+    }
+}
