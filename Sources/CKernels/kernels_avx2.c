@@ -372,6 +372,10 @@ static void deq_range(uint32_t type, const uint8_t *row, int64_t i, int64_t len,
 
 // ---- entry points ------------------------------------------------------------------------------------
 
+void dera_deq_range_avx2(uint32_t type, const uint8_t *row, int64_t i, int64_t len, float *y) {
+    deq_range(type, row, i, len, y);
+}
+
 void dera_dequantize_row_avx2(uint32_t type, const void *src, float *dst, int64_t n) {
     deq_range(type, (const uint8_t *)src, 0, n, dst);
 }

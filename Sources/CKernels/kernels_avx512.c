@@ -1,0 +1,358 @@
+// AVX-512 (F, BW, VL, DQ) dot-product kernels for matvec, dot and matmat. Only called after the dispatcher
+// has checked the CPU (and OS) support AVX-512; dequantisation itself reuses the AVX2 code.
+#include "kernels_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdlib.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
+
+static inline float h2f(const void *p) { return _cvtsh_ss(dera_rd16(p)); }
+static inline __m512 ld(const float *p) { return _mm512_loadu_ps(p); }
+static inline __m512 cvt(__m512i v) { return _mm512_cvtepi32_ps(v); }
+// 16 bytes -> 16 dwords
+static inline __m512i u8x16(const uint8_t *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+static inline __m512i i8x16(const void *p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+
+// Sums of x over consecutive 32-element spans.
+static void span_sums32(const float *x, int64_t n, float *out) {
+    for (int64_t i = 0, k = 0; i < n; i += 32, k++) out[k] = _mm512_reduce_add_ps(_mm512_add_ps(ld(x + i), ld(x + i + 16)));
+}
+
+// ---- plain types ---------------------------------------------------------------------------------
+
+static float dot_f32(const uint8_t *row, const float *x, int64_t n) {
+    const float *w = (const float *)row;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_fmadd_ps(ld(w + i), ld(x + i), a0);
+        a1 = _mm512_fmadd_ps(ld(w + i + 16), ld(x + i + 16), a1);
+        a2 = _mm512_fmadd_ps(ld(w + i + 32), ld(x + i + 32), a2);
+        a3 = _mm512_fmadd_ps(ld(w + i + 48), ld(x + i + 48), a3);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, x + i), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+static inline __m512 f16x16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+static float dot_f16(const uint8_t *row, const float *x, int64_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_fmadd_ps(f16x16(row + 2 * i), ld(x + i), a0);
+        a1 = _mm512_fmadd_ps(f16x16(row + 2 * i + 32), ld(x + i + 16), a1);
+        a2 = _mm512_fmadd_ps(f16x16(row + 2 * i + 64), ld(x + i + 32), a2);
+        a3 = _mm512_fmadd_ps(f16x16(row + 2 * i + 96), ld(x + i + 48), a3);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, row + 2 * i));
+        a0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(k, x + i), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+static inline __m512 bf16x16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+
+static float dot_bf16(const uint8_t *row, const float *x, int64_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(bf16x16(_mm256_loadu_si256((const __m256i *)(row + 2 * i))), ld(x + i), a0);
+        a1 = _mm512_fmadd_ps(bf16x16(_mm256_loadu_si256((const __m256i *)(row + 2 * i + 32))), ld(x + i + 16), a1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        a0 = _mm512_fmadd_ps(bf16x16(_mm256_maskz_loadu_epi16(k, row + 2 * i)), _mm512_maskz_loadu_ps(k, x + i), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+// ---- 32-element blocks: acc += d * sum(q * x), offsets through the span sums xs ----------------------
+
+static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    int64_t ib = 0;
+    for (; ib + 2 <= nb; ib += 2) {
+        const uint8_t *b = row + ib * 34;
+        const float *xb = x + ib * 32;
+        __m512 s0 = _mm512_mul_ps(cvt(i8x16(b + 2)), ld(xb));
+        __m512 s1 = _mm512_mul_ps(cvt(i8x16(b + 36)), ld(xb + 32));
+        s0 = _mm512_fmadd_ps(cvt(i8x16(b + 18)), ld(xb + 16), s0);
+        s1 = _mm512_fmadd_ps(cvt(i8x16(b + 52)), ld(xb + 48), s1);
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b)), s0, a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b + 34)), s1, a1);
+    }
+    if (ib < nb) {
+        const uint8_t *b = row + ib * 34;
+        const float *xb = x + ib * 32;
+        __m512 s0 = _mm512_mul_ps(cvt(i8x16(b + 2)), ld(xb));
+        s0 = _mm512_fmadd_ps(cvt(i8x16(b + 18)), ld(xb + 16), s0);
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b)), s0, a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+// sum of nibble * x over one 16-byte nibble array (low nibbles -> x[0..15], high -> x[16..31])
+static inline __m512 nib_dot(const uint8_t *q, const float *xb) {
+    __m512i w = u8x16(q);
+    __m512 s = _mm512_mul_ps(cvt(_mm512_and_si512(w, _mm512_set1_epi32(0xF))), ld(xb));
+    return _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w, 4)), ld(xb + 16), s);
+}
+
+static float dot_q4_0(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    float off0 = 0, off1 = 0;
+    int64_t ib = 0;
+    for (; ib + 2 <= nb; ib += 2) {
+        const uint8_t *b = row + ib * 18;
+        float d0 = h2f(b), d1 = h2f(b + 18);
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(d0), nib_dot(b + 2, x + ib * 32), a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(d1), nib_dot(b + 20, x + ib * 32 + 32), a1);
+        off0 += d0 * xs[ib];
+        off1 += d1 * xs[ib + 1];
+    }
+    if (ib < nb) {
+        const uint8_t *b = row + ib * 18;
+        float d0 = h2f(b);
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(d0), nib_dot(b + 2, x + ib * 32), a0);
+        off0 += d0 * xs[ib];
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 8.0f * (off0 + off1);
+}
+
+static float dot_q4_1(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    float off0 = 0, off1 = 0;
+    int64_t ib = 0;
+    for (; ib + 2 <= nb; ib += 2) {
+        const uint8_t *b = row + ib * 20;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b)), nib_dot(b + 4, x + ib * 32), a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b + 20)), nib_dot(b + 24, x + ib * 32 + 32), a1);
+        off0 += h2f(b + 2) * xs[ib];
+        off1 += h2f(b + 22) * xs[ib + 1];
+    }
+    if (ib < nb) {
+        const uint8_t *b = row + ib * 20;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b)), nib_dot(b + 4, x + ib * 32), a0);
+        off0 += h2f(b + 2) * xs[ib];
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) + off0 + off1;
+}
+
+// Q5_0: the 32 high bits are exactly a pair of lane masks.
+static inline __m512 q5_dot(const uint8_t *b, const float *xb) {
+    uint32_t qh = dera_rd32(b + 2);
+    const __m512i k16 = _mm512_set1_epi32(16);
+    __m512i w = u8x16(b + 6);
+    __m512i lo = _mm512_and_si512(w, _mm512_set1_epi32(0xF));
+    __m512i hi = _mm512_srli_epi32(w, 4);
+    lo = _mm512_mask_or_epi32(lo, (__mmask16)(qh & 0xFFFF), lo, k16);
+    hi = _mm512_mask_or_epi32(hi, (__mmask16)(qh >> 16), hi, k16);
+    __m512 s = _mm512_mul_ps(cvt(lo), ld(xb));
+    return _mm512_fmadd_ps(cvt(hi), ld(xb + 16), s);
+}
+
+static float dot_q5_0(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    float off0 = 0, off1 = 0;
+    int64_t ib = 0;
+    for (; ib + 2 <= nb; ib += 2) {
+        const uint8_t *b = row + ib * 22;
+        float d0 = h2f(b), d1 = h2f(b + 22);
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(d0), q5_dot(b, x + ib * 32), a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(d1), q5_dot(b + 22, x + ib * 32 + 32), a1);
+        off0 += d0 * xs[ib];
+        off1 += d1 * xs[ib + 1];
+    }
+    if (ib < nb) {
+        const uint8_t *b = row + ib * 22;
+        float d0 = h2f(b);
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(d0), q5_dot(b, x + ib * 32), a0);
+        off0 += d0 * xs[ib];
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 16.0f * (off0 + off1);
+}
+
+// ---- 256-element super-blocks -------------------------------------------------------------------------
+
+static float dot_q4_k(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
+    const __m512i m4 = _mm512_set1_epi32(0xF);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    float off = 0;
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const dera_block_q4_k *b = (const dera_block_q4_k *)(row + ib * 144);
+        float d = h2f(&b->d), dmin = h2f(&b->dmin);
+        const float *xb = x + ib * 256;
+        const float *xsb = xs + ib * 8;
+        float msum = 0;
+        for (int g = 0; g < 4; g++) {
+            uint8_t sc0, m0, sc1, m1;
+            dera_q4k_scale_min(2 * g, b->scales, &sc0, &m0);
+            dera_q4k_scale_min(2 * g + 1, b->scales, &sc1, &m1);
+            const uint8_t *q = b->qs + 32 * g;
+            const float *xg = xb + 64 * g;
+            __m512i w0 = u8x16(q), w1 = u8x16(q + 16);
+            __m512 lo = _mm512_mul_ps(cvt(_mm512_and_si512(w0, m4)), ld(xg));
+            __m512 hi = _mm512_mul_ps(cvt(_mm512_srli_epi32(w0, 4)), ld(xg + 32));
+            lo = _mm512_fmadd_ps(cvt(_mm512_and_si512(w1, m4)), ld(xg + 16), lo);
+            hi = _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w1, 4)), ld(xg + 48), hi);
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(d * sc0), lo, a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(d * sc1), hi, a1);
+            msum += (float)m0 * xsb[2 * g] + (float)m1 * xsb[2 * g + 1];
+        }
+        off += dmin * msum;
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - off;
+}
+
+// Decodes the 256 six-bit quants of a Q6_K block, minus 32, to bytes in element order.
+static inline void q6_bytes(const dera_block_q6_k *b, int8_t *out) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30), k32 = _mm512_set1_epi8(32);
+    // per 16-bit lane shift counts: first 32 bytes by the first count, last 32 by the second
+    const __m512i sh_lo = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i sh_hi = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    for (int h = 0; h < 2; h++) {
+        __m512i l = _mm512_loadu_si512(b->ql + 64 * h);
+        __m256i hb = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+        __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(hb), hb, 1);
+        __m512i q12 = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(_mm512_sllv_epi16(hz, sh_lo), m30));
+        __m512i q34 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                      _mm512_and_si512(_mm512_srlv_epi16(hz, sh_hi), m30));
+        _mm512_storeu_si512(out + 128 * h, _mm512_sub_epi8(q12, k32));
+        _mm512_storeu_si512(out + 128 * h + 64, _mm512_sub_epi8(q34, k32));
+    }
+}
+
+static float dot_q6_k(const uint8_t *row, const float *x, int64_t nb) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    int8_t q[256] __attribute__((aligned(64)));
+    float sc[16] __attribute__((aligned(64)));
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const dera_block_q6_k *b = (const dera_block_q6_k *)(row + ib * 210);
+        q6_bytes(b, q);
+        // element span k of 16 uses scale k (k = 0..15) in this layout
+        _mm512_store_ps(sc, _mm512_mul_ps(_mm512_set1_ps(h2f(&b->d)), cvt(i8x16(b->scales))));
+        const float *xb = x + ib * 256;
+        for (int k = 0; k < 16; k += 2) {
+            __m512 p0 = _mm512_mul_ps(cvt(i8x16(q + 16 * k)), ld(xb + 16 * k));
+            __m512 p1 = _mm512_mul_ps(cvt(i8x16(q + 16 * k + 16)), ld(xb + 16 * k + 16));
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[k]), p0, a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[k + 1]), p1, a1);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+// ---- entry points ----------------------------------------------------------------------------------
+
+static int needs_span_sums(uint32_t type) {
+    return type == DERA_Q4_0 || type == DERA_Q4_1 || type == DERA_Q5_0 || type == DERA_Q4_K;
+}
+
+static inline float dot_any(uint32_t type, const uint8_t *row, const float *x, const float *xs, int64_t n) {
+    switch (type) {
+    case DERA_F32: return dot_f32(row, x, n);
+    case DERA_F16: return dot_f16(row, x, n);
+    case DERA_BF16: return dot_bf16(row, x, n);
+    case DERA_Q4_0: return dot_q4_0(row, x, xs, n / 32);
+    case DERA_Q4_1: return dot_q4_1(row, x, xs, n / 32);
+    case DERA_Q5_0: return dot_q5_0(row, x, xs, n / 32);
+    case DERA_Q8_0: return dot_q8_0(row, x, n / 32);
+    case DERA_Q4_K: return dot_q4_k(row, x, xs, n / 256);
+    case DERA_Q6_K: return dot_q6_k(row, x, n / 256);
+    default: return 0;
+    }
+}
+
+enum { XS_STACK = 2048 };
+
+void dera_matvec_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, float *y,
+                        int64_t row_begin, int64_t row_end, int64_t n) {
+    const uint8_t *base = (const uint8_t *)w;
+    float xs_stack[XS_STACK];
+    float *xs = NULL;
+    if (needs_span_sums(type)) {
+        xs = n / 32 <= XS_STACK ? xs_stack : (float *)malloc((size_t)(n / 32) * sizeof(float));
+        if (!xs) { dera_matvec_avx2(type, w, row_bytes, x, y, row_begin, row_end, n); return; }
+        span_sums32(x, n, xs);
+    }
+    for (int64_t r = row_begin; r < row_end; r++)
+        y[r] = dot_any(type, base + (size_t)r * row_bytes, x, xs, n);
+    if (xs && xs != xs_stack) free(xs);
+}
+
+float dera_dot_row_avx512(uint32_t type, const void *row, const float *x, int64_t n) {
+    float y;
+    dera_matvec_avx512(type, row, 0, x, &y, 0, 1, n);
+    return y;
+}
+
+// matmat: dequantise a segment of the row once into an L1-sized buffer, then dot it with every vector.
+enum { SEG = 4096 };
+
+static inline void seg_dot4(const float *buf, int64_t len, const float *x0, const float *x1, const float *x2,
+                            const float *x3, float out[4]) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t j = 0; j < len; j += 16) {
+        __mmask16 k = len - j >= 16 ? 0xFFFF : (__mmask16)((1u << (len - j)) - 1);
+        __m512 wv = _mm512_maskz_loadu_ps(k, buf + j);
+        a0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(k, x0 + j), a0);
+        a1 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(k, x1 + j), a1);
+        a2 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(k, x2 + j), a2);
+        a3 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(k, x3 + j), a3);
+    }
+    out[0] = _mm512_reduce_add_ps(a0); out[1] = _mm512_reduce_add_ps(a1);
+    out[2] = _mm512_reduce_add_ps(a2); out[3] = _mm512_reduce_add_ps(a3);
+}
+
+static inline float seg_dot1(const float *buf, int64_t len, const float *x0) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    int64_t j = 0;
+    for (; j + 32 <= len; j += 32) {
+        a0 = _mm512_fmadd_ps(ld(buf + j), ld(x0 + j), a0);
+        a1 = _mm512_fmadd_ps(ld(buf + j + 16), ld(x0 + j + 16), a1);
+    }
+    for (; j < len; j += 16) {
+        __mmask16 k = len - j >= 16 ? 0xFFFF : (__mmask16)((1u << (len - j)) - 1);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, buf + j), _mm512_maskz_loadu_ps(k, x0 + j), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
+                        float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
+    const uint8_t *base = (const uint8_t *)w;
+    float buf[SEG] __attribute__((aligned(64)));
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        for (int64_t i = 0; i < n; i += SEG) {
+            int64_t len = n - i < SEG ? n - i : SEG; // SEG is a multiple of every block length
+            dera_deq_range_avx2(type, row, i, len, buf);
+            int64_t v = 0;
+            for (; v + 4 <= n_vec; v += 4) {
+                float s[4];
+                seg_dot4(buf, len, x + v * n + i, x + (v + 1) * n + i, x + (v + 2) * n + i, x + (v + 3) * n + i, s);
+                for (int k = 0; k < 4; k++) {
+                    float *o = &y[(v + k) * rows + r];
+                    *o = i == 0 ? s[k] : *o + s[k];
+                }
+            }
+            for (; v < n_vec; v++) {
+                float s = seg_dot1(buf, len, x + v * n + i);
+                float *o = &y[v * rows + r];
+                *o = i == 0 ? s : *o + s;
+            }
+        }
+    }
+}
+
+#pragma clang attribute pop
+
+#endif
