@@ -75,26 +75,49 @@ static float dot_bf16(const uint8_t *row, const float *x, int64_t n) {
 }
 
 // ---- 32-element blocks: acc += d * sum(q * x), offsets through the span sums xs ----------------------
+// The f16 header of a block is converted as [d, m, ..] in one 128-bit op; d is broadcast to the block sum,
+// and the offset term accumulates lane-wise (lane 0: d * xs, lane 1: m * xs) in a 128-bit register.
+
+static inline __m128 header(const uint8_t *b) { return _mm_cvtph_ps(_mm_cvtsi32_si128((int)dera_rd32(b))); }
+static inline __m512 bcast0(__m128 h) { return _mm512_broadcastss_ps(h); }
+
+#define BLOCK_LOOP(BYTES, DOT)                                                                             \
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                                              \
+    __m128 o0 = _mm_setzero_ps(), o1 = o0;                                                                 \
+    int64_t ib = 0;                                                                                         \
+    for (; ib + 2 <= nb; ib += 2) {                                                                         \
+        const uint8_t *b = row + ib * (BYTES);                                                              \
+        __m128 h0 = header(b), h1 = header(b + (BYTES));                                                    \
+        a0 = _mm512_fmadd_ps(bcast0(h0), DOT(b, x + ib * 32), a0);                                          \
+        a1 = _mm512_fmadd_ps(bcast0(h1), DOT(b + (BYTES), x + ib * 32 + 32), a1);                           \
+        o0 = _mm_fmadd_ps(h0, _mm_broadcast_ss(xs + ib), o0);                                               \
+        o1 = _mm_fmadd_ps(h1, _mm_broadcast_ss(xs + ib + 1), o1);                                           \
+    }                                                                                                       \
+    if (ib < nb) {                                                                                          \
+        const uint8_t *b = row + ib * (BYTES);                                                              \
+        __m128 h0 = header(b);                                                                              \
+        a0 = _mm512_fmadd_ps(bcast0(h0), DOT(b, x + ib * 32), a0);                                          \
+        o0 = _mm_fmadd_ps(h0, _mm_broadcast_ss(xs + ib), o0);                                               \
+    }                                                                                                       \
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));                                                \
+    __m128 off = _mm_add_ps(o0, o1);
+
+static inline __m512 q8_dot(const uint8_t *b, const float *xb) {
+    __m512 s = _mm512_mul_ps(cvt(i8x16(b + 2)), ld(xb));
+    return _mm512_fmadd_ps(cvt(i8x16(b + 18)), ld(xb + 16), s);
+}
 
 static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0;
     int64_t ib = 0;
     for (; ib + 2 <= nb; ib += 2) {
         const uint8_t *b = row + ib * 34;
-        const float *xb = x + ib * 32;
-        __m512 s0 = _mm512_mul_ps(cvt(i8x16(b + 2)), ld(xb));
-        __m512 s1 = _mm512_mul_ps(cvt(i8x16(b + 36)), ld(xb + 32));
-        s0 = _mm512_fmadd_ps(cvt(i8x16(b + 18)), ld(xb + 16), s0);
-        s1 = _mm512_fmadd_ps(cvt(i8x16(b + 52)), ld(xb + 48), s1);
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b)), s0, a0);
-        a1 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b + 34)), s1, a1);
+        a0 = _mm512_fmadd_ps(bcast0(header(b)), q8_dot(b, x + ib * 32), a0);
+        a1 = _mm512_fmadd_ps(bcast0(header(b + 34)), q8_dot(b + 34, x + ib * 32 + 32), a1);
     }
     if (ib < nb) {
         const uint8_t *b = row + ib * 34;
-        const float *xb = x + ib * 32;
-        __m512 s0 = _mm512_mul_ps(cvt(i8x16(b + 2)), ld(xb));
-        s0 = _mm512_fmadd_ps(cvt(i8x16(b + 18)), ld(xb + 16), s0);
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b)), s0, a0);
+        a0 = _mm512_fmadd_ps(bcast0(header(b)), q8_dot(b, x + ib * 32), a0);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
@@ -106,44 +129,17 @@ static inline __m512 nib_dot(const uint8_t *q, const float *xb) {
     return _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w, 4)), ld(xb + 16), s);
 }
 
+static inline __m512 q4_0_dot(const uint8_t *b, const float *xb) { return nib_dot(b + 2, xb); }
+static inline __m512 q4_1_dot(const uint8_t *b, const float *xb) { return nib_dot(b + 4, xb); }
+
 static float dot_q4_0(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    float off0 = 0, off1 = 0;
-    int64_t ib = 0;
-    for (; ib + 2 <= nb; ib += 2) {
-        const uint8_t *b = row + ib * 18;
-        float d0 = h2f(b), d1 = h2f(b + 18);
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(d0), nib_dot(b + 2, x + ib * 32), a0);
-        a1 = _mm512_fmadd_ps(_mm512_set1_ps(d1), nib_dot(b + 20, x + ib * 32 + 32), a1);
-        off0 += d0 * xs[ib];
-        off1 += d1 * xs[ib + 1];
-    }
-    if (ib < nb) {
-        const uint8_t *b = row + ib * 18;
-        float d0 = h2f(b);
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(d0), nib_dot(b + 2, x + ib * 32), a0);
-        off0 += d0 * xs[ib];
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 8.0f * (off0 + off1);
+    BLOCK_LOOP(18, q4_0_dot)
+    return sum - 8.0f * _mm_cvtss_f32(off);
 }
 
 static float dot_q4_1(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    float off0 = 0, off1 = 0;
-    int64_t ib = 0;
-    for (; ib + 2 <= nb; ib += 2) {
-        const uint8_t *b = row + ib * 20;
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b)), nib_dot(b + 4, x + ib * 32), a0);
-        a1 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b + 20)), nib_dot(b + 24, x + ib * 32 + 32), a1);
-        off0 += h2f(b + 2) * xs[ib];
-        off1 += h2f(b + 22) * xs[ib + 1];
-    }
-    if (ib < nb) {
-        const uint8_t *b = row + ib * 20;
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b)), nib_dot(b + 4, x + ib * 32), a0);
-        off0 += h2f(b + 2) * xs[ib];
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) + off0 + off1;
+    BLOCK_LOOP(20, q4_1_dot)
+    return sum + _mm_cvtss_f32(_mm_movehdup_ps(off));
 }
 
 // Q5_0: the 32 high bits are exactly a pair of lane masks.
@@ -160,24 +156,8 @@ static inline __m512 q5_dot(const uint8_t *b, const float *xb) {
 }
 
 static float dot_q5_0(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    float off0 = 0, off1 = 0;
-    int64_t ib = 0;
-    for (; ib + 2 <= nb; ib += 2) {
-        const uint8_t *b = row + ib * 22;
-        float d0 = h2f(b), d1 = h2f(b + 22);
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(d0), q5_dot(b, x + ib * 32), a0);
-        a1 = _mm512_fmadd_ps(_mm512_set1_ps(d1), q5_dot(b + 22, x + ib * 32 + 32), a1);
-        off0 += d0 * xs[ib];
-        off1 += d1 * xs[ib + 1];
-    }
-    if (ib < nb) {
-        const uint8_t *b = row + ib * 22;
-        float d0 = h2f(b);
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(d0), q5_dot(b, x + ib * 32), a0);
-        off0 += d0 * xs[ib];
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 16.0f * (off0 + off1);
+    BLOCK_LOOP(22, q5_dot)
+    return sum - 16.0f * _mm_cvtss_f32(off);
 }
 
 // ---- 256-element super-blocks -------------------------------------------------------------------------
