@@ -306,7 +306,7 @@ static inline float seg_dot1(const float *buf, int64_t len, const float *x0) {
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
 
-void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
+static void matmat_segments(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
                         float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
     const uint8_t *base = (const uint8_t *)w;
     float buf[SEG] __attribute__((aligned(64)));
@@ -329,6 +329,152 @@ void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const fl
                 float *o = &y[v * rows + r];
                 *o = i == 0 ? s : *o + s;
             }
+        }
+    }
+}
+
+// ---- matmat with the weights in registers -----------------------------------------------------------
+// Each 32-element chunk of a row is dequantised once into two zmm registers (scaled) and multiplied into
+// G vectors' accumulators held in registers (two per vector, to halve the FMA dependency chains).
+// For 256-element super-blocks the per-block scales (and Q6_K's decoded bytes) are refreshed on entry.
+
+typedef struct {
+    float d[16] __attribute__((aligned(64)));  // per-32 (Q4_K) or per-16 (Q6_K) scales of the current block
+    float m[8];
+    int8_t q[256] __attribute__((aligned(64)));
+} kctx;
+
+static inline __attribute__((always_inline)) void deq32(uint32_t type, const uint8_t *row, int64_t c, kctx *k,
+                                                         __m512 *w0, __m512 *w1) {
+    switch (type) {
+    case DERA_F32: {
+        const float *f = (const float *)row;
+        *w0 = ld(f + c); *w1 = ld(f + c + 16);
+        return;
+    }
+    case DERA_F16: *w0 = f16x16(row + 2 * c); *w1 = f16x16(row + 2 * c + 32); return;
+    case DERA_BF16:
+        *w0 = bf16x16(_mm256_loadu_si256((const __m256i *)(row + 2 * c)));
+        *w1 = bf16x16(_mm256_loadu_si256((const __m256i *)(row + 2 * c + 32)));
+        return;
+    case DERA_Q8_0: {
+        const uint8_t *b = row + c / 32 * 34;
+        __m512 d = bcast0(header(b));
+        *w0 = _mm512_mul_ps(cvt(i8x16(b + 2)), d);
+        *w1 = _mm512_mul_ps(cvt(i8x16(b + 18)), d);
+        return;
+    }
+    case DERA_Q4_0: case DERA_Q4_1: case DERA_Q5_0: {
+        size_t bytes = type == DERA_Q4_0 ? 18 : type == DERA_Q4_1 ? 20 : 22;
+        const uint8_t *b = row + c / 32 * bytes;
+        __m128 h = header(b);
+        __m512 d = bcast0(h);
+        __m512 off = type == DERA_Q4_1 ? _mm512_broadcastss_ps(_mm_movehdup_ps(h))
+                                       : _mm512_mul_ps(d, _mm512_set1_ps(type == DERA_Q4_0 ? -8.0f : -16.0f));
+        __m512i w = u8x16(b + (type == DERA_Q4_0 ? 2 : type == DERA_Q4_1 ? 4 : 6));
+        __m512i lo = _mm512_and_si512(w, _mm512_set1_epi32(0xF));
+        __m512i hi = _mm512_srli_epi32(w, 4);
+        if (type == DERA_Q5_0) {
+            uint32_t qh = dera_rd32(b + 2);
+            lo = _mm512_mask_or_epi32(lo, (__mmask16)(qh & 0xFFFF), lo, _mm512_set1_epi32(16));
+            hi = _mm512_mask_or_epi32(hi, (__mmask16)(qh >> 16), hi, _mm512_set1_epi32(16));
+        }
+        *w0 = _mm512_fmadd_ps(cvt(lo), d, off);
+        *w1 = _mm512_fmadd_ps(cvt(hi), d, off);
+        return;
+    }
+    case DERA_Q4_K: {
+        const dera_block_q4_k *b = (const dera_block_q4_k *)(row + c / 256 * 144);
+        int sub = (int)(c % 256) / 32;
+        if (sub == 0) {
+            float d = h2f(&b->d), dmin = h2f(&b->dmin);
+            for (int j = 0; j < 8; j++) {
+                uint8_t sc, m;
+                dera_q4k_scale_min(j, b->scales, &sc, &m);
+                k->d[j] = d * sc;
+                k->m[j] = dmin * m;
+            }
+        }
+        const uint8_t *q = b->qs + 32 * (sub / 2);
+        __m512i a = u8x16(q), bq = u8x16(q + 16);
+        if (sub & 1) { a = _mm512_srli_epi32(a, 4); bq = _mm512_srli_epi32(bq, 4); }
+        else { a = _mm512_and_si512(a, _mm512_set1_epi32(0xF)); bq = _mm512_and_si512(bq, _mm512_set1_epi32(0xF)); }
+        __m512 d = _mm512_set1_ps(k->d[sub]), m = _mm512_set1_ps(k->m[sub]);
+        *w0 = _mm512_fmsub_ps(d, cvt(a), m);
+        *w1 = _mm512_fmsub_ps(d, cvt(bq), m);
+        return;
+    }
+    case DERA_Q6_K: {
+        const dera_block_q6_k *b = (const dera_block_q6_k *)(row + c / 256 * 210);
+        int e = (int)(c % 256);
+        if (e == 0) {
+            q6_bytes(b, k->q);
+            _mm512_store_ps(k->d, _mm512_mul_ps(_mm512_set1_ps(h2f(&b->d)), cvt(i8x16(b->scales))));
+        }
+        *w0 = _mm512_mul_ps(_mm512_set1_ps(k->d[e / 16]), cvt(i8x16(k->q + e)));
+        *w1 = _mm512_mul_ps(_mm512_set1_ps(k->d[e / 16 + 1]), cvt(i8x16(k->q + e + 16)));
+        return;
+    }
+    default: *w0 = *w1 = _mm512_setzero_ps(); return;
+    }
+}
+
+static inline __attribute__((always_inline)) void mm_tile(uint32_t type, const uint8_t *row, const float *x, int64_t n,
+                                                          float *out, const int G) {
+    __m512 a[8], b[8];
+    kctx k;
+    for (int v = 0; v < G; v++) a[v] = b[v] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < n; c += 32) {
+        __m512 w0, w1;
+        deq32(type, row, c, &k, &w0, &w1);
+        for (int v = 0; v < G; v++) {
+            a[v] = _mm512_fmadd_ps(w0, ld(x + v * n + c), a[v]);
+            b[v] = _mm512_fmadd_ps(w1, ld(x + v * n + c + 16), b[v]);
+        }
+    }
+    for (int v = 0; v < G; v++) out[v] = _mm512_reduce_add_ps(_mm512_add_ps(a[v], b[v]));
+}
+
+#define TILE_CASES(T)                                                                                       \
+    case T:                                                                                                 \
+        switch (g) {                                                                                        \
+        case 8: mm_tile(T, row, xv, n, out, 8); break;                                                      \
+        case 7: mm_tile(T, row, xv, n, out, 7); break;                                                      \
+        case 6: mm_tile(T, row, xv, n, out, 6); break;                                                      \
+        case 5: mm_tile(T, row, xv, n, out, 5); break;                                                      \
+        case 4: mm_tile(T, row, xv, n, out, 4); break;                                                      \
+        case 3: mm_tile(T, row, xv, n, out, 3); break;                                                      \
+        case 2: mm_tile(T, row, xv, n, out, 2); break;                                                      \
+        default: mm_tile(T, row, xv, n, out, 1); break;                                                     \
+        }                                                                                                   \
+        break;
+
+void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
+                        float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
+    if (n % 32 != 0) { // only plain types can have ragged rows
+        matmat_segments(type, w, row_bytes, x, n_vec, y, rows, row_begin, row_end, n);
+        return;
+    }
+    const uint8_t *base = (const uint8_t *)w;
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        for (int64_t v0 = 0; v0 < n_vec; v0 += 8) {
+            int g = n_vec - v0 < 8 ? (int)(n_vec - v0) : 8;
+            const float *xv = x + v0 * n;
+            float out[8];
+            switch (type) {
+                TILE_CASES(DERA_F32)
+                TILE_CASES(DERA_F16)
+                TILE_CASES(DERA_BF16)
+                TILE_CASES(DERA_Q4_0)
+                TILE_CASES(DERA_Q4_1)
+                TILE_CASES(DERA_Q5_0)
+                TILE_CASES(DERA_Q8_0)
+                TILE_CASES(DERA_Q4_K)
+                TILE_CASES(DERA_Q6_K)
+            default: return;
+            }
+            for (int v = 0; v < g; v++) y[(v0 + v) * rows + r] = out[v];
         }
     }
 }
