@@ -162,20 +162,31 @@ static float dot_q5_0(const uint8_t *row, const float *x, const float *xs, int64
 
 // ---- 256-element super-blocks -------------------------------------------------------------------------
 
+// The 8 six-bit scales and 8 six-bit mins of a Q4_K block as 16 floats: d * sc[0..7], dmin * m[0..7].
+// Works on the 12 packed bytes as three little-endian words, four sub-blocks per word.
+static inline __m512 q4k_scales(const dera_block_q4_k *b) {
+    uint32_t a = dera_rd32(b->scales), c4 = dera_rd32(b->scales + 4), c8 = dera_rd32(b->scales + 8);
+    uint32_t sc_lo = a & 0x3F3F3F3Fu, m_lo = c4 & 0x3F3F3F3Fu;
+    uint32_t sc_hi = (c8 & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u);
+    uint32_t m_hi = ((c8 >> 4) & 0x0F0F0F0Fu) | ((c4 >> 2) & 0x30303030u);
+    __m512 f = cvt(_mm512_cvtepu8_epi32(_mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi)));
+    __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dera_rd32(&b->d))); // [d, dmin]
+    __m512 mul = _mm512_shuffle_f32x4(_mm512_broadcastss_ps(dd), _mm512_broadcastss_ps(_mm_movehdup_ps(dd)), 0x44);
+    return _mm512_mul_ps(f, mul);
+}
+
 static float dot_q4_k(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
     const __m512i m4 = _mm512_set1_epi32(0xF);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    float off = 0;
+    __m256 off = _mm256_setzero_ps();
+    float sc[16] __attribute__((aligned(64)));
     for (int64_t ib = 0; ib < nb; ib++) {
         const dera_block_q4_k *b = (const dera_block_q4_k *)(row + ib * 144);
-        float d = h2f(&b->d), dmin = h2f(&b->dmin);
+        __m512 s = q4k_scales(b);
+        _mm512_store_ps(sc, s);
+        off = _mm256_fmadd_ps(_mm512_extractf32x8_ps(s, 1), _mm256_loadu_ps(xs + ib * 8), off);
         const float *xb = x + ib * 256;
-        const float *xsb = xs + ib * 8;
-        float msum = 0;
         for (int g = 0; g < 4; g++) {
-            uint8_t sc0, m0, sc1, m1;
-            dera_q4k_scale_min(2 * g, b->scales, &sc0, &m0);
-            dera_q4k_scale_min(2 * g + 1, b->scales, &sc1, &m1);
             const uint8_t *q = b->qs + 32 * g;
             const float *xg = xb + 64 * g;
             __m512i w0 = u8x16(q), w1 = u8x16(q + 16);
@@ -183,13 +194,14 @@ static float dot_q4_k(const uint8_t *row, const float *x, const float *xs, int64
             __m512 hi = _mm512_mul_ps(cvt(_mm512_srli_epi32(w0, 4)), ld(xg + 32));
             lo = _mm512_fmadd_ps(cvt(_mm512_and_si512(w1, m4)), ld(xg + 16), lo);
             hi = _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w1, 4)), ld(xg + 48), hi);
-            a0 = _mm512_fmadd_ps(_mm512_set1_ps(d * sc0), lo, a0);
-            a1 = _mm512_fmadd_ps(_mm512_set1_ps(d * sc1), hi, a1);
-            msum += (float)m0 * xsb[2 * g] + (float)m1 * xsb[2 * g + 1];
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * g]), lo, a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * g + 1]), hi, a1);
         }
-        off += dmin * msum;
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - off;
+    __m128 o = _mm_add_ps(_mm256_castps256_ps128(off), _mm256_extractf128_ps(off, 1));
+    o = _mm_add_ps(o, _mm_movehl_ps(o, o));
+    o = _mm_add_ss(o, _mm_movehdup_ps(o));
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - _mm_cvtss_f32(o);
 }
 
 // Decodes the 256 six-bit quants of a Q6_K block, minus 32, to bytes in element order.
@@ -339,8 +351,7 @@ static void matmat_segments(uint32_t type, const void *w, size_t row_bytes, cons
 // For 256-element super-blocks the per-block scales (and Q6_K's decoded bytes) are refreshed on entry.
 
 typedef struct {
-    float d[16] __attribute__((aligned(64)));  // per-32 (Q4_K) or per-16 (Q6_K) scales of the current block
-    float m[8];
+    float d[16] __attribute__((aligned(64)));  // Q4_K: 8 scales then 8 mins; Q6_K: 16 scales (current block)
     int8_t q[256] __attribute__((aligned(64)));
 } kctx;
 
@@ -386,20 +397,12 @@ static inline __attribute__((always_inline)) void deq32(uint32_t type, const uin
     case DERA_Q4_K: {
         const dera_block_q4_k *b = (const dera_block_q4_k *)(row + c / 256 * 144);
         int sub = (int)(c % 256) / 32;
-        if (sub == 0) {
-            float d = h2f(&b->d), dmin = h2f(&b->dmin);
-            for (int j = 0; j < 8; j++) {
-                uint8_t sc, m;
-                dera_q4k_scale_min(j, b->scales, &sc, &m);
-                k->d[j] = d * sc;
-                k->m[j] = dmin * m;
-            }
-        }
+        if (sub == 0) _mm512_store_ps(k->d, q4k_scales(b)); // d[0..7] scales, d[8..15] mins
         const uint8_t *q = b->qs + 32 * (sub / 2);
         __m512i a = u8x16(q), bq = u8x16(q + 16);
         if (sub & 1) { a = _mm512_srli_epi32(a, 4); bq = _mm512_srli_epi32(bq, 4); }
         else { a = _mm512_and_si512(a, _mm512_set1_epi32(0xF)); bq = _mm512_and_si512(bq, _mm512_set1_epi32(0xF)); }
-        __m512 d = _mm512_set1_ps(k->d[sub]), m = _mm512_set1_ps(k->m[sub]);
+        __m512 d = _mm512_set1_ps(k->d[sub]), m = _mm512_set1_ps(k->d[8 + sub]);
         *w0 = _mm512_fmsub_ps(d, cvt(a), m);
         *w1 = _mm512_fmsub_ps(d, cvt(bq), m);
         return;
