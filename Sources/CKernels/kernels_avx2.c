@@ -460,9 +460,8 @@ static inline float seg_dot1(const float *buf, int64_t len, const float *x0) {
     return s;
 }
 
-void dera_matmat_avx2(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
-                      float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
-    const uint8_t *base = (const uint8_t *)w;
+static void matmat_segments(uint32_t type, const uint8_t *base, size_t row_bytes, const float *x, int64_t n_vec,
+                            float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
     float buf[SEG] __attribute__((aligned(32)));
     for (int64_t r = row_begin; r < row_end; r++) {
         const uint8_t *row = base + (size_t)r * row_bytes;
@@ -483,6 +482,53 @@ void dera_matmat_avx2(uint32_t type, const void *w, size_t row_bytes, const floa
                 float *o = &y[v * rows + r];
                 *o = i == 0 ? s : *o + s;
             }
+        }
+    }
+}
+
+// Register-blocked tile: one block (or 256-element chunk of a plain row) is dequantised into a small L1 buffer,
+// then every 16 weights are loaded once into two registers and multiplied into G vectors' accumulators
+// (two per vector, so the FMA chains are short enough to keep both FMA units busy).
+static inline __attribute__((always_inline)) void mm_tile(uint32_t type, const uint8_t *row, const float *x, int64_t n,
+                                                          float *out, const int G) {
+    __m256 a[4], b[4];
+    float buf[256] __attribute__((aligned(32)));
+    for (int v = 0; v < G; v++) a[v] = b[v] = _mm256_setzero_ps();
+    const int64_t chunk = 256; // the last chunk may be short: still whole blocks (or 16-element groups)
+    for (int64_t c = 0; c < n; c += chunk) {
+        int64_t len = n - c < chunk ? n - c : chunk;
+        deq_range(type, row, c, len, buf);
+        for (int64_t j = 0; j < len; j += 16) {
+            __m256 w0 = _mm256_load_ps(buf + j), w1 = _mm256_load_ps(buf + j + 8);
+            for (int v = 0; v < G; v++) {
+                a[v] = _mm256_fmadd_ps(w0, ld(x + v * n + c + j), a[v]);
+                b[v] = _mm256_fmadd_ps(w1, ld(x + v * n + c + j + 8), b[v]);
+            }
+        }
+    }
+    for (int v = 0; v < G; v++) out[v] = hsum(_mm256_add_ps(a[v], b[v]));
+}
+
+void dera_matmat_avx2(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
+                      float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
+    const uint8_t *base = (const uint8_t *)w;
+    if (n % 16 != 0) { // only plain types can have ragged rows
+        matmat_segments(type, base, row_bytes, x, n_vec, y, rows, row_begin, row_end, n);
+        return;
+    }
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        for (int64_t v0 = 0; v0 < n_vec; v0 += 4) {
+            int g = n_vec - v0 < 4 ? (int)(n_vec - v0) : 4;
+            const float *xv = x + v0 * n;
+            float out[4];
+            switch (g) {
+            case 4: mm_tile(type, row, xv, n, out, 4); break;
+            case 3: mm_tile(type, row, xv, n, out, 3); break;
+            case 2: mm_tile(type, row, xv, n, out, 2); break;
+            default: mm_tile(type, row, xv, n, out, 1); break;
+            }
+            for (int v = 0; v < g; v++) y[(v0 + v) * rows + r] = out[v];
         }
     }
 }
