@@ -114,7 +114,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [GGMLType.f32, .f16, .bf16], [37, 100, 4097 + 64])
+    @Test(arguments: [GGMLType.f32, .f16, .bf16], [37, 48, 100, 560, 4097 + 64])
     func plainTypesWithRaggedRows(type: GGMLType, cols: Int) {
         let rows = 9
         let f = Fixture(type, rows: rows, cols: cols, seed: 61 + UInt64(cols))
