@@ -1,6 +1,7 @@
 // Public entry points: validate, then dispatch to the best implementation the CPU supports.
 #include "CKernels.h"
 #include "kernels_internal.h"
+#include <stdlib.h>
 
 #if defined(__x86_64__)
 #define DERA_HAVE_AVX2_KERNELS 1
@@ -8,7 +9,7 @@
 #define DERA_HAVE_AVX2_KERNELS 0
 #endif
 
-static int detected_level(void) {
+static int cpu_level(void) {
 #if DERA_HAVE_AVX2_KERNELS
     __builtin_cpu_init();
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")))
@@ -17,8 +18,17 @@ static int detected_level(void) {
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
         return 2;
     return 1;
-#endif
+#else
     return 0;
+#endif
+}
+
+// The CPU's level, capped by DERA_KERNEL_LEVEL (0, 1 or 2) when set: a switch for debugging and comparisons.
+static int detected_level(void) {
+    int l = cpu_level();
+    const char *env = getenv("DERA_KERNEL_LEVEL");
+    if (env && env[0] >= '0' && env[0] <= '9' && env[1] == 0 && env[0] - '0' < l) l = env[0] - '0';
+    return l;
 }
 
 // -1 = not yet detected. Racing first calls all store the same value, so relaxed atomics suffice.

@@ -38,7 +38,7 @@ void dera_f16_to_f32(const uint16_t *src, float *dst, int64_t n);
 void dera_f32_to_f16(const float *src, uint16_t *dst, int64_t n);
 
 // Implementation levels: 0 = portable scalar, 1 = AVX2/FMA/F16C, 2 = AVX-512 (F/BW/VL/DQ) for the products.
-// The best level this CPU supports.
+// The best level this CPU supports (capped by the environment variable DERA_KERNEL_LEVEL=0|1|2 if set).
 int dera_max_kernel_level(void);
 // The level calls from the calling thread use.
 int dera_kernel_level(void);
