@@ -1,6 +1,7 @@
 // Public entry points: validate, then dispatch to the best implementation the CPU supports.
 #include "CKernels.h"
 #include "kernels_internal.h"
+#include <stdlib.h>
 
 #if defined(__x86_64__)
 #define DERA_HAVE_AVX2_KERNELS 1
@@ -8,13 +9,26 @@
 #define DERA_HAVE_AVX2_KERNELS 0
 #endif
 
-static int detected_level(void) {
+static int cpu_level(void) {
 #if DERA_HAVE_AVX2_KERNELS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return 1;
-#endif
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")))
+        return 0;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return 2;
+    return 1;
+#else
     return 0;
+#endif
+}
+
+// The CPU's level, capped by DERA_KERNEL_LEVEL (0, 1 or 2) when set: a switch for debugging and comparisons.
+static int detected_level(void) {
+    int l = cpu_level();
+    const char *env = getenv("DERA_KERNEL_LEVEL");
+    if (env && env[0] >= '0' && env[0] <= '9' && env[1] == 0 && env[0] - '0' < l) l = env[0] - '0';
+    return l;
 }
 
 // -1 = not yet detected. Racing first calls all store the same value, so relaxed atomics suffice.
@@ -57,7 +71,9 @@ void dera_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) 
 float dera_dot_row(uint32_t type, const void *row, const float *x, int64_t n) {
     if (n <= 0 || !dera_type_supported(type)) return 0;
 #if DERA_HAVE_AVX2_KERNELS
-    if (level() >= 1) return dera_dot_row_avx2(type, row, x, n);
+    int l = level();
+    if (l >= 2) return dera_dot_row_avx512(type, row, x, n);
+    if (l >= 1) return dera_dot_row_avx2(type, row, x, n);
 #endif
     return dera_dot_row_scalar(type, row, x, n);
 }
@@ -70,7 +86,9 @@ void dera_matvec(uint32_t type, const void *w, size_t row_bytes, const float *x,
         return;
     }
 #if DERA_HAVE_AVX2_KERNELS
-    if (level() >= 1) { dera_matvec_avx2(type, w, row_bytes, x, y, row_begin, row_end, n); return; }
+    int l = level();
+    if (l >= 2) { dera_matvec_avx512(type, w, row_bytes, x, y, row_begin, row_end, n); return; }
+    if (l >= 1) { dera_matvec_avx2(type, w, row_bytes, x, y, row_begin, row_end, n); return; }
 #endif
     dera_matvec_scalar(type, w, row_bytes, x, y, row_begin, row_end, n);
 }
@@ -84,7 +102,9 @@ void dera_matmat(uint32_t type, const void *w, size_t row_bytes, const float *x,
         return;
     }
 #if DERA_HAVE_AVX2_KERNELS
-    if (level() >= 1) { dera_matmat_avx2(type, w, row_bytes, x, n_vec, y, rows, row_begin, row_end, n); return; }
+    int l = level();
+    if (l >= 2) { dera_matmat_avx512(type, w, row_bytes, x, n_vec, y, rows, row_begin, row_end, n); return; }
+    if (l >= 1) { dera_matmat_avx2(type, w, row_bytes, x, n_vec, y, rows, row_begin, row_end, n); return; }
 #endif
     dera_matmat_scalar(type, w, row_bytes, x, n_vec, y, rows, row_begin, row_end, n);
 }

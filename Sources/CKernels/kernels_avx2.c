@@ -187,20 +187,28 @@ static float dot_q5_0(const uint8_t *row, const float *x, const float *xs, int64
 
 // ---- 256-element super-blocks ----------------------------------------------------------------------
 
+// d * sc[0..7] and dmin * m[0..7] of a Q4_K block, from the 12 packed bytes as three little-endian words.
+static inline void q4k_scales(const dera_block_q4_k *b, float *sc, float *mn) {
+    uint32_t a = dera_rd32(b->scales), c4 = dera_rd32(b->scales + 4), c8 = dera_rd32(b->scales + 8);
+    uint32_t sc_lo = a & 0x3F3F3F3Fu, m_lo = c4 & 0x3F3F3F3Fu;
+    uint32_t sc_hi = (c8 & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u);
+    uint32_t m_hi = ((c8 >> 4) & 0x0F0F0F0Fu) | ((c4 >> 2) & 0x30303030u);
+    __m256 s = cvt(_mm256_cvtepu8_epi32(_mm_setr_epi32((int)sc_lo, (int)sc_hi, 0, 0)));
+    __m256 m = cvt(_mm256_cvtepu8_epi32(_mm_setr_epi32((int)m_lo, (int)m_hi, 0, 0)));
+    _mm256_store_ps(sc, _mm256_mul_ps(s, _mm256_set1_ps(h2f(&b->d))));
+    _mm256_store_ps(mn, _mm256_mul_ps(m, _mm256_set1_ps(h2f(&b->dmin))));
+}
+
 static float dot_q4_k(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
     const __m256i m4 = _mm256_set1_epi32(0xF);
-    __m256 acc = _mm256_setzero_ps();
-    float off = 0;
+    __m256 acc = _mm256_setzero_ps(), off = acc;
+    float sc[8] __attribute__((aligned(32))), mn[8] __attribute__((aligned(32)));
     for (int64_t ib = 0; ib < nb; ib++) {
         const dera_block_q4_k *b = (const dera_block_q4_k *)(row + ib * 144);
-        float d = h2f(&b->d), dmin = h2f(&b->dmin);
+        q4k_scales(b, sc, mn);
+        off = _mm256_fmadd_ps(_mm256_load_ps(mn), _mm256_loadu_ps(xs + ib * 8), off);
         const float *xb = x + ib * 256;
-        const float *xsb = xs + ib * 8;
-        float msum = 0;
         for (int g = 0; g < 4; g++) {
-            uint8_t sc0, m0, sc1, m1;
-            dera_q4k_scale_min(2 * g, b->scales, &sc0, &m0);
-            dera_q4k_scale_min(2 * g + 1, b->scales, &sc1, &m1);
             const uint8_t *q = b->qs + 32 * g;
             const float *xg = xb + 64 * g;
             __m256i w0 = u8x8(q), w1 = u8x8(q + 8), w2 = u8x8(q + 16), w3 = u8x8(q + 24);
@@ -212,53 +220,55 @@ static float dot_q4_k(const uint8_t *row, const float *x, const float *xs, int64
             hi = _mm256_fmadd_ps(cvt(_mm256_srli_epi32(w2, 4)), ld(xg + 48), hi);
             lo = _mm256_fmadd_ps(cvt(_mm256_and_si256(w3, m4)), ld(xg + 24), lo);
             hi = _mm256_fmadd_ps(cvt(_mm256_srli_epi32(w3, 4)), ld(xg + 56), hi);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), lo, acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1), hi, acc);
-            msum += (float)m0 * xsb[2 * g] + (float)m1 * xsb[2 * g + 1];
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[2 * g]), lo, acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[2 * g + 1]), hi, acc);
         }
-        off += dmin * msum;
     }
-    return hsum(acc) - off;
+    return hsum(acc) - hsum(off);
 }
 
+// Decodes the 256 six-bit quants of a Q6_K block, minus 32, to bytes in element order (32 at a time).
+static inline void q6_bytes(const dera_block_q6_k *b, int8_t *out) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30), k32 = _mm256_set1_epi8(32);
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+        __m256i hb = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+        __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+        __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+        __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
+        __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                     _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+        int8_t *o = out + 128 * h;
+        _mm256_storeu_si256((__m256i *)o, _mm256_sub_epi8(q1, k32));
+        _mm256_storeu_si256((__m256i *)(o + 32), _mm256_sub_epi8(q2, k32));
+        _mm256_storeu_si256((__m256i *)(o + 64), _mm256_sub_epi8(q3, k32));
+        _mm256_storeu_si256((__m256i *)(o + 96), _mm256_sub_epi8(q4, k32));
+    }
+}
+
+// In element order, span k of 16 elements uses scale k.
 static float dot_q6_k(const uint8_t *row, const float *x, int64_t nb) {
-    const __m256i m4 = _mm256_set1_epi32(0xF), m3 = _mm256_set1_epi32(0x30), k32 = _mm256_set1_epi32(32);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int8_t q[256] __attribute__((aligned(32)));
+    float sc[16] __attribute__((aligned(32)));
     for (int64_t ib = 0; ib < nb; ib++) {
         const dera_block_q6_k *b = (const dera_block_q6_k *)(row + ib * 210);
-        float d = h2f(&b->d);
-        const float *xh = x + ib * 256;
-        const uint8_t *ql = b->ql, *qh = b->qh;
-        const int8_t *sc = b->scales;
-        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, xh += 128) {
-            for (int l = 0; l < 32; l += 16) { // one scale per 16 elements
-                __m256 s1, s2, s3, s4;
-                for (int k = 0; k < 16; k += 8) {
-                    __m256i a = u8x8(ql + l + k), c = u8x8(ql + l + k + 32), hh = u8x8(qh + l + k);
-                    __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi32(hh, 4), m3));
-                    __m256i q2 = _mm256_or_si256(_mm256_and_si256(c, m4), _mm256_and_si256(_mm256_slli_epi32(hh, 2), m3));
-                    __m256i q3 = _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(hh, m3));
-                    __m256i q4 = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_and_si256(_mm256_srli_epi32(hh, 2), m3));
-                    const float *xl = xh + l + k;
-                    __m256 p1 = _mm256_mul_ps(cvt(_mm256_sub_epi32(q1, k32)), ld(xl));
-                    __m256 p2 = _mm256_mul_ps(cvt(_mm256_sub_epi32(q2, k32)), ld(xl + 32));
-                    __m256 p3 = _mm256_mul_ps(cvt(_mm256_sub_epi32(q3, k32)), ld(xl + 64));
-                    __m256 p4 = _mm256_mul_ps(cvt(_mm256_sub_epi32(q4, k32)), ld(xl + 96));
-                    if (k == 0) { s1 = p1; s2 = p2; s3 = p3; s4 = p4; }
-                    else {
-                        s1 = _mm256_add_ps(s1, p1); s2 = _mm256_add_ps(s2, p2);
-                        s3 = _mm256_add_ps(s3, p3); s4 = _mm256_add_ps(s4, p4);
-                    }
-                }
-                int is = l / 16;
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is]), s1, acc);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 2]), s2, acc);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 4]), s3, acc);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 6]), s4, acc);
-            }
+        q6_bytes(b, q);
+        __m256 d = _mm256_set1_ps(h2f(&b->d));
+        _mm256_store_ps(sc, _mm256_mul_ps(d, cvt(i8x8(b->scales))));
+        _mm256_store_ps(sc + 8, _mm256_mul_ps(d, cvt(i8x8(b->scales + 8))));
+        const float *xb = x + ib * 256;
+        for (int k = 0; k < 16; k += 2) {
+            const int8_t *qk = q + 16 * k;
+            const float *xk = xb + 16 * k;
+            __m256 p0 = _mm256_fmadd_ps(cvt(i8x8(qk + 8)), ld(xk + 8), _mm256_mul_ps(cvt(i8x8(qk)), ld(xk)));
+            __m256 p1 = _mm256_fmadd_ps(cvt(i8x8(qk + 24)), ld(xk + 24), _mm256_mul_ps(cvt(i8x8(qk + 16)), ld(xk + 16)));
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(sc[k]), p0, a0);
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(sc[k + 1]), p1, a1);
         }
     }
-    return hsum(acc);
+    return hsum(_mm256_add_ps(a0, a1));
 }
 
 // ---- dequantisation (scaled floats, for dequantize_row and matmat) ---------------------------------
@@ -323,24 +333,13 @@ static void deq_q4_k(const uint8_t *blk, float *y) {
 
 static void deq_q6_k(const uint8_t *blk, float *y) {
     const dera_block_q6_k *b = (const dera_block_q6_k *)blk;
-    const __m256i m4 = _mm256_set1_epi32(0xF), m3 = _mm256_set1_epi32(0x30), k32 = _mm256_set1_epi32(32);
+    int8_t q[256] __attribute__((aligned(32)));
+    q6_bytes(b, q);
     float d = h2f(&b->d);
-    const uint8_t *ql = b->ql, *qh = b->qh;
-    const int8_t *sc = b->scales;
-    for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
-        for (int l = 0; l < 32; l += 8) {
-            int is = l / 16;
-            __m256i a = u8x8(ql + l), c = u8x8(ql + l + 32), hh = u8x8(qh + l);
-            __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi32(hh, 4), m3));
-            __m256i q2 = _mm256_or_si256(_mm256_and_si256(c, m4), _mm256_and_si256(_mm256_slli_epi32(hh, 2), m3));
-            __m256i q3 = _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(hh, m3));
-            __m256i q4 = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_and_si256(_mm256_srli_epi32(hh, 2), m3));
-            // (d * sc) * q, the same association as the scalar reference
-            _mm256_storeu_ps(y + l, _mm256_mul_ps(_mm256_set1_ps(d * sc[is]), cvt(_mm256_sub_epi32(q1, k32))));
-            _mm256_storeu_ps(y + l + 32, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 2]), cvt(_mm256_sub_epi32(q2, k32))));
-            _mm256_storeu_ps(y + l + 64, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 4]), cvt(_mm256_sub_epi32(q3, k32))));
-            _mm256_storeu_ps(y + l + 96, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 6]), cvt(_mm256_sub_epi32(q4, k32))));
-        }
+    for (int k = 0; k < 16; k++) { // (d * sc) * q, the same association as the scalar reference
+        __m256 s = _mm256_set1_ps(d * (float)b->scales[k]);
+        _mm256_storeu_ps(y + 16 * k, _mm256_mul_ps(s, cvt(i8x8(q + 16 * k))));
+        _mm256_storeu_ps(y + 16 * k + 8, _mm256_mul_ps(s, cvt(i8x8(q + 16 * k + 8))));
     }
 }
 
@@ -371,6 +370,10 @@ static void deq_range(uint32_t type, const uint8_t *row, int64_t i, int64_t len,
 }
 
 // ---- entry points ------------------------------------------------------------------------------------
+
+void dera_deq_range_avx2(uint32_t type, const uint8_t *row, int64_t i, int64_t len, float *y) {
+    deq_range(type, row, i, len, y);
+}
 
 void dera_dequantize_row_avx2(uint32_t type, const void *src, float *dst, int64_t n) {
     deq_range(type, (const uint8_t *)src, 0, n, dst);
@@ -456,9 +459,8 @@ static inline float seg_dot1(const float *buf, int64_t len, const float *x0) {
     return s;
 }
 
-void dera_matmat_avx2(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
-                      float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
-    const uint8_t *base = (const uint8_t *)w;
+static void matmat_segments(uint32_t type, const uint8_t *base, size_t row_bytes, const float *x, int64_t n_vec,
+                            float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
     float buf[SEG] __attribute__((aligned(32)));
     for (int64_t r = row_begin; r < row_end; r++) {
         const uint8_t *row = base + (size_t)r * row_bytes;
@@ -479,6 +481,53 @@ void dera_matmat_avx2(uint32_t type, const void *w, size_t row_bytes, const floa
                 float *o = &y[v * rows + r];
                 *o = i == 0 ? s : *o + s;
             }
+        }
+    }
+}
+
+// Register-blocked tile: one block (or 256-element chunk of a plain row) is dequantised into a small L1 buffer,
+// then every 16 weights are loaded once into two registers and multiplied into G vectors' accumulators
+// (two per vector, so the FMA chains are short enough to keep both FMA units busy).
+static inline __attribute__((always_inline)) void mm_tile(uint32_t type, const uint8_t *row, const float *x, int64_t n,
+                                                          float *out, const int G) {
+    __m256 a[4], b[4];
+    float buf[256] __attribute__((aligned(32)));
+    for (int v = 0; v < G; v++) a[v] = b[v] = _mm256_setzero_ps();
+    const int64_t chunk = 256; // the last chunk may be short: still whole blocks (or 16-element groups)
+    for (int64_t c = 0; c < n; c += chunk) {
+        int64_t len = n - c < chunk ? n - c : chunk;
+        deq_range(type, row, c, len, buf);
+        for (int64_t j = 0; j < len; j += 16) {
+            __m256 w0 = _mm256_load_ps(buf + j), w1 = _mm256_load_ps(buf + j + 8);
+            for (int v = 0; v < G; v++) {
+                a[v] = _mm256_fmadd_ps(w0, ld(x + v * n + c + j), a[v]);
+                b[v] = _mm256_fmadd_ps(w1, ld(x + v * n + c + j + 8), b[v]);
+            }
+        }
+    }
+    for (int v = 0; v < G; v++) out[v] = hsum(_mm256_add_ps(a[v], b[v]));
+}
+
+void dera_matmat_avx2(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
+                      float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
+    const uint8_t *base = (const uint8_t *)w;
+    if (n % 16 != 0) { // only plain types can have ragged rows
+        matmat_segments(type, base, row_bytes, x, n_vec, y, rows, row_begin, row_end, n);
+        return;
+    }
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        for (int64_t v0 = 0; v0 < n_vec; v0 += 4) {
+            int g = n_vec - v0 < 4 ? (int)(n_vec - v0) : 4;
+            const float *xv = x + v0 * n;
+            float out[4];
+            switch (g) {
+            case 4: mm_tile(type, row, xv, n, out, 4); break;
+            case 3: mm_tile(type, row, xv, n, out, 3); break;
+            case 2: mm_tile(type, row, xv, n, out, 2); break;
+            default: mm_tile(type, row, xv, n, out, 1); break;
+            }
+            for (int v = 0; v < g; v++) y[(v0 + v) * rows + r] = out[v];
         }
     }
 }

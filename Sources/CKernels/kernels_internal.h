@@ -116,5 +116,14 @@ void dera_matmat_avx2(uint32_t type, const void *w, size_t row_bytes, const floa
                       float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n);
 void dera_f16_to_f32_avx2(const uint16_t *src, float *dst, int64_t n);
 void dera_f32_to_f16_avx2(const float *src, uint16_t *dst, int64_t n);
+// Dequantises elements [i, i + len) of a row (i, len multiples of the block length); AVX2.
+void dera_deq_range_avx2(uint32_t type, const uint8_t *row, int64_t i, int64_t len, float *y);
+
+// AVX-512 F/BW/VL/DQ implementations (kernels_avx512.c).
+float dera_dot_row_avx512(uint32_t type, const void *row, const float *x, int64_t n);
+void dera_matvec_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, float *y,
+                        int64_t row_begin, int64_t row_end, int64_t n);
+void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
+                        float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n);
 
 #endif

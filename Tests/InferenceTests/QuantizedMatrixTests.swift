@@ -114,6 +114,29 @@ import Testing
         }
     }
 
+    @Test(arguments: [GGMLType.f32, .f16, .bf16], [37, 48, 100, 560, 4097 + 64])
+    func plainTypesWithRaggedRows(type: GGMLType, cols: Int) {
+        let rows = 9
+        let f = Fixture(type, rows: rows, cols: cols, seed: 61 + UInt64(cols))
+        var rng = SplitMix64(seed: 10)
+        for level in 0...Int(dera_max_kernel_level()) {
+            dera_set_kernel_level(Int32(level))
+            defer { dera_set_kernel_level(-1) }
+            matmatRagged(f, rows: rows, cols: cols, rng: &rng)
+        }
+    }
+
+    func matmatRagged(_ f: Fixture, rows: Int, cols: Int, rng: inout SplitMix64) {
+        for count in [1, 5, 9] {
+            let x = ReferenceBlocks.randomVector(count * cols, rng: &rng)
+            var y = [Float](repeating: .nan, count: count * rows)
+            f.withMatrix { m in m.matmat(x: x, count: count, y: &y, threads: 1) }
+            for v in 0..<count {
+                for r in 0..<rows { f.expectRow(r, x[v * cols..<(v + 1) * cols], got: y[v * rows + r], "cols \(cols) vector \(v)") }
+            }
+        }
+    }
+
     @Test func dequantizeRowAndDotThroughTheView() {
         let f = Fixture(.q4_K, rows: 3, cols: 256, padding: 4, seed: 51)
         var rng = SplitMix64(seed: 9)

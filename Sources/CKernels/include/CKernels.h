@@ -11,7 +11,7 @@ extern "C" {
 // Supported: F32 (0), F16 (1), Q4_0 (2), Q4_1 (3), Q5_0 (6), Q8_0 (8), Q4_K (12), Q6_K (14), BF16 (30).
 // `n` (elements per row) must be a multiple of the type's block length (32 or 256; 1 for plain types).
 // Activations (x, y) are always f32: nothing here quantises activations.
-// Every entry point picks an AVX2/FMA/F16C path at run time when the CPU has it, else a scalar one.
+// Every entry point picks an AVX-512 or AVX2/FMA/F16C path at run time when the CPU has it, else a scalar one.
 
 // 1 if the type is supported by the functions below, 0 otherwise.
 int dera_type_supported(uint32_t type);
@@ -37,8 +37,8 @@ void dera_matmat(uint32_t type, const void *w, size_t row_bytes, const float *x,
 void dera_f16_to_f32(const uint16_t *src, float *dst, int64_t n);
 void dera_f32_to_f16(const float *src, uint16_t *dst, int64_t n);
 
-// Implementation levels: 0 = portable scalar, 1 = AVX2/FMA/F16C.
-// The best level this CPU supports.
+// Implementation levels: 0 = portable scalar, 1 = AVX2/FMA/F16C, 2 = AVX-512 (F/BW/VL/DQ) for the products.
+// The best level this CPU supports (capped by the environment variable DERA_KERNEL_LEVEL=0|1|2 if set).
 int dera_max_kernel_level(void);
 // The level calls from the calling thread use.
 int dera_kernel_level(void);

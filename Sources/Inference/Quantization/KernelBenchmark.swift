@@ -85,7 +85,7 @@ public enum KernelBenchmark {
                 body()
                 calls += 1
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            } while elapsed < minSeconds / 5
+            } while elapsed < minSeconds / 20
             best = min(best, elapsed / Double(calls))
             spent += elapsed
         } while spent < minSeconds
