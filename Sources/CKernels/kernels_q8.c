@@ -142,8 +142,22 @@ void dera_quantize_activations(uint32_t weight_type, const float *x, void *xq, i
     }
 }
 
-void dera_round_to_f16(float *x, int64_t n) {
+static int have_avx2(void);
+
+static void round_to_f16_portable(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)(_Float16)x[i];
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma,f16c"))) static void round_to_f16_f16c(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(_Float16)x[i];
+}
+#endif
+
+void dera_round_to_f16(float *x, int64_t n) {
+#if defined(__x86_64__)
+    if (have_avx2()) { round_to_f16_f16c(x, n); return; }
+#endif
+    round_to_f16_portable(x, n);
 }
 
 // ---- scalar block dot products ----------------------------------------------------------------
@@ -492,7 +506,8 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
 
 // ggml_vec_dot_f16 on AVX-512: four 16-lane accumulators over 64-element steps, a fixed reduction tree,
 // leftovers added in double.
-static float dot_f16_ggml_order(const _Float16 *x, const _Float16 *y, int64_t n) {
+static inline __attribute__((always_inline)) float dot_f16_ggml_order(const _Float16 *x, const _Float16 *y,
+                                                                      int64_t n) {
     float acc[4][16] = {{0}};
     const int64_t np = n & ~(int64_t)63;
     for (int64_t i = 0; i < np; i += 64)
@@ -508,8 +523,10 @@ static float dot_f16_ggml_order(const _Float16 *x, const _Float16 *y, int64_t n)
     return (float)sum;
 }
 
-void dera_flash_attention_f16(const float *query, const float *keys, const float *values, size_t stride,
-                              int64_t length, int64_t d, float scale, float *out) {
+// Inlined into a portable and an F16C wrapper, so half conversions are single instructions where possible.
+static inline __attribute__((always_inline)) void flash_attention_body(
+    const float *query, const float *keys, const float *values, size_t stride, int64_t length, int64_t d,
+    float scale, float *out) {
     _Float16 q[512], k[512], acc[512];
     if (d > 512) d = 512;
     for (int64_t i = 0; i < d; i++) {
@@ -535,4 +552,28 @@ void dera_flash_attention_f16(const float *query, const float *keys, const float
     }
     const float inverse = sum == 0 ? 0 : 1.0f / sum;
     for (int64_t i = 0; i < d; i++) out[i] = (float)acc[i] * inverse;
+}
+
+static void flash_attention_portable(const float *query, const float *keys, const float *values, size_t stride,
+                                     int64_t length, int64_t d, float scale, float *out) {
+    flash_attention_body(query, keys, values, stride, length, d, scale, out);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma,f16c"))) static void flash_attention_f16c(
+    const float *query, const float *keys, const float *values, size_t stride, int64_t length, int64_t d,
+    float scale, float *out) {
+    flash_attention_body(query, keys, values, stride, length, d, scale, out);
+}
+#endif
+
+void dera_flash_attention_f16(const float *query, const float *keys, const float *values, size_t stride,
+                              int64_t length, int64_t d, float scale, float *out) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        flash_attention_f16c(query, keys, values, stride, length, d, scale, out);
+        return;
+    }
+#endif
+    flash_attention_portable(query, keys, values, stride, length, d, scale, out);
 }
