@@ -4,10 +4,14 @@ import Testing
 @testable import Inference
 
 @Suite struct DecoderModelTests {
-    static func open(_ tiny: TinyModel, name: String, workers: Int = 1) throws -> DecoderModel {
+    /// The test-written model, with float arithmetic unless asked otherwise (the textbook forward is float).
+    static func open(_ tiny: TinyModel, name: String, workers: Int = 1,
+                     arithmetic: DecoderModel.Arithmetic = .float32) throws -> DecoderModel {
         let path = NSTemporaryDirectory() + "dera-tiny-\(getpid())-\(name).gguf"
         try tiny.write(to: path)
-        return try DecoderModel(gguf: GGUFFile(path: path), workers: workers)
+        let model = try DecoderModel(gguf: GGUFFile(path: path), workers: workers)
+        model.arithmetic = arithmetic
+        return model
     }
 
     static func maxDifference(_ a: ArraySlice<Float>, _ b: [Float]) -> Float {
@@ -70,6 +74,25 @@ import Testing
             let alone = try model.forward(DecoderBatch(prompt: prompt + [9 + s]), caches: [model.makeCache()])
             #expect(Self.maxDifference(stepped[(s * v)..<((s + 1) * v)], alone) < 1e-4)
         }
+    }
+
+    /// llama.cpp's rounding stays close to the float result, and is the same whether a prompt is prefilled
+    /// at once or fed a token at a time (every row is quantised and attended on its own).
+    @Test(arguments: ["qwen2", "llama"])
+    func llamaCppArithmeticIsConsistentAndClose(architecture: String) throws {
+        let tiny = TinyModel(architecture: architecture, matrixType: .q8_0)
+        let model = try Self.open(tiny, name: "q8-\(architecture)", workers: 2, arithmetic: .llamaCpp)
+        let reference = try Self.open(tiny, name: "f32-\(architecture)")
+        let tokens = [3, 17, 42, 5, 96, 0, 11, 64]
+        let whole = try model.forward(DecoderBatch(prompt: tokens), caches: [model.makeCache()])
+        let cache = model.makeCache()
+        var last: [Float] = []
+        for t in tokens { last = try model.forward(DecoderBatch(prompt: [t]), caches: [cache]) }
+        #expect(whole == last)
+        let float = try reference.forward(DecoderBatch(prompt: tokens), caches: [reference.makeCache()])
+        let spread = float.map(abs).max()!
+        #expect(Self.maxDifference(whole[...], float) < spread * 0.05)
+        #expect(Self.maxDifference(whole[...], float) > 0, "the 8-bit path should round differently")
     }
 
     @Test func sharedPrefixCacheCopiesMatch() throws {
