@@ -22,6 +22,10 @@ public struct HTMLReader: DocumentReader {
         otherElementsEndLines: false)
 
     public func documents(in data: Data, source: String) throws -> [ExtractedDocument] {
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            // libxml2 returns no document at all for empty input.
+            return [ExtractedDocument(source: source, title: Self.fallbackTitle(for: source), text: "")]
+        }
         let encoding = HTMLReader.encoding(of: data)
         let tree: MarkupTree
         do {

@@ -55,7 +55,16 @@ public struct MarkdownReader: DocumentReader {
             }
             output.append(MarkdownReader.inline(MarkdownReader.stripBlockMarkers(trimmed)))
         }
-        let text = output.joined(separator: "\n")
+        // Headings add blank lines of their own: keep at most one blank line anywhere, none at the ends.
+        var text = ""
+        var blankRun = 0
+        for line in output {
+            let blank = line.allSatisfy(\.isWhitespace)
+            if blank { blankRun += 1; continue }
+            if !text.isEmpty { text += blankRun > 0 ? "\n\n" : "\n" }
+            text += line
+            blankRun = 0
+        }
         return [ExtractedDocument(source: source, title: title ?? Self.fallbackTitle(for: source), text: text)]
     }
 

@@ -54,6 +54,16 @@ final class MarkupTree {
         return MarkupTree(document: document)
     }
 
+    /// Whether the parsed document has a root element at all (recovery can leave none).
+    var hasRoot: Bool { xmlDocGetRootElement(document) != nil }
+
+    /// The parser's last error message, if any.
+    static func lastErrorDescription() -> String? {
+        guard let error = xmlGetLastError(), let message = error.pointee.message else { return nil }
+        let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+        return error.pointee.line > 0 ? "line \(error.pointee.line): \(text)" : text
+    }
+
     /// How the walk treats element names (lowercased local names).
     struct Rules {
         /// Elements dropped with everything inside.

@@ -17,7 +17,14 @@ public struct XMLReader: DocumentReader {
         otherElementsEndLines: true)
 
     public func documents(in data: Data, source: String) throws -> [ExtractedDocument] {
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            return [ExtractedDocument(source: source, title: Self.fallbackTitle(for: source), text: "")]
+        }
         let tree = try MarkupTree.xml(data, encoding: XMLReader.encoding(of: data), file: source)
+        guard tree.hasRoot else {
+            let detail = MarkupTree.lastErrorDescription() ?? "no element found"
+            throw DocumentReadError(file: source, reason: "not XML: \(detail)")
+        }
         let (text, title) = tree.text(rules: XMLReader.rules, titleElements: ["title"])
         return [ExtractedDocument(source: source, title: title ?? Self.fallbackTitle(for: source), text: text)]
     }
