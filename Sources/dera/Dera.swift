@@ -5,5 +5,5 @@ struct Dera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dera",
         abstract: "Retrieval-augmented generation kept honest by decoding-time realignment (DeRa).",
-        subcommands: [])
+        subcommands: [IndexCommand.self, SearchCommand.self, Eval.self])
 }

@@ -15,9 +15,14 @@ public struct PassageStore: Sendable {
     public let path: String
     let queue: DatabaseQueue
 
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
-    public init(path: String) throws {
+    /// Opens the store at `path` and brings its schema up to date.
+    /// - Parameter createIfMissing: when `false`, a missing file is an error instead of a new empty store.
+    public init(path: String, createIfMissing: Bool = true) throws {
         self.path = path
+        if !createIfMissing, !FileManager.default.fileExists(atPath: path) {
+            throw StoreError(path: path, operation: "opening the passage store",
+                             reason: "no such file (build it with `dera index`)")
+        }
         do {
             var configuration = Configuration()
             configuration.foreignKeysEnabled = true
