@@ -44,6 +44,9 @@ struct RetrievalEvalCommand: ParsableCommand {
     @Option(help: "BM25 weight of the title relative to the text.")
     var titleWeight: Double = 2
 
+    @Option(help: "Drop query words matching more than this fraction of passages (keeping the two rarest).")
+    var commonClauseCutoff: Double?
+
     @OptionGroup var chunking: ChunkingOptions
 
     @Flag(help: "Print the report as JSON on standard output.")
@@ -59,7 +62,7 @@ struct RetrievalEvalCommand: ParsableCommand {
         let evaluation = RetrievalEvaluation(
             store: try PassageStore(path: db),
             ingestOptions: IngestOptions(chunker: chunking.chunker),
-            searchOptions: SearchOptions(titleWeight: titleWeight),
+            searchOptions: SearchOptions(titleWeight: titleWeight, commonClauseCutoff: commonClauseCutoff),
             sampleSize: sample, seed: seed, observer: TerminalProgressBar())
         let report = try evaluation.run(cases)
         print(json ? try JSONOutput.encode(report) : report.summary)

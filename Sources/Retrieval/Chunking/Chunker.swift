@@ -35,6 +35,12 @@ public struct Chunker: Sendable, Hashable {
         let units = sentences.flatMap { split($0, scalars: scalars) }
         guard !units.isEmpty else { return [] }
 
+        // UTF-8 offset of every scalar, so a passage's text is one copy of a byte range.
+        var utf8Offsets = [Int](repeating: 0, count: scalars.count + 1)
+        for (index, scalar) in scalars.enumerated() {
+            utf8Offsets[index + 1] = utf8Offsets[index] + UTF8.width(scalar)
+        }
+        var utf8 = text
         var passages: [Passage] = []
         var first = 0
         while first < units.count {
@@ -45,8 +51,11 @@ public struct Chunker: Sendable, Hashable {
                 last += 1
             }
             let span = units[first].start..<units[last].end
-            passages.append(Passage(ordinal: passages.count,
-                                    text: String(String.UnicodeScalarView(scalars[span])), span: span))
+            let passageText = utf8.withUTF8 { bytes in
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[utf8Offsets[span.lowerBound]..<utf8Offsets[span.upperBound]]),
+                       as: UTF8.self)
+            }
+            passages.append(Passage(ordinal: passages.count, text: passageText, span: span))
             guard last + 1 < units.count else { break }
             first = nextStart(units, previousFirst: first, previousLast: last)
         }
@@ -93,9 +102,9 @@ public struct Chunker: Sendable, Hashable {
         var words: [Range<Int>] = []
         var index = segment.start
         while index < segment.end {
-            if scalars[index].properties.isWhitespace { index += 1; continue }
+            if scalars[index].isSpace { index += 1; continue }
             var end = index
-            while end < segment.end, !scalars[end].properties.isWhitespace { end += 1 }
+            while end < segment.end, !scalars[end].isSpace { end += 1 }
             if case .characters = target {
                 var cut = index
                 while cut < end {

@@ -23,7 +23,7 @@ struct SentenceSplitter {
         func close(at end: Int, paragraph: Bool) {
             if let begin = start {
                 var last = end
-                while last > begin, scalars[last - 1].properties.isWhitespace { last -= 1 }
+                while last > begin, scalars[last - 1].isSpace { last -= 1 }
                 if last > begin {
                     segments.append(SentenceSegment(start: begin, end: last, words: words,
                                                     endsParagraph: paragraph))
@@ -38,7 +38,7 @@ struct SentenceSplitter {
 
         while index < count {
             let scalar = scalars[index]
-            if scalar.properties.isWhitespace {
+            if scalar.isSpace {
                 inWord = false
                 if scalar == "\n", isBlankLineAhead(scalars, after: index) {
                     close(at: index, paragraph: true)
@@ -52,7 +52,7 @@ struct SentenceSplitter {
                 var end = index + 1
                 while end < count, Self.isCloser(scalars[end]) { end += 1 }
                 if end == count || Self.isFullWidthTerminator(scalar)
-                    || (scalars[end].properties.isWhitespace
+                    || (scalars[end].isSpace
                                     && endsSentence(scalars, terminator: index, next: end)) {
                     close(at: end, paragraph: false)
                     index = end
@@ -79,12 +79,12 @@ struct SentenceSplitter {
 
     private func endsSentence(_ scalars: [Unicode.Scalar], terminator: Int, next: Int) -> Bool {
         var probe = next
-        while probe < scalars.count, scalars[probe].properties.isWhitespace { probe += 1 }
+        while probe < scalars.count, scalars[probe].isSpace { probe += 1 }
         if probe < scalars.count, scalars[probe].properties.isLowercase { return false }
         guard scalars[terminator] == "." else { return true }
         // The word before the period: an initial or an abbreviation does not end a sentence.
         var begin = terminator
-        while begin > 0, !scalars[begin - 1].properties.isWhitespace, scalars[begin - 1] != "(" {
+        while begin > 0, !scalars[begin - 1].isSpace, scalars[begin - 1] != "(" {
             begin -= 1
         }
         let word = String(String.UnicodeScalarView(scalars[begin..<terminator])).lowercased()

@@ -42,7 +42,7 @@ public struct QueryBuilder: Sendable {
             guard seen.insert(clause).inserted else { continue }
             clauses.append(clause)
         }
-        return FTSQuery(expression: clauses.joined(separator: " OR "), terms: terms)
+        return FTSQuery(clauses: clauses, terms: terms)
     }
 
     struct Word: Equatable {

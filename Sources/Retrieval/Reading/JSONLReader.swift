@@ -30,14 +30,17 @@ public struct JSONLReader: DocumentReader, Hashable {
             lineStart = lineEnd < data.endIndex ? data.index(after: lineEnd) : data.endIndex
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
 
-            let value: JSONValue
+            var fields: [String: JSONValue]
             do {
-                value = try decoder.decode(JSONValue.self, from: line)
+                fields = try decoder.decode([String: JSONValue].self, from: line)
             } catch {
-                throw DocumentReadError(file: source, line: lineNumber,
-                                        reason: "not valid JSON: \(JSONLReader.describe(error))")
-            }
-            guard case .object(var fields) = value else {
+                // Decoding as an object failed: say whether it is bad JSON or just not an object.
+                do {
+                    _ = try decoder.decode(JSONValue.self, from: line)
+                } catch {
+                    throw DocumentReadError(file: source, line: lineNumber,
+                                            reason: "not valid JSON: \(JSONLReader.describe(error))")
+                }
                 throw DocumentReadError(file: source, line: lineNumber, reason: "expected a JSON object")
             }
             guard let textValue = fields.removeValue(forKey: textField) else {

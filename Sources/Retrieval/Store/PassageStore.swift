@@ -14,6 +14,7 @@ public struct PassageStore: Sendable {
     /// The SQLite file, or `:memory:`.
     public let path: String
     let queue: DatabaseQueue
+    let frequencies = ClauseFrequencyCache()
 
     /// Opens the store at `path` and brings its schema up to date.
     /// - Parameter createIfMissing: when `false`, a missing file is an error instead of a new empty store.
@@ -46,7 +47,8 @@ public struct PassageStore: Sendable {
 
     /// Runs `body` in one transaction; everything it wrote is committed together or not at all.
     public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        try queue.write { db in try body(StoreTransaction(db: db)) }
+        defer { frequencies.removeAll() }
+        return try queue.write { db in try body(StoreTransaction(db: db)) }
     }
 
     /// The content hash of every stored document, by source.
@@ -127,6 +129,7 @@ public struct PassageStore: Sendable {
     /// Runs a built query: BM25 top-k over title and text, with snippets and metadata filters.
     public func search(_ query: FTSQuery, options: SearchOptions = SearchOptions()) throws -> [SearchHit] {
         guard !query.isEmpty, options.limit > 0 else { return [] }
+        let query = try options.commonClauseCutoff.map { try pruned(query, cutoff: $0) } ?? query
         let weights = [options.titleWeight, options.textWeight].map { weight in
             weight.isFinite && weight >= 0 ? weight : 0
         }
@@ -149,7 +152,7 @@ public struct PassageStore: Sendable {
         arguments += [options.limit]
         do {
             return try queue.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
                     SearchHit(passage: PassageStore.passage(from: row),
                               source: row[6], title: row[7],
                               metadata: PassageStore.decodeMetadata(row[8]),
@@ -158,6 +161,32 @@ public struct PassageStore: Sendable {
             }
         } catch let error as DatabaseError {
             throw StoreError(path: path, operation: "searching for \(query.expression)", reason: "\(error)")
+        }
+    }
+
+    /// `query` without the clauses that match more than `cutoff` of all passages; the two rarest
+    /// clauses (or all, when fewer) are always kept.
+    func pruned(_ query: FTSQuery, cutoff: Double) throws -> FTSQuery {
+        guard query.clauses.count > 2 else { return query }
+        do {
+            return try queue.read { db in
+                let total = try frequencies.passageCount {
+                    try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM passages")) ?? 0
+                }
+                let counting = try db.cachedStatement(sql: "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?")
+                let counts = try query.clauses.map { clause in
+                    try frequencies.count(of: clause) { try Int.fetchOne(counting, arguments: [clause]) ?? 0 }
+                }
+                // Clauses that match nothing cannot help; of the rest keep the rare ones and the two rarest.
+                let matching = query.clauses.indices.filter { counts[$0] > 0 }
+                guard !matching.isEmpty else { return query }
+                let limit = cutoff * Double(total)
+                let rarest = Set(matching.sorted { counts[$0] < counts[$1] }.prefix(2))
+                let kept = matching.filter { Double(counts[$0]) <= limit || rarest.contains($0) }
+                return FTSQuery(clauses: kept.map { query.clauses[$0] }, terms: query.terms)
+            }
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, operation: "counting matches of \(query.expression)", reason: "\(error)")
         }
     }
 
@@ -176,7 +205,7 @@ public struct PassageStore: Sendable {
     }
 
     static func decodeMetadata(_ json: String?) -> [String: String] {
-        guard let json, let data = json.data(using: .utf8) else { return [:] }
+        guard let json, json != "{}", let data = json.data(using: .utf8) else { return [:] }
         return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
     }
 }

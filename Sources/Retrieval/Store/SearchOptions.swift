@@ -10,14 +10,19 @@ public struct SearchOptions: Sendable, Hashable {
     public var filters: [MetadataFilter]
     /// Approximate number of tokens in a snippet.
     public var snippetTokens: Int
+    /// Drop query clauses that match more than this fraction of all passages, as long as at least
+    /// two clauses remain (the rarest are kept). BM25 gives such clauses little weight, but scoring
+    /// every passage they match dominates query time. `nil` keeps every clause.
+    public var commonClauseCutoff: Double?
 
     public init(limit: Int = 5, titleWeight: Double = 2, textWeight: Double = 1,
-                filters: [MetadataFilter] = [], snippetTokens: Int = 24) {
+                filters: [MetadataFilter] = [], snippetTokens: Int = 24, commonClauseCutoff: Double? = nil) {
         self.limit = limit
         self.titleWeight = titleWeight
         self.textWeight = textWeight
         self.filters = filters
         self.snippetTokens = snippetTokens
+        self.commonClauseCutoff = commonClauseCutoff
     }
 }
 
