@@ -24,6 +24,9 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "BM25 weight of the title relative to the text.")
     var titleWeight: Double = 2
 
+    @Option(help: "Drop query words matching more than this fraction of passages (keeping the two rarest); faster, slightly lower recall.")
+    var commonClauseCutoff: Double?
+
     @Flag(help: "Print the hits as JSON on standard output.")
     var json = false
 
@@ -38,7 +41,8 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         let store = try PassageStore(path: db, createIfMissing: false)
         let options = SearchOptions(limit: limit, titleWeight: titleWeight,
-                                    filters: filter.compactMap(MetadataFilter.init(parsing:)))
+                                    filters: filter.compactMap(MetadataFilter.init(parsing:)),
+                                    commonClauseCutoff: commonClauseCutoff)
         let hits = try store.search(query.joined(separator: " "), options: options)
         if json {
             print(try JSONOutput.encode(hits))

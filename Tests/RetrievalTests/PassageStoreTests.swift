@@ -114,3 +114,40 @@ struct PassageStoreTests {
         }
     }
 }
+
+struct CommonClausePruningTests {
+    func store(commonDocuments: Int) throws -> PassageStore {
+        let store = try PassageStore.inMemory()
+        var documents = (0..<commonDocuments).map {
+            ExtractedDocument(source: "c\($0)", title: "", text: "Common words fill document \($0) with ordinary filler.")
+        }
+        documents.append(ExtractedDocument(source: "rare", title: "", text: "The narwhal is a common whale with a tusk."))
+        try Ingestor(store: store).ingest(documents: documents)
+        return store
+    }
+
+    @Test func dropsClausesAboveTheCutoffButKeepsTheTwoRarest() throws {
+        let store = try store(commonDocuments: 20)
+        let query = QueryBuilder().query(for: "common ordinary filler narwhal tusk unseenword")
+        let pruned = try store.pruned(query, cutoff: 0.5)
+        // "unseenword" matches nothing and goes; the common words match 20 or 21 of 21 passages.
+        #expect(pruned.clauses == [#""narwhal""#, #""tusk""#])
+        let onlyCommon = try store.pruned(QueryBuilder().query(for: "common ordinary filler words"), cutoff: 0.5)
+        #expect(onlyCommon.clauses.count == 2)
+        let hits = try store.search(query, options: SearchOptions(limit: 3, commonClauseCutoff: 0.5))
+        #expect(hits.first?.source == "rare")
+    }
+
+    @Test func countsAreRefreshedAfterAWrite() throws {
+        let store = try store(commonDocuments: 3)
+        let query = QueryBuilder().query(for: "narwhal tusk common")
+        // 4 passages: "common" is in all of them, above a cutoff of 0.5.
+        #expect(try store.pruned(query, cutoff: 0.5).clauses == [#""narwhal""#, #""tusk""#])
+        try Ingestor(store: store).ingest(documents: (0..<6).map {
+            ExtractedDocument(source: "n\($0)", title: "", text: "Narwhal and tusk facts, part \($0).")
+        })
+        // Now "common" (4 of 10) is the rarest and stays; "narwhal" and "tusk" (7 of 10) exceed 0.5
+        // but one of them is among the two rarest.
+        #expect(try store.pruned(query, cutoff: 0.5).clauses.contains(#""common""#))
+    }
+}
