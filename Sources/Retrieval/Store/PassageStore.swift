@@ -27,6 +27,13 @@ public struct PassageStore: Sendable {
         do {
             var configuration = Configuration()
             configuration.foreignKeysEnabled = true
+            // Write-ahead log with NORMAL sync: a commit needs no fsync (ingestion was waiting on
+            // disk for over 70% of its wall time), a killed process still loses no committed batch,
+            // and a power cut can only lose the last batches, which a re-run stores again.
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
             queue = try DatabaseQueue(path: path, configuration: configuration)
             try StoreSchema.migrator.migrate(queue)
         } catch let error as DatabaseError {
