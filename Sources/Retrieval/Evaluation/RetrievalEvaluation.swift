@@ -62,12 +62,16 @@ public struct RetrievalEvaluation: Sendable {
         let clock = ContinuousClock()
         var ranks: [Int?] = []
         var latencies: [Double] = []
+        var cpuTimes: [Double] = []
         ranks.reserveCapacity(sample.count)
         latencies.reserveCapacity(sample.count)
+        cpuTimes.reserveCapacity(sample.count)
         for index in sample {
+            let cpuStarted = RetrievalEvaluation.processCPUMilliseconds()
             let started = clock.now
             let hits = try store.search(cases[index].question, options: search, builder: queryBuilder)
             latencies.append(Ingestor.seconds(clock.now - started) * 1000)
+            cpuTimes.append(RetrievalEvaluation.processCPUMilliseconds() - cpuStarted)
             let target = cases[index].text
             let rank = hits.firstIndex { hit in
                 guard let row = RetrievalEvaluation.row(of: hit.source) else { return false }
@@ -87,7 +91,16 @@ public struct RetrievalEvaluation: Sendable {
             cases: cases.count, questions: sample.count, seed: seed, recall: recall,
             meanReciprocalRank: sample.isEmpty ? 0 : reciprocal / Double(sample.count),
             latencyMilliseconds: LatencySummary(sorted: sorted),
+            cpuMilliseconds: LatencySummary(sorted: cpuTimes.sorted()),
             ingest: ingest, store: try store.statistics())
+    }
+
+    /// CPU time used by this process so far. Unlike wall time it does not grow when other
+    /// processes compete for the cores, so it shows the cost of a query on a busy machine.
+    static func processCPUMilliseconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) * 1000 + Double(time.tv_nsec) / 1e6
     }
 
     static func row(of source: String) -> Int? {

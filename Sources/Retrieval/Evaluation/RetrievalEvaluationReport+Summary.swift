@@ -13,6 +13,9 @@ extension RetrievalEvaluationReport {
             recallLine + String(format: "  MRR@%d %.4f", recall.keys.max() ?? 0, meanReciprocalRank),
             String(format: "search latency ms: p50 %.3f  p95 %.3f  p99 %.3f  mean %.3f  max %.3f",
                    latency.p50, latency.p95, latency.p99, latency.mean, latency.max),
+            String(format: "search CPU time ms: p50 %.3f  p95 %.3f  p99 %.3f  mean %.3f  max %.3f",
+                   cpuMilliseconds.p50, cpuMilliseconds.p95, cpuMilliseconds.p99, cpuMilliseconds.mean,
+                   cpuMilliseconds.max),
         ].joined(separator: "\n")
     }
 }

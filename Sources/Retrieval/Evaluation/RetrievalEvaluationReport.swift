@@ -10,8 +10,10 @@ public struct RetrievalEvaluationReport: Sendable, Hashable, Codable {
     public var recall: [Int: Double]
     /// Mean of 1/rank of the own document within the hits (0 when absent).
     public var meanReciprocalRank: Double
-    /// Per-question search latency.
+    /// Per-question search latency (wall clock).
     public var latencyMilliseconds: LatencySummary
+    /// Per-question CPU time of the process during the search.
+    public var cpuMilliseconds: LatencySummary
     /// What indexing the cases did (all unchanged when the index was already built).
     public var ingest: IngestReport
     /// The store after indexing.
