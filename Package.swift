@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Inference", targets: ["Inference"]),
         .library(name: "Realign", targets: ["Realign"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
+        .library(name: "Pipelines", targets: ["Pipelines"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,10 +55,14 @@ let package = Package(
             name: "Retrieval",
             dependencies: ["CLibXML2", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]),
+        // End-to-end jobs: grounded question answering (and, later, summarisation and lambda tuning).
+        .target(
+            name: "Pipelines",
+            dependencies: ["Inference", "Realign", "Retrieval", "Tokenization"]),
         // The command-line tool: argument parsing only, no logic.
         .executableTarget(
             name: "dera",
-            dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval",
+            dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval", "Pipelines",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
 
@@ -66,6 +71,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
         .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]
 )
