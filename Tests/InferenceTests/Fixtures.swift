@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Inference
 
 /// The repository root and the reference fixtures recorded from llama.cpp and transformers
 /// (Tests/Fixtures/README.md says how).
@@ -46,4 +47,20 @@ struct GreedyCase {
                 margins: c["margins"] as? [Double] ?? [])
         }
     }
+}
+
+/// Greedy decoding with the engine alone: argmax (lowest id on ties, as llama.cpp) until a stop id or `limit`.
+func greedyDecode(_ model: DecoderModel, prompt: [Int], limit: Int, stop: Set<Int>) throws -> [Int] {
+    let cache = model.makeCache(capacity: prompt.count + limit + 1)
+    var logits = try model.forward(DecoderBatch(prompt: prompt), caches: [cache])
+    var out: [Int] = []
+    while out.count < limit {
+        let next = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
+        if stop.contains(next) { break }
+        out.append(next)
+        var step = DecoderBatch()
+        step.append(token: next, sequence: 0, wantsLogits: true)
+        logits = try model.forward(step, caches: [cache])
+    }
+    return out
 }

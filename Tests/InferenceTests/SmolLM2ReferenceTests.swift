@@ -15,21 +15,6 @@ struct SmolLM2ReferenceTests {
         return model
     }()
 
-    func greedy(_ model: DecoderModel, prompt: [Int], limit: Int, stop: Int = 2) throws -> [Int] {
-        let cache = model.makeCache(capacity: prompt.count + limit + 1)
-        var logits = try model.forward(DecoderBatch(prompt: prompt), caches: [cache])
-        var out: [Int] = []
-        while out.count < limit {
-            let next = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
-            if next == stop { break }
-            out.append(next)
-            var step = DecoderBatch()
-            step.append(token: next, sequence: 0, wantsLogits: true)
-            logits = try model.forward(step, caches: [cache])
-        }
-        return out
-    }
-
     /// Greedy chat completions against llama.cpp's, token for token. Two engines that round differently
     /// part ways where llama.cpp's top two logits are nearly tied (llama.cpp against itself with flash
     /// attention off does, in 7 of these 16 cases), so every case must agree at least until llama.cpp's
@@ -42,7 +27,7 @@ struct SmolLM2ReferenceTests {
         #expect(cases.count >= 10)
         var identical = 0
         for c in cases {
-            let ours = try greedy(model, prompt: c.promptIDs, limit: c.generatedIDs.count + (c.stoppedAtEOS ? 1 : 0))
+            let ours = try greedyDecode(model, prompt: c.promptIDs, limit: c.generatedIDs.count + (c.stoppedAtEOS ? 1 : 0), stop: [2])
             if ours == c.generatedIDs {
                 identical += 1
                 continue
