@@ -438,19 +438,84 @@ static inline __attribute__((always_inline)) void mm_tile(uint32_t type, const u
     for (int v = 0; v < G; v++) out[v] = _mm512_reduce_add_ps(_mm512_add_ps(a[v], b[v]));
 }
 
-#define TILE_CASES(T)                                                                                       \
-    case T:                                                                                                 \
-        switch (g) {                                                                                        \
-        case 8: mm_tile(T, row, xv, n, out, 8); break;                                                      \
-        case 7: mm_tile(T, row, xv, n, out, 7); break;                                                      \
-        case 6: mm_tile(T, row, xv, n, out, 6); break;                                                      \
-        case 5: mm_tile(T, row, xv, n, out, 5); break;                                                      \
-        case 4: mm_tile(T, row, xv, n, out, 4); break;                                                      \
-        case 3: mm_tile(T, row, xv, n, out, 3); break;                                                      \
-        case 2: mm_tile(T, row, xv, n, out, 2); break;                                                      \
-        default: mm_tile(T, row, xv, n, out, 1); break;                                                     \
-        }                                                                                                   \
-        break;
+// Two rows at once: every x load feeds both rows' FMAs, halving loads per FMA (the limit for the
+// single-row tile on this class of CPU). Up to 4 vectors keep two accumulators per (row, vector).
+static inline __attribute__((always_inline)) void mm_tile2(uint32_t type, const uint8_t *row0, const uint8_t *row1,
+                                                           const float *x, int64_t n, float *out0, float *out1,
+                                                           const int G) {
+    const int split = G <= 4;
+    __m512 a0[8], a1[8], b0[8], b1[8];
+    kctx k0, k1;
+    for (int v = 0; v < G; v++) a0[v] = a1[v] = b0[v] = b1[v] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < n; c += 32) {
+        __m512 w00, w01, w10, w11;
+        deq32(type, row0, c, &k0, &w00, &w01);
+        deq32(type, row1, c, &k1, &w10, &w11);
+        for (int v = 0; v < G; v++) {
+            __m512 xa = ld(x + v * n + c), xb = ld(x + v * n + c + 16);
+            a0[v] = _mm512_fmadd_ps(w00, xa, a0[v]);
+            a1[v] = _mm512_fmadd_ps(w10, xa, a1[v]);
+            if (split) {
+                b0[v] = _mm512_fmadd_ps(w01, xb, b0[v]);
+                b1[v] = _mm512_fmadd_ps(w11, xb, b1[v]);
+            } else {
+                a0[v] = _mm512_fmadd_ps(w01, xb, a0[v]);
+                a1[v] = _mm512_fmadd_ps(w11, xb, a1[v]);
+            }
+        }
+    }
+    for (int v = 0; v < G; v++) {
+        out0[v] = _mm512_reduce_add_ps(split ? _mm512_add_ps(a0[v], b0[v]) : a0[v]);
+        out1[v] = _mm512_reduce_add_ps(split ? _mm512_add_ps(a1[v], b1[v]) : a1[v]);
+    }
+}
+
+#define BY_G(CALL)                                                                                          \
+    switch (g) {                                                                                            \
+    case 8: CALL(8); break;                                                                                 \
+    case 7: CALL(7); break;                                                                                 \
+    case 6: CALL(6); break;                                                                                 \
+    case 5: CALL(5); break;                                                                                 \
+    case 4: CALL(4); break;                                                                                 \
+    case 3: CALL(3); break;                                                                                 \
+    case 2: CALL(2); break;                                                                                 \
+    default: CALL(1); break;                                                                                \
+    }
+
+#define BY_TYPE(CALL)                                                                                       \
+    switch (type) {                                                                                         \
+    case DERA_F32: BY_G(CALL##_F32) break;                                                                  \
+    case DERA_F16: BY_G(CALL##_F16) break;                                                                  \
+    case DERA_BF16: BY_G(CALL##_BF16) break;                                                                \
+    case DERA_Q4_0: BY_G(CALL##_Q4_0) break;                                                                \
+    case DERA_Q4_1: BY_G(CALL##_Q4_1) break;                                                                \
+    case DERA_Q5_0: BY_G(CALL##_Q5_0) break;                                                                \
+    case DERA_Q8_0: BY_G(CALL##_Q8_0) break;                                                                \
+    case DERA_Q4_K: BY_G(CALL##_Q4_K) break;                                                                \
+    case DERA_Q6_K: BY_G(CALL##_Q6_K) break;                                                                \
+    default: return;                                                                                        \
+    }
+
+#define T1(T, G) mm_tile(T, row0, xv, n, out0, G)
+#define T2(T, G) mm_tile2(T, row0, row1, xv, n, out0, out1, G)
+#define ONE_F32(G) T1(DERA_F32, G)
+#define ONE_F16(G) T1(DERA_F16, G)
+#define ONE_BF16(G) T1(DERA_BF16, G)
+#define ONE_Q4_0(G) T1(DERA_Q4_0, G)
+#define ONE_Q4_1(G) T1(DERA_Q4_1, G)
+#define ONE_Q5_0(G) T1(DERA_Q5_0, G)
+#define ONE_Q8_0(G) T1(DERA_Q8_0, G)
+#define ONE_Q4_K(G) T1(DERA_Q4_K, G)
+#define ONE_Q6_K(G) T1(DERA_Q6_K, G)
+#define TWO_F32(G) T2(DERA_F32, G)
+#define TWO_F16(G) T2(DERA_F16, G)
+#define TWO_BF16(G) T2(DERA_BF16, G)
+#define TWO_Q4_0(G) T2(DERA_Q4_0, G)
+#define TWO_Q4_1(G) T2(DERA_Q4_1, G)
+#define TWO_Q5_0(G) T2(DERA_Q5_0, G)
+#define TWO_Q8_0(G) T2(DERA_Q8_0, G)
+#define TWO_Q4_K(G) T2(DERA_Q4_K, G)
+#define TWO_Q6_K(G) T2(DERA_Q6_K, G)
 
 void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
                         float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
@@ -459,25 +524,28 @@ void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const fl
         return;
     }
     const uint8_t *base = (const uint8_t *)w;
-    for (int64_t r = row_begin; r < row_end; r++) {
-        const uint8_t *row = base + (size_t)r * row_bytes;
+    int64_t r = row_begin;
+    for (; r + 2 <= row_end; r += 2) {
+        const uint8_t *row0 = base + (size_t)r * row_bytes, *row1 = row0 + row_bytes;
         for (int64_t v0 = 0; v0 < n_vec; v0 += 8) {
             int g = n_vec - v0 < 8 ? (int)(n_vec - v0) : 8;
             const float *xv = x + v0 * n;
-            float out[8];
-            switch (type) {
-                TILE_CASES(DERA_F32)
-                TILE_CASES(DERA_F16)
-                TILE_CASES(DERA_BF16)
-                TILE_CASES(DERA_Q4_0)
-                TILE_CASES(DERA_Q4_1)
-                TILE_CASES(DERA_Q5_0)
-                TILE_CASES(DERA_Q8_0)
-                TILE_CASES(DERA_Q4_K)
-                TILE_CASES(DERA_Q6_K)
-            default: return;
+            float out0[8], out1[8];
+            BY_TYPE(TWO)
+            for (int v = 0; v < g; v++) {
+                y[(v0 + v) * rows + r] = out0[v];
+                y[(v0 + v) * rows + r + 1] = out1[v];
             }
-            for (int v = 0; v < g; v++) y[(v0 + v) * rows + r] = out[v];
+        }
+    }
+    if (r < row_end) {
+        const uint8_t *row0 = base + (size_t)r * row_bytes;
+        for (int64_t v0 = 0; v0 < n_vec; v0 += 8) {
+            int g = n_vec - v0 < 8 ? (int)(n_vec - v0) : 8;
+            const float *xv = x + v0 * n;
+            float out0[8];
+            BY_TYPE(ONE)
+            for (int v = 0; v < g; v++) y[(v0 + v) * rows + r] = out0[v];
         }
     }
 }
