@@ -263,6 +263,77 @@ static inline float dot_any(uint32_t type, const uint8_t *row, const float *x, c
     }
 }
 
+// ---- two rows at once (matvec): the x loads are shared by both rows -------------------------------------
+
+#define BLOCK_LOOP2(BYTES, DOT2)                                                                            \
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                                              \
+    __m128 o0 = _mm_setzero_ps(), o1 = o0;                                                                 \
+    for (int64_t ib = 0; ib < nb; ib++) {                                                                   \
+        const uint8_t *b0 = r0 + ib * (BYTES), *b1 = r1 + ib * (BYTES);                                     \
+        __m128 h0 = header(b0), h1 = header(b1);                                                            \
+        __m512 s0, s1;                                                                                      \
+        DOT2(b0, b1, x + ib * 32, &s0, &s1);                                                                \
+        a0 = _mm512_fmadd_ps(bcast0(h0), s0, a0);                                                           \
+        a1 = _mm512_fmadd_ps(bcast0(h1), s1, a1);                                                           \
+        __m128 xsv = _mm_broadcast_ss(xs + ib);                                                             \
+        o0 = _mm_fmadd_ps(h0, xsv, o0);                                                                     \
+        o1 = _mm_fmadd_ps(h1, xsv, o1);                                                                     \
+    }                                                                                                       \
+    float sum0 = _mm512_reduce_add_ps(a0), sum1 = _mm512_reduce_add_ps(a1);
+
+static inline void nib_dot2(const uint8_t *q0, const uint8_t *q1, const float *xb, __m512 *s0, __m512 *s1) {
+    const __m512i m4 = _mm512_set1_epi32(0xF);
+    __m512 x0 = ld(xb), x1 = ld(xb + 16);
+    __m512i w0 = u8x16(q0), w1 = u8x16(q1);
+    *s0 = _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w0, 4)), x1, _mm512_mul_ps(cvt(_mm512_and_si512(w0, m4)), x0));
+    *s1 = _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w1, 4)), x1, _mm512_mul_ps(cvt(_mm512_and_si512(w1, m4)), x0));
+}
+static inline void q4_0_dot2(const uint8_t *b0, const uint8_t *b1, const float *xb, __m512 *s0, __m512 *s1) {
+    nib_dot2(b0 + 2, b1 + 2, xb, s0, s1);
+}
+static inline void q4_1_dot2(const uint8_t *b0, const uint8_t *b1, const float *xb, __m512 *s0, __m512 *s1) {
+    nib_dot2(b0 + 4, b1 + 4, xb, s0, s1);
+}
+static inline void q8_dot2(const uint8_t *b0, const uint8_t *b1, const float *xb, __m512 *s0, __m512 *s1) {
+    __m512 x0 = ld(xb), x1 = ld(xb + 16);
+    *s0 = _mm512_fmadd_ps(cvt(i8x16(b0 + 18)), x1, _mm512_mul_ps(cvt(i8x16(b0 + 2)), x0));
+    *s1 = _mm512_fmadd_ps(cvt(i8x16(b1 + 18)), x1, _mm512_mul_ps(cvt(i8x16(b1 + 2)), x0));
+}
+
+// Returns 1 and writes out[0..1] when the type has a two-row kernel.
+static inline int dot2_any(uint32_t type, const uint8_t *r0, const uint8_t *r1, const float *x, const float *xs,
+                           int64_t n, float *out) {
+    int64_t nb = n / 32;
+    switch (type) {
+    case DERA_Q4_0: {
+        BLOCK_LOOP2(18, q4_0_dot2)
+        out[0] = sum0 - 8.0f * _mm_cvtss_f32(o0);
+        out[1] = sum1 - 8.0f * _mm_cvtss_f32(o1);
+        return 1;
+    }
+    case DERA_Q4_1: {
+        BLOCK_LOOP2(20, q4_1_dot2)
+        out[0] = sum0 + _mm_cvtss_f32(_mm_movehdup_ps(o0));
+        out[1] = sum1 + _mm_cvtss_f32(_mm_movehdup_ps(o1));
+        return 1;
+    }
+    case DERA_Q8_0: { // no offset term
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        for (int64_t ib = 0; ib < nb; ib++) {
+            const uint8_t *b0 = r0 + ib * 34, *b1 = r1 + ib * 34;
+            __m512 s0, s1;
+            q8_dot2(b0, b1, x + ib * 32, &s0, &s1);
+            a0 = _mm512_fmadd_ps(bcast0(header(b0)), s0, a0);
+            a1 = _mm512_fmadd_ps(bcast0(header(b1)), s1, a1);
+        }
+        out[0] = _mm512_reduce_add_ps(a0);
+        out[1] = _mm512_reduce_add_ps(a1);
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
 enum { XS_STACK = 2048 };
 
 void dera_matvec_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, float *y,
@@ -275,7 +346,15 @@ void dera_matvec_avx512(uint32_t type, const void *w, size_t row_bytes, const fl
         if (!xs) { dera_matvec_avx2(type, w, row_bytes, x, y, row_begin, row_end, n); return; }
         span_sums32(x, n, xs);
     }
-    for (int64_t r = row_begin; r < row_end; r++)
+    int64_t r = row_begin;
+    for (; r + 2 <= row_end; r += 2) {
+        const uint8_t *r0 = base + (size_t)r * row_bytes;
+        float out[2];
+        if (!dot2_any(type, r0, r0 + row_bytes, x, xs, n, out)) break;
+        y[r] = out[0];
+        y[r + 1] = out[1];
+    }
+    for (; r < row_end; r++)
         y[r] = dot_any(type, base + (size_t)r * row_bytes, x, xs, n);
     if (xs && xs != xs_stack) free(xs);
 }
