@@ -93,20 +93,49 @@ static float dot_bf16(const uint8_t *row, const float *x, int64_t n) {
 // ---- 32-element blocks -----------------------------------------------------------------------------
 // Dot kernels factor the block scale out: acc += d * sum(q * x); offsets use the x span sums `xs`.
 
+// Block header as [d, m, ..] in one conversion; d is broadcast onto the block sum and the offset term
+// accumulates lane-wise (lane 0: d * xs, lane 1: m * xs). Two blocks per iteration, two accumulators.
+static inline __m128 header(const uint8_t *b) { return _mm_cvtph_ps(_mm_cvtsi32_si128((int)dera_rd32(b))); }
+
+#define BLOCK_LOOP(BYTES, DOT)                                                                             \
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                                              \
+    __m128 o0 = _mm_setzero_ps(), o1 = o0;                                                                 \
+    int64_t ib = 0;                                                                                         \
+    for (; ib + 2 <= nb; ib += 2) {                                                                         \
+        const uint8_t *b = row + ib * (BYTES);                                                              \
+        __m128 h0 = header(b), h1 = header(b + (BYTES));                                                    \
+        a0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(h0), DOT(b, x + ib * 32), a0);                           \
+        a1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(h1), DOT(b + (BYTES), x + ib * 32 + 32), a1);            \
+        o0 = _mm_fmadd_ps(h0, _mm_broadcast_ss(xs + ib), o0);                                               \
+        o1 = _mm_fmadd_ps(h1, _mm_broadcast_ss(xs + ib + 1), o1);                                           \
+    }                                                                                                       \
+    if (ib < nb) {                                                                                          \
+        const uint8_t *b = row + ib * (BYTES);                                                              \
+        __m128 h0 = header(b);                                                                              \
+        a0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(h0), DOT(b, x + ib * 32), a0);                           \
+        o0 = _mm_fmadd_ps(h0, _mm_broadcast_ss(xs + ib), o0);                                               \
+    }                                                                                                       \
+    float sum = hsum(_mm256_add_ps(a0, a1));                                                                \
+    __m128 off = _mm_add_ps(o0, o1);
+
+static inline __m256 q8_dot(const uint8_t *b, const float *xb) {
+    const int8_t *q = (const int8_t *)(b + 2);
+    __m256 s = _mm256_mul_ps(cvt(i8x8(q)), ld(xb));
+    __m256 t = _mm256_mul_ps(cvt(i8x8(q + 8)), ld(xb + 8));
+    s = _mm256_fmadd_ps(cvt(i8x8(q + 16)), ld(xb + 16), s);
+    t = _mm256_fmadd_ps(cvt(i8x8(q + 24)), ld(xb + 24), t);
+    return _mm256_add_ps(s, t);
+}
+
 static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    for (int64_t ib = 0; ib < nb; ib++) {
+    int64_t ib = 0;
+    for (; ib + 2 <= nb; ib += 2) {
         const uint8_t *b = row + ib * 34;
-        const int8_t *q = (const int8_t *)(b + 2);
-        const float *xb = x + ib * 32;
-        __m256 s = _mm256_mul_ps(cvt(i8x8(q)), ld(xb));
-        __m256 t = _mm256_mul_ps(cvt(i8x8(q + 8)), ld(xb + 8));
-        s = _mm256_fmadd_ps(cvt(i8x8(q + 16)), ld(xb + 16), s);
-        t = _mm256_fmadd_ps(cvt(i8x8(q + 24)), ld(xb + 24), t);
-        __m256 d = _mm256_set1_ps(h2f(b));
-        if (ib & 1) a1 = _mm256_fmadd_ps(d, _mm256_add_ps(s, t), a1);
-        else a0 = _mm256_fmadd_ps(d, _mm256_add_ps(s, t), a0);
+        a0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(header(b)), q8_dot(b, x + ib * 32), a0);
+        a1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(header(b + 34)), q8_dot(b + 34, x + ib * 32 + 32), a1);
     }
+    if (ib < nb) a0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(header(row + ib * 34)), q8_dot(row + ib * 34, x + ib * 32), a0);
     return hsum(_mm256_add_ps(a0, a1));
 }
 
@@ -121,31 +150,17 @@ static inline __m256 nib_dot(const uint8_t *q, const float *xb) {
     return _mm256_add_ps(s, t);
 }
 
+static inline __m256 q4_0_dot(const uint8_t *b, const float *xb) { return nib_dot(b + 2, xb); }
+static inline __m256 q4_1_dot(const uint8_t *b, const float *xb) { return nib_dot(b + 4, xb); }
+
 static float dot_q4_0(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    float off = 0;
-    for (int64_t ib = 0; ib < nb; ib++) {
-        const uint8_t *b = row + ib * 18;
-        float d = h2f(b);
-        __m256 s = nib_dot(b + 2, x + ib * 32);
-        if (ib & 1) a1 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, a1);
-        else a0 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, a0);
-        off += d * xs[ib];
-    }
-    return hsum(_mm256_add_ps(a0, a1)) - 8.0f * off;
+    BLOCK_LOOP(18, q4_0_dot)
+    return sum - 8.0f * _mm_cvtss_f32(off);
 }
 
 static float dot_q4_1(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    float off = 0;
-    for (int64_t ib = 0; ib < nb; ib++) {
-        const uint8_t *b = row + ib * 20;
-        __m256 s = nib_dot(b + 4, x + ib * 32);
-        if (ib & 1) a1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, a1);
-        else a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, a0);
-        off += h2f(b + 2) * xs[ib];
-    }
-    return hsum(_mm256_add_ps(a0, a1)) + off;
+    BLOCK_LOOP(20, q4_1_dot)
+    return sum + _mm_cvtss_f32(_mm_movehdup_ps(off));
 }
 
 // The 5th bit of 8 elements starting at element e (0..31) of a Q5_0 block, as 0 or 16 per dword.
@@ -172,17 +187,8 @@ static inline __m256 q5_dot(const uint8_t *b, const float *xb) {
 }
 
 static float dot_q5_0(const uint8_t *row, const float *x, const float *xs, int64_t nb) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    float off = 0;
-    for (int64_t ib = 0; ib < nb; ib++) {
-        const uint8_t *b = row + ib * 22;
-        float d = h2f(b);
-        __m256 s = q5_dot(b, x + ib * 32);
-        if (ib & 1) a1 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, a1);
-        else a0 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, a0);
-        off += d * xs[ib];
-    }
-    return hsum(_mm256_add_ps(a0, a1)) - 16.0f * off;
+    BLOCK_LOOP(22, q5_dot)
+    return sum - 16.0f * _mm_cvtss_f32(off);
 }
 
 // ---- 256-element super-blocks ----------------------------------------------------------------------

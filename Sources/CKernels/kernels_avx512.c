@@ -263,6 +263,133 @@ static inline float dot_any(uint32_t type, const uint8_t *row, const float *x, c
     }
 }
 
+// ---- two rows at once (matvec): the x loads are shared by both rows -------------------------------------
+
+#define BLOCK_LOOP2(BYTES, DOT2)                                                                            \
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                                              \
+    __m128 o0 = _mm_setzero_ps(), o1 = o0;                                                                 \
+    for (int64_t ib = 0; ib < nb; ib++) {                                                                   \
+        const uint8_t *b0 = r0 + ib * (BYTES), *b1 = r1 + ib * (BYTES);                                     \
+        __m128 h0 = header(b0), h1 = header(b1);                                                            \
+        __m512 s0, s1;                                                                                      \
+        DOT2(b0, b1, x + ib * 32, &s0, &s1);                                                                \
+        a0 = _mm512_fmadd_ps(bcast0(h0), s0, a0);                                                           \
+        a1 = _mm512_fmadd_ps(bcast0(h1), s1, a1);                                                           \
+        __m128 xsv = _mm_broadcast_ss(xs + ib);                                                             \
+        o0 = _mm_fmadd_ps(h0, xsv, o0);                                                                     \
+        o1 = _mm_fmadd_ps(h1, xsv, o1);                                                                     \
+    }                                                                                                       \
+    float sum0 = _mm512_reduce_add_ps(a0), sum1 = _mm512_reduce_add_ps(a1);
+
+static inline void nib_dot2(const uint8_t *q0, const uint8_t *q1, const float *xb, __m512 *s0, __m512 *s1) {
+    const __m512i m4 = _mm512_set1_epi32(0xF);
+    __m512 x0 = ld(xb), x1 = ld(xb + 16);
+    __m512i w0 = u8x16(q0), w1 = u8x16(q1);
+    *s0 = _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w0, 4)), x1, _mm512_mul_ps(cvt(_mm512_and_si512(w0, m4)), x0));
+    *s1 = _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w1, 4)), x1, _mm512_mul_ps(cvt(_mm512_and_si512(w1, m4)), x0));
+}
+static inline void q4_0_dot2(const uint8_t *b0, const uint8_t *b1, const float *xb, __m512 *s0, __m512 *s1) {
+    nib_dot2(b0 + 2, b1 + 2, xb, s0, s1);
+}
+static inline void q4_1_dot2(const uint8_t *b0, const uint8_t *b1, const float *xb, __m512 *s0, __m512 *s1) {
+    nib_dot2(b0 + 4, b1 + 4, xb, s0, s1);
+}
+static inline void q8_dot2(const uint8_t *b0, const uint8_t *b1, const float *xb, __m512 *s0, __m512 *s1) {
+    __m512 x0 = ld(xb), x1 = ld(xb + 16);
+    *s0 = _mm512_fmadd_ps(cvt(i8x16(b0 + 18)), x1, _mm512_mul_ps(cvt(i8x16(b0 + 2)), x0));
+    *s1 = _mm512_fmadd_ps(cvt(i8x16(b1 + 18)), x1, _mm512_mul_ps(cvt(i8x16(b1 + 2)), x0));
+}
+
+static inline void q5_dot2(const uint8_t *b0, const uint8_t *b1, const float *xb, __m512 *s0, __m512 *s1) {
+    const __m512i m4 = _mm512_set1_epi32(0xF), k16 = _mm512_set1_epi32(16);
+    __m512 x0 = ld(xb), x1 = ld(xb + 16);
+    uint32_t qh0 = dera_rd32(b0 + 2), qh1 = dera_rd32(b1 + 2);
+    __m512i w0 = u8x16(b0 + 6), w1 = u8x16(b1 + 6);
+    __m512i lo0 = _mm512_mask_or_epi32(_mm512_and_si512(w0, m4), (__mmask16)(qh0 & 0xFFFF), _mm512_and_si512(w0, m4), k16);
+    __m512i hi0 = _mm512_mask_or_epi32(_mm512_srli_epi32(w0, 4), (__mmask16)(qh0 >> 16), _mm512_srli_epi32(w0, 4), k16);
+    __m512i lo1 = _mm512_mask_or_epi32(_mm512_and_si512(w1, m4), (__mmask16)(qh1 & 0xFFFF), _mm512_and_si512(w1, m4), k16);
+    __m512i hi1 = _mm512_mask_or_epi32(_mm512_srli_epi32(w1, 4), (__mmask16)(qh1 >> 16), _mm512_srli_epi32(w1, 4), k16);
+    *s0 = _mm512_fmadd_ps(cvt(hi0), x1, _mm512_mul_ps(cvt(lo0), x0));
+    *s1 = _mm512_fmadd_ps(cvt(hi1), x1, _mm512_mul_ps(cvt(lo1), x0));
+}
+
+static inline void dot2_q4_k(const uint8_t *r0, const uint8_t *r1, const float *x, const float *xs, int64_t nb,
+                             float *out) {
+    const __m512i m4 = _mm512_set1_epi32(0xF);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    __m256 off0 = _mm256_setzero_ps(), off1 = off0;
+    float sc0[16] __attribute__((aligned(64))), sc1[16] __attribute__((aligned(64)));
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const dera_block_q4_k *b0 = (const dera_block_q4_k *)(r0 + ib * 144);
+        const dera_block_q4_k *b1 = (const dera_block_q4_k *)(r1 + ib * 144);
+        __m512 s0 = q4k_scales(b0), s1 = q4k_scales(b1);
+        _mm512_store_ps(sc0, s0);
+        _mm512_store_ps(sc1, s1);
+        __m256 xsv = _mm256_loadu_ps(xs + ib * 8);
+        off0 = _mm256_fmadd_ps(_mm512_extractf32x8_ps(s0, 1), xsv, off0);
+        off1 = _mm256_fmadd_ps(_mm512_extractf32x8_ps(s1, 1), xsv, off1);
+        const float *xb = x + ib * 256;
+        for (int g = 0; g < 4; g++) {
+            const float *xg = xb + 64 * g;
+            __m512 x0 = ld(xg), x1 = ld(xg + 16), x2 = ld(xg + 32), x3 = ld(xg + 48);
+            __m512i w0 = u8x16(b0->qs + 32 * g), w1 = u8x16(b0->qs + 32 * g + 16);
+            __m512i v0 = u8x16(b1->qs + 32 * g), v1 = u8x16(b1->qs + 32 * g + 16);
+            __m512 lo0 = _mm512_fmadd_ps(cvt(_mm512_and_si512(w1, m4)), x1, _mm512_mul_ps(cvt(_mm512_and_si512(w0, m4)), x0));
+            __m512 hi0 = _mm512_fmadd_ps(cvt(_mm512_srli_epi32(w1, 4)), x3, _mm512_mul_ps(cvt(_mm512_srli_epi32(w0, 4)), x2));
+            __m512 lo1 = _mm512_fmadd_ps(cvt(_mm512_and_si512(v1, m4)), x1, _mm512_mul_ps(cvt(_mm512_and_si512(v0, m4)), x0));
+            __m512 hi1 = _mm512_fmadd_ps(cvt(_mm512_srli_epi32(v1, 4)), x3, _mm512_mul_ps(cvt(_mm512_srli_epi32(v0, 4)), x2));
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(sc0[2 * g]), lo0, a0);
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(sc0[2 * g + 1]), hi0, a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(sc1[2 * g]), lo1, a1);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(sc1[2 * g + 1]), hi1, a1);
+        }
+    }
+    out[0] = _mm512_reduce_add_ps(a0) - _mm512_reduce_add_ps(_mm512_zextps256_ps512(off0));
+    out[1] = _mm512_reduce_add_ps(a1) - _mm512_reduce_add_ps(_mm512_zextps256_ps512(off1));
+}
+
+// Returns 1 and writes out[0..1] when the type has a two-row kernel. (F16 pairs measured 2.5x slower on
+// large DRAM-resident matrices here, so plain types stay one row at a time.)
+static inline int dot2_any(uint32_t type, const uint8_t *r0, const uint8_t *r1, const float *x, const float *xs,
+                           int64_t n, float *out) {
+    int64_t nb = n / 32;
+    switch (type) {
+    case DERA_Q4_0: {
+        BLOCK_LOOP2(18, q4_0_dot2)
+        out[0] = sum0 - 8.0f * _mm_cvtss_f32(o0);
+        out[1] = sum1 - 8.0f * _mm_cvtss_f32(o1);
+        return 1;
+    }
+    case DERA_Q4_1: {
+        BLOCK_LOOP2(20, q4_1_dot2)
+        out[0] = sum0 + _mm_cvtss_f32(_mm_movehdup_ps(o0));
+        out[1] = sum1 + _mm_cvtss_f32(_mm_movehdup_ps(o1));
+        return 1;
+    }
+    case DERA_Q8_0: { // no offset term
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        for (int64_t ib = 0; ib < nb; ib++) {
+            const uint8_t *b0 = r0 + ib * 34, *b1 = r1 + ib * 34;
+            __m512 s0, s1;
+            q8_dot2(b0, b1, x + ib * 32, &s0, &s1);
+            a0 = _mm512_fmadd_ps(bcast0(header(b0)), s0, a0);
+            a1 = _mm512_fmadd_ps(bcast0(header(b1)), s1, a1);
+        }
+        out[0] = _mm512_reduce_add_ps(a0);
+        out[1] = _mm512_reduce_add_ps(a1);
+        return 1;
+    }
+    case DERA_Q5_0: {
+        BLOCK_LOOP2(22, q5_dot2)
+        out[0] = sum0 - 16.0f * _mm_cvtss_f32(o0);
+        out[1] = sum1 - 16.0f * _mm_cvtss_f32(o1);
+        return 1;
+    }
+    case DERA_Q4_K: dot2_q4_k(r0, r1, x, xs, n / 256, out); return 1;
+    default: return 0;
+    }
+}
+
 enum { XS_STACK = 2048 };
 
 void dera_matvec_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, float *y,
@@ -275,7 +402,15 @@ void dera_matvec_avx512(uint32_t type, const void *w, size_t row_bytes, const fl
         if (!xs) { dera_matvec_avx2(type, w, row_bytes, x, y, row_begin, row_end, n); return; }
         span_sums32(x, n, xs);
     }
-    for (int64_t r = row_begin; r < row_end; r++)
+    int64_t r = row_begin;
+    for (; r + 2 <= row_end; r += 2) {
+        const uint8_t *r0 = base + (size_t)r * row_bytes;
+        float out[2];
+        if (!dot2_any(type, r0, r0 + row_bytes, x, xs, n, out)) break;
+        y[r] = out[0];
+        y[r + 1] = out[1];
+    }
+    for (; r < row_end; r++)
         y[r] = dot_any(type, base + (size_t)r * row_bytes, x, xs, n);
     if (xs && xs != xs_stack) free(xs);
 }
@@ -438,19 +573,84 @@ static inline __attribute__((always_inline)) void mm_tile(uint32_t type, const u
     for (int v = 0; v < G; v++) out[v] = _mm512_reduce_add_ps(_mm512_add_ps(a[v], b[v]));
 }
 
-#define TILE_CASES(T)                                                                                       \
-    case T:                                                                                                 \
-        switch (g) {                                                                                        \
-        case 8: mm_tile(T, row, xv, n, out, 8); break;                                                      \
-        case 7: mm_tile(T, row, xv, n, out, 7); break;                                                      \
-        case 6: mm_tile(T, row, xv, n, out, 6); break;                                                      \
-        case 5: mm_tile(T, row, xv, n, out, 5); break;                                                      \
-        case 4: mm_tile(T, row, xv, n, out, 4); break;                                                      \
-        case 3: mm_tile(T, row, xv, n, out, 3); break;                                                      \
-        case 2: mm_tile(T, row, xv, n, out, 2); break;                                                      \
-        default: mm_tile(T, row, xv, n, out, 1); break;                                                     \
-        }                                                                                                   \
-        break;
+// Two rows at once: every x load feeds both rows' FMAs, halving loads per FMA (the limit for the
+// single-row tile on this class of CPU). Up to 4 vectors keep two accumulators per (row, vector).
+static inline __attribute__((always_inline)) void mm_tile2(uint32_t type, const uint8_t *row0, const uint8_t *row1,
+                                                           const float *x, int64_t n, float *out0, float *out1,
+                                                           const int G) {
+    const int split = G <= 4;
+    __m512 a0[8], a1[8], b0[8], b1[8];
+    kctx k0, k1;
+    for (int v = 0; v < G; v++) a0[v] = a1[v] = b0[v] = b1[v] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < n; c += 32) {
+        __m512 w00, w01, w10, w11;
+        deq32(type, row0, c, &k0, &w00, &w01);
+        deq32(type, row1, c, &k1, &w10, &w11);
+        for (int v = 0; v < G; v++) {
+            __m512 xa = ld(x + v * n + c), xb = ld(x + v * n + c + 16);
+            a0[v] = _mm512_fmadd_ps(w00, xa, a0[v]);
+            a1[v] = _mm512_fmadd_ps(w10, xa, a1[v]);
+            if (split) {
+                b0[v] = _mm512_fmadd_ps(w01, xb, b0[v]);
+                b1[v] = _mm512_fmadd_ps(w11, xb, b1[v]);
+            } else {
+                a0[v] = _mm512_fmadd_ps(w01, xb, a0[v]);
+                a1[v] = _mm512_fmadd_ps(w11, xb, a1[v]);
+            }
+        }
+    }
+    for (int v = 0; v < G; v++) {
+        out0[v] = _mm512_reduce_add_ps(split ? _mm512_add_ps(a0[v], b0[v]) : a0[v]);
+        out1[v] = _mm512_reduce_add_ps(split ? _mm512_add_ps(a1[v], b1[v]) : a1[v]);
+    }
+}
+
+#define BY_G(CALL)                                                                                          \
+    switch (g) {                                                                                            \
+    case 8: CALL(8); break;                                                                                 \
+    case 7: CALL(7); break;                                                                                 \
+    case 6: CALL(6); break;                                                                                 \
+    case 5: CALL(5); break;                                                                                 \
+    case 4: CALL(4); break;                                                                                 \
+    case 3: CALL(3); break;                                                                                 \
+    case 2: CALL(2); break;                                                                                 \
+    default: CALL(1); break;                                                                                \
+    }
+
+#define BY_TYPE(CALL)                                                                                       \
+    switch (type) {                                                                                         \
+    case DERA_F32: BY_G(CALL##_F32) break;                                                                  \
+    case DERA_F16: BY_G(CALL##_F16) break;                                                                  \
+    case DERA_BF16: BY_G(CALL##_BF16) break;                                                                \
+    case DERA_Q4_0: BY_G(CALL##_Q4_0) break;                                                                \
+    case DERA_Q4_1: BY_G(CALL##_Q4_1) break;                                                                \
+    case DERA_Q5_0: BY_G(CALL##_Q5_0) break;                                                                \
+    case DERA_Q8_0: BY_G(CALL##_Q8_0) break;                                                                \
+    case DERA_Q4_K: BY_G(CALL##_Q4_K) break;                                                                \
+    case DERA_Q6_K: BY_G(CALL##_Q6_K) break;                                                                \
+    default: return;                                                                                        \
+    }
+
+#define T1(T, G) mm_tile(T, row0, xv, n, out0, G)
+#define T2(T, G) mm_tile2(T, row0, row1, xv, n, out0, out1, G)
+#define ONE_F32(G) T1(DERA_F32, G)
+#define ONE_F16(G) T1(DERA_F16, G)
+#define ONE_BF16(G) T1(DERA_BF16, G)
+#define ONE_Q4_0(G) T1(DERA_Q4_0, G)
+#define ONE_Q4_1(G) T1(DERA_Q4_1, G)
+#define ONE_Q5_0(G) T1(DERA_Q5_0, G)
+#define ONE_Q8_0(G) T1(DERA_Q8_0, G)
+#define ONE_Q4_K(G) T1(DERA_Q4_K, G)
+#define ONE_Q6_K(G) T1(DERA_Q6_K, G)
+#define TWO_F32(G) T2(DERA_F32, G)
+#define TWO_F16(G) T2(DERA_F16, G)
+#define TWO_BF16(G) T2(DERA_BF16, G)
+#define TWO_Q4_0(G) T2(DERA_Q4_0, G)
+#define TWO_Q4_1(G) T2(DERA_Q4_1, G)
+#define TWO_Q5_0(G) T2(DERA_Q5_0, G)
+#define TWO_Q8_0(G) T2(DERA_Q8_0, G)
+#define TWO_Q4_K(G) T2(DERA_Q4_K, G)
+#define TWO_Q6_K(G) T2(DERA_Q6_K, G)
 
 void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
                         float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
@@ -459,25 +659,28 @@ void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const fl
         return;
     }
     const uint8_t *base = (const uint8_t *)w;
-    for (int64_t r = row_begin; r < row_end; r++) {
-        const uint8_t *row = base + (size_t)r * row_bytes;
+    int64_t r = row_begin;
+    for (; r + 2 <= row_end; r += 2) {
+        const uint8_t *row0 = base + (size_t)r * row_bytes, *row1 = row0 + row_bytes;
         for (int64_t v0 = 0; v0 < n_vec; v0 += 8) {
             int g = n_vec - v0 < 8 ? (int)(n_vec - v0) : 8;
             const float *xv = x + v0 * n;
-            float out[8];
-            switch (type) {
-                TILE_CASES(DERA_F32)
-                TILE_CASES(DERA_F16)
-                TILE_CASES(DERA_BF16)
-                TILE_CASES(DERA_Q4_0)
-                TILE_CASES(DERA_Q4_1)
-                TILE_CASES(DERA_Q5_0)
-                TILE_CASES(DERA_Q8_0)
-                TILE_CASES(DERA_Q4_K)
-                TILE_CASES(DERA_Q6_K)
-            default: return;
+            float out0[8], out1[8];
+            BY_TYPE(TWO)
+            for (int v = 0; v < g; v++) {
+                y[(v0 + v) * rows + r] = out0[v];
+                y[(v0 + v) * rows + r + 1] = out1[v];
             }
-            for (int v = 0; v < g; v++) y[(v0 + v) * rows + r] = out[v];
+        }
+    }
+    if (r < row_end) {
+        const uint8_t *row0 = base + (size_t)r * row_bytes;
+        for (int64_t v0 = 0; v0 < n_vec; v0 += 8) {
+            int g = n_vec - v0 < 8 ? (int)(n_vec - v0) : 8;
+            const float *xv = x + v0 * n;
+            float out0[8];
+            BY_TYPE(ONE)
+            for (int v = 0; v < g; v++) y[(v0 + v) * rows + r] = out0[v];
         }
     }
 }

@@ -12,6 +12,8 @@ extern "C" {
 // `n` (elements per row) must be a multiple of the type's block length (32 or 256; 1 for plain types).
 // Activations (x, y) are always f32: nothing here quantises activations.
 // Every entry point picks an AVX-512 or AVX2/FMA/F16C path at run time when the CPU has it, else a scalar one.
+// All functions are thread-safe and allocation-free (except a malloc for span sums when n > 65536).
+// Unsupported types are a no-op (dot returns 0). Weight blocks need no alignment.
 
 // 1 if the type is supported by the functions below, 0 otherwise.
 int dera_type_supported(uint32_t type);
@@ -29,7 +31,8 @@ void dera_matvec(uint32_t type, const void *w, size_t row_bytes, const float *x,
 
 // Same for n_vec vectors at once: x holds n_vec vectors of n floats (x[v * n + i]),
 // y is n_vec x rows, row-major by vector: y[v * rows + r] for r in [row_begin, row_end).
-// Each weight block is read and dequantised once and used for all vectors.
+// Each weight block is dequantised once per pass into registers and used for up to 8 vectors (AVX-512; 4 with
+// AVX2); larger batches take further passes over the row, which is then in cache.
 void dera_matmat(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
                  float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n);
 

@@ -5,8 +5,9 @@ import Formats
 /// A read-only view of a row-major weight matrix stored in one ggml element type (plain or block-quantised),
 /// typically pointing into a memory-mapped GGUF file. It owns nothing: the memory must outlive the view.
 ///
-/// Row `r` starts at `base + r * rowBytes` and holds `cols` elements. All products take and return f32
-/// activations; nothing here quantises activations. No method allocates on the heap.
+/// Row `r` starts at `base + r * rowBytes` and holds `cols` elements. For a GGUF tensor with dimensions
+/// `[ne0, ne1]`, `cols = ne0` and `rows = ne1`. All products take and return f32 activations; nothing here
+/// quantises activations. No method allocates on the heap.
 public struct QuantizedMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let rows: Int
@@ -54,6 +55,15 @@ public struct QuantizedMatrix: @unchecked Sendable {
     public func dequantizeRow(_ row: Int, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(out.count >= cols, "output holds \(out.count) floats, row has \(cols)")
         dequantizeRow(row, into: out.baseAddress!)
+    }
+
+    /// Writes rows `range` as f32, row after row (`range.count * cols` floats), e.g. to hand a block of
+    /// weights to BLAS.
+    public func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) out of 0..<\(rows)")
+        for (i, r) in range.enumerated() {
+            dera_dequantize_row(type.rawValue, rowPointer(r), out + i * cols, Int64(cols))
+        }
     }
 
     /// dot(row `row`, x), x holding `cols` floats.
