@@ -81,3 +81,18 @@ struct RetrievalEvaluationTests {
         #expect(LatencySummary(sorted: []).p50 == 0)
     }
 }
+
+struct RecallTableTests {
+    @Test func encodesAsAnObjectKeyedByK() throws {
+        let table = RecallTable([1: 0.5, 10: 0.75])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(table), as: UTF8.self)
+        #expect(json == #"{"1":0.5,"10":0.75}"#)
+        #expect(try JSONDecoder().decode(RecallTable.self, from: Data(json.utf8)) == table)
+        #expect(table.cutoffs == [1, 10])
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(RecallTable.self, from: Data(#"{"one": 1}"#.utf8))
+        }
+    }
+}
