@@ -103,12 +103,10 @@ final class MarkupTree {
             case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
                 if let content = current.pointee.content {
                     let piece = String(cString: content)
-                    if titleCapture != nil { titleCapture!.text.append(piece) }
-                    if let capture = titleCapture, rules.titleOnly.contains(capture.name) {
-                        // The page title is metadata, not body text.
-                    } else {
-                        output.append(piece)
-                    }
+                    titleCapture?.text.append(piece)
+                    // A page <title> is metadata, not body text.
+                    let titleOnly = titleCapture.map { rules.titleOnly.contains($0.name) } ?? false
+                    if !titleOnly { output.append(piece) }
                 }
             default:
                 break  // comments, processing instructions, entity references (never expanded)
@@ -129,7 +127,8 @@ final class MarkupTree {
                     node = next
                     break
                 }
-                guard let parent = climb.pointee.parent, parent != root.pointee.parent,
+                // Never climb above the root element (its siblings are comments or DTD nodes).
+                guard climb != root, let parent = climb.pointee.parent,
                       parent.pointee.type == XML_ELEMENT_NODE else { break }
                 climb = parent
                 close(MarkupTree.localName(parent), rules: rules, into: &output)
