@@ -55,6 +55,14 @@ struct XMLReaderTests {
         #expect(document.text.contains("kept text"))
     }
 
+    /// A 12 MB text node (a huge document) is read whole, and what follows it too.
+    @Test func hugeTextNode() throws {
+        let body = String(repeating: "river delta ", count: 1_000_000)  // 12 MB
+        let document = try read("<r><t>" + body + "</t><end>tail marker</end></r>")
+        #expect(document.text.utf8.count > 11_000_000)
+        #expect(document.text.hasSuffix("tail marker"))
+    }
+
     @Test func notXMLAtAllIsAnErrorNamingTheFile() throws {
         #expect {
             try XMLReader().documents(in: Data("this is not xml".utf8), source: "/tmp/notes.xml")
