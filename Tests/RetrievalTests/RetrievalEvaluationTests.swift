@@ -42,7 +42,7 @@ struct RetrievalEvaluationTests {
 
     @Test func secondRunReusesTheIndex() throws {
         let store = try PassageStore.inMemory()
-        try RetrievalEvaluation(store: store, sampleSize: 5).run(cases(15))
+        _ = try RetrievalEvaluation(store: store, sampleSize: 5).run(cases(15))
         let again = try RetrievalEvaluation(store: store, sampleSize: 5).run(cases(12))
         #expect(again.ingest.unchanged == 12)
         #expect(again.ingest.deleted == 3)
