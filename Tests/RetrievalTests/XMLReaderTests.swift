@@ -24,6 +24,11 @@ struct XMLReaderTests {
         #expect(!document.text.contains("comment"))
     }
 
+    @Test func htmlBoilerplateAttributesMeanNothingInXML() throws {
+        let document = try read(#"<r><entry role="navigation" class="footer">kept entry</entry></r>"#)
+        #expect(document.text == "kept entry")
+    }
+
     @Test func declaredLatin1() throws {
         let prefix = Array("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>".utf8)
         let document = try read(prefix + [100, 233, 106, 224, 32, 118, 117] + Array("</r>".utf8))
