@@ -29,7 +29,7 @@ public struct Chunker: Sendable, Hashable {
 
     /// The settings as text, part of every document's content hash so a change re-chunks the store.
     public var signature: String {
-        if case .tokens = target {
+        if weighsWords {
             return "chunker(target: \(target) by \(tokenCounter.name), overlap: \(effectiveOverlap))"
         }
         return "chunker(target: \(target), overlap: \(effectiveOverlap))"
