@@ -52,7 +52,7 @@ rm -f "$work"/kill.sqlite*
 pid=$!
 sleep "${KILL_AFTER:-0.8}"
 kill -9 "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
+{ wait "$pid"; } 2>/dev/null || true  # silence the shell's "Killed" notice
 check() {
   python3 - "$1" <<'PY'
 import sqlite3, sys

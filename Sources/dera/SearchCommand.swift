@@ -50,7 +50,7 @@ struct SearchCommand: ParsableCommand {
             print("no passages found")
         } else {
             for (rank, hit) in hits.enumerated() {
-                print(String(format: "%d. %@  (score %.3f)", rank + 1, hit.title, hit.score))
+                print(String(format: "%d. %@  (score %.3f)", rank + 1, hit.title.isEmpty ? "(untitled)" : hit.title, hit.score))
                 print("   \(hit.source)")
                 print("   \(hit.snippet)")
             }

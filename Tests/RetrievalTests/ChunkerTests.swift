@@ -66,6 +66,33 @@ struct ChunkerTests {
         #expect(passages.count == 5)
     }
 
+    /// A stand-in for a subword tokenizer: one token per started group of four characters.
+    struct QuarterCounter: TokenCounter {
+        var name: String { "quarters" }
+        func tokens(inWord word: Substring) -> Int { (word.unicodeScalars.count + 3) / 4 }
+    }
+
+    @Test func pluggedTokenCounterSizesPassages() {
+        let words = ["a", "tiny", "sentence", "with", "extraordinarily", "long", "vocabulary", "items"]
+        var generator = SplitMix64(seed: 3)
+        let text = (0..<60).map { _ in
+            (0..<Int.random(in: 3...12, using: &generator)).map { _ in words.randomElement(using: &generator)! }
+                .joined(separator: " ") + "."
+        }.joined(separator: " ")
+        let counter = QuarterCounter()
+        let chunker = Chunker(target: .tokens(20), overlap: 4, tokenCounter: counter)
+        let passages = chunker.passages(of: text)
+        checkInvariants(text, passages, limit: nil)
+        for passage in passages {
+            let tokens = passage.text.split(separator: " ").reduce(0) { $0 + counter.tokens(inWord: $1) }
+            #expect(tokens <= 20, "\(tokens) tokens in \(passage.text.debugDescription)")
+        }
+        // Counting by words instead packs more text into each passage.
+        #expect(Chunker(target: .tokens(20)).passages(of: text).count < passages.count)
+        #expect(chunker.signature != Chunker(target: .tokens(20), overlap: 4).signature)
+        #expect(Chunker(target: .characters(20), tokenCounter: counter) == Chunker(target: .characters(20)))
+    }
+
     @Test func giantWordIsCut() {
         let text = String(repeating: "x", count: 2_500)
         let passages = Chunker(target: .characters(1000)).passages(of: text)

@@ -37,6 +37,22 @@ struct HTMLReaderTests {
         #expect(!document.text.hasPrefix("\n") && !document.text.hasSuffix("\n"))
     }
 
+    @Test func boilerplateClassesAndIdsAreDropped() throws {
+        let document = try read("""
+            <body><div class="sphinxsidebar">Quick search</div>
+            <h1>Topic<a class="headerlink" href="#t">¶</a></h1>
+            <div class="content main">Kept body text.</div>
+            <div id="footer">© Somebody</div><div class="page Footer">Also footer</div>
+            <ul class="breadcrumbs"><li>Home</li></ul></body>
+            """)
+        #expect(document.text == "Topic\n\nKept body text.")
+    }
+
+    @Test func preformattedTextKeepsLinesAndIndentation() throws {
+        let document = try read("<p>Example:</p><pre>def f(x):\n    return  x + 1\n\nprint(f(2))</pre><p>After   the   code.</p>")
+        #expect(document.text == "Example:\n\ndef f(x):\n    return  x + 1\n\nprint(f(2))\n\nAfter the code.")
+    }
+
     @Test func undeclaredWindows1252() throws {
         // "Café crème “quoted” €" in Windows-1252, no charset declared: not valid UTF-8.
         let body: [UInt8] = [67, 97, 102, 233, 32, 99, 114, 232, 109, 101, 32, 147, 113, 117, 111, 116, 101, 100, 148, 32, 128]

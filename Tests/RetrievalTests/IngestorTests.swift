@@ -115,13 +115,32 @@ struct IngestorTests {
 
     @Test func unreadableInputsAreReportedAndOthersStillIndexed() throws {
         let folder = try folderWithDocuments(2)
-        try Fixtures.write("{\"text\": \"fine\"}\n{\"body\": \"no text field\"}\n", to: folder, "rows.jsonl")
+        try Fixtures.write("{\"text\": \"fine row\"}\n{\"body\": \"no text field\"}\nnot json\n{\"text\": \"another good row\"}\n",
+                           to: folder, "rows.jsonl")
+        try Fixtures.write("no element here", to: folder, "broken.xml")
         let store = try PassageStore.inMemory()
         let report = try Ingestor(store: store).ingest(paths: [folder.path])
-        #expect(report.added == 2)
+        // Two text files and the two good JSONL rows; the bad rows and the XML file are reported.
+        #expect(report.added == 4)
+        #expect(report.failures.count == 3)
+        #expect(report.failures.contains { $0.contains("rows.jsonl:2") && $0.contains("\"text\"") })
+        #expect(report.failures.contains { $0.contains("rows.jsonl:3") && $0.contains("not valid JSON") })
+        #expect(report.failures.contains { $0.contains("broken.xml") })
+        #expect(try store.search("another good row").first?.source.hasSuffix("rows.jsonl#L4") == true)
+    }
+
+    @Test func deleteMissingSparesRowsOfAFileWithBadRows() throws {
+        let folder = try Fixtures.temporaryFolder()
+        try Fixtures.write("{\"id\": 1, \"text\": \"alpha row\"}\n{\"id\": 2, \"text\": \"beta row\"}\n", to: folder, "rows.jsonl")
+        let store = try PassageStore.inMemory()
+        let options = IngestOptions(jsonl: JSONLReader(idField: "id"), deleteMissing: true)
+        try Ingestor(store: store, options: options).ingest(paths: [folder.path])
+        // Row 2 breaks: its stored version must not be deleted as if it were gone.
+        try Fixtures.write("{\"id\": 1, \"text\": \"alpha row\"}\n{\"id\": 2, \"text\": broken}\n", to: folder, "rows.jsonl")
+        let report = try Ingestor(store: store, options: options).ingest(paths: [folder.path])
         #expect(report.failures.count == 1)
-        #expect(report.failures.first?.contains("rows.jsonl:2") == true)
-        #expect(report.failures.first?.contains("\"text\"") == true)
+        #expect(report.deleted == 0)
+        #expect(try store.search("beta").count == 1)
     }
 
     @Test func missingPathIsAClearError() throws {

@@ -42,7 +42,7 @@ struct RetrievalEvaluationTests {
 
     @Test func secondRunReusesTheIndex() throws {
         let store = try PassageStore.inMemory()
-        try RetrievalEvaluation(store: store, sampleSize: 5).run(cases(15))
+        _ = try RetrievalEvaluation(store: store, sampleSize: 5).run(cases(15))
         let again = try RetrievalEvaluation(store: store, sampleSize: 5).run(cases(12))
         #expect(again.ingest.unchanged == 12)
         #expect(again.ingest.deleted == 3)
@@ -79,5 +79,20 @@ struct RetrievalEvaluationTests {
         #expect(summary.max == 100)
         #expect(summary.mean == 50.5)
         #expect(LatencySummary(sorted: []).p50 == 0)
+    }
+}
+
+struct RecallTableTests {
+    @Test func encodesAsAnObjectKeyedByK() throws {
+        let table = RecallTable([1: 0.5, 10: 0.75])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(table), as: UTF8.self)
+        #expect(json == #"{"1":0.5,"10":0.75}"#)
+        #expect(try JSONDecoder().decode(RecallTable.self, from: Data(json.utf8)) == table)
+        #expect(table.cutoffs == [1, 10])
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(RecallTable.self, from: Data(#"{"one": 1}"#.utf8))
+        }
     }
 }

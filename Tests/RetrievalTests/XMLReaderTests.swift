@@ -24,6 +24,11 @@ struct XMLReaderTests {
         #expect(!document.text.contains("comment"))
     }
 
+    @Test func htmlBoilerplateAttributesMeanNothingInXML() throws {
+        let document = try read(#"<r><entry role="navigation" class="footer">kept entry</entry></r>"#)
+        #expect(document.text == "kept entry")
+    }
+
     @Test func declaredLatin1() throws {
         let prefix = Array("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>".utf8)
         let document = try read(prefix + [100, 233, 106, 224, 32, 118, 117] + Array("</r>".utf8))
@@ -53,6 +58,14 @@ struct XMLReaderTests {
     @Test func brokenXMLIsRecovered() throws {
         let document = try read("<a><b>kept text</a><c>")
         #expect(document.text.contains("kept text"))
+    }
+
+    /// A 12 MB text node (a huge document) is read whole, and what follows it too.
+    @Test func hugeTextNode() throws {
+        let body = String(repeating: "river delta ", count: 1_000_000)  // 12 MB
+        let document = try read("<r><t>" + body + "</t><end>tail marker</end></r>")
+        #expect(document.text.utf8.count > 11_000_000)
+        #expect(document.text.hasSuffix("tail marker"))
     }
 
     @Test func notXMLAtAllIsAnErrorNamingTheFile() throws {

@@ -16,14 +16,61 @@ public struct Chunker: Sendable, Hashable {
     /// How much of the previous passage to repeat at the start of the next, in the target's unit.
     /// Clamped to half the target.
     public var overlap: Int
+    /// Counts tokens when the target is in tokens. A single word with more tokens than the target
+    /// still makes one passage of its own.
+    public var tokenCounter: any TokenCounter
 
-    public init(target: PassageLength = .characters(1000), overlap: Int = 0) {
+    public init(target: PassageLength = .characters(1000), overlap: Int = 0,
+                tokenCounter: any TokenCounter = WordTokenCounter()) {
         self.target = target
         self.overlap = overlap
+        self.tokenCounter = tokenCounter
     }
 
     /// The settings as text, part of every document's content hash so a change re-chunks the store.
-    public var signature: String { "chunker(target: \(target), overlap: \(effectiveOverlap))" }
+    public var signature: String {
+        if weighsWords {
+            return "chunker(target: \(target) by \(tokenCounter.name), overlap: \(effectiveOverlap))"
+        }
+        return "chunker(target: \(target), overlap: \(effectiveOverlap))"
+    }
+
+    public static func == (lhs: Chunker, rhs: Chunker) -> Bool { lhs.signature == rhs.signature }
+    public func hash(into hasher: inout Hasher) { hasher.combine(signature) }
+
+    /// Whether words must be weighed one by one (any counter but the one-token-per-word default).
+    private var weighsWords: Bool {
+        if case .tokens = target { return !(tokenCounter is WordTokenCounter) }
+        return false
+    }
+
+    /// Tokens of the word at `range`.
+    private func weight(_ scalars: [Unicode.Scalar], _ range: Range<Int>) -> Int {
+        guard weighsWords else { return 1 }
+        let word = String(String.UnicodeScalarView(scalars[range]))
+        return max(1, tokenCounter.tokens(inWord: word[...]))
+    }
+
+    /// The segment's token count under `tokenCounter` (the splitter counted words).
+    private func weighed(_ segment: SentenceSegment, _ scalars: [Unicode.Scalar]) -> SentenceSegment {
+        guard weighsWords else { return segment }
+        var weighed = segment
+        weighed.words = wordRanges(segment, scalars).reduce(0) { $0 + weight(scalars, $1) }
+        return weighed
+    }
+
+    private func wordRanges(_ segment: SentenceSegment, _ scalars: [Unicode.Scalar]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var index = segment.start
+        while index < segment.end {
+            if scalars[index].isSpace { index += 1; continue }
+            var end = index
+            while end < segment.end, !scalars[end].isSpace { end += 1 }
+            ranges.append(index..<end)
+            index = end
+        }
+        return ranges
+    }
 
     var limit: Int { max(1, target.count) }
     var effectiveOverlap: Int { max(0, min(overlap, limit / 2)) }
@@ -32,7 +79,7 @@ public struct Chunker: Sendable, Hashable {
     public func passages(of text: String) -> [Passage] {
         let scalars = Array(text.unicodeScalars)
         let sentences = SentenceSplitter().segments(of: scalars)
-        let units = sentences.flatMap { split($0, scalars: scalars) }
+        let units = sentences.flatMap { split(weighed($0, scalars), scalars: scalars) }
         guard !units.isEmpty else { return [] }
 
         // UTF-8 offset of every scalar, so a passage's text is one copy of a byte range.
@@ -98,24 +145,22 @@ public struct Chunker: Sendable, Hashable {
         }
         guard segmentSize > limit else { return [segment] }
 
-        // Words as scalar ranges, long words pre-cut for a character target.
+        // Words as scalar ranges (long words pre-cut for a character target), with their tokens.
         var words: [Range<Int>] = []
-        var index = segment.start
-        while index < segment.end {
-            if scalars[index].isSpace { index += 1; continue }
-            var end = index
-            while end < segment.end, !scalars[end].isSpace { end += 1 }
+        for word in wordRanges(segment, scalars) {
             if case .characters = target {
-                var cut = index
-                while cut < end {
-                    words.append(cut..<min(end, cut + limit))
+                var cut = word.lowerBound
+                while cut < word.upperBound {
+                    words.append(cut..<min(word.upperBound, cut + limit))
                     cut += limit
                 }
             } else {
-                words.append(index..<end)
+                words.append(word)
             }
-            index = end
         }
+        var tokensBefore = [0]  // tokensBefore[i]: tokens of words[0..<i]
+        tokensBefore.reserveCapacity(words.count + 1)
+        for word in words { tokensBefore.append(tokensBefore[tokensBefore.count - 1] + weight(scalars, word)) }
 
         var pieces: [SentenceSegment] = []
         var first = 0
@@ -125,13 +170,13 @@ public struct Chunker: Sendable, Hashable {
                 let grown: Int
                 switch target {
                 case .characters: grown = words[last + 1].upperBound - words[first].lowerBound
-                case .tokens: grown = last + 2 - first
+                case .tokens: grown = tokensBefore[last + 2] - tokensBefore[first]
                 }
                 if grown > limit { break }
                 last += 1
             }
             pieces.append(SentenceSegment(start: words[first].lowerBound, end: words[last].upperBound,
-                                          words: last - first + 1, endsParagraph: false))
+                                          words: tokensBefore[last + 1] - tokensBefore[first], endsParagraph: false))
             first = last + 1
         }
         pieces[pieces.count - 1].endsParagraph = segment.endsParagraph

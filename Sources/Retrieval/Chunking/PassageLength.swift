@@ -1,7 +1,8 @@
 /// A passage size, in characters (Unicode scalars) or in tokens.
 ///
-/// Tokens are counted as whitespace-separated words: model-independent and close enough to plan a
-/// prompt budget (English BPE vocabularies average about 1.3 tokens per word).
+/// Tokens are counted by the chunker's ``TokenCounter``; the default counts whitespace-separated
+/// words, model-independent and close enough to plan a prompt budget (English BPE vocabularies
+/// average about 1.3 tokens per word).
 public enum PassageLength: Sendable, Hashable, CustomStringConvertible {
     case characters(Int)
     case tokens(Int)

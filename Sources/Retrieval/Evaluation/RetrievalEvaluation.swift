@@ -80,7 +80,7 @@ public struct RetrievalEvaluation: Sendable {
             ranks.append(rank.map { $0 + 1 })
         }
 
-        var recall: [Int: Double] = [:]
+        var recall = RecallTable()
         for cutoff in cutoffs {
             let found = ranks.filter { rank in rank.map { $0 <= cutoff } ?? false }.count
             recall[cutoff] = sample.isEmpty ? 0 : Double(found) / Double(sample.count)

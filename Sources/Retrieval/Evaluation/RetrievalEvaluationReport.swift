@@ -7,7 +7,7 @@ public struct RetrievalEvaluationReport: Sendable, Hashable, Codable {
     /// Seed of the question sample.
     public var seed: UInt64
     /// recall@k by k: the share of questions whose own document is among the first k hits.
-    public var recall: [Int: Double]
+    public var recall: RecallTable
     /// Mean of 1/rank of the own document within the hits (0 when absent).
     public var meanReciprocalRank: Double
     /// Per-question search latency (wall clock).

@@ -43,7 +43,18 @@ public struct Ingestor: Sendable {
             let documents: [ExtractedDocument]
             do {
                 let data = try Data(contentsOf: URL(fileURLWithPath: file.path))
-                documents = try file.format.reader(options: options).documents(in: data, source: file.path)
+                if file.format == .jsonl {
+                    // Bad rows are reported one by one; the file's good rows are still indexed.
+                    var badRows: [String] = []
+                    documents = options.jsonl.documents(in: data, source: file.path) { badRows.append($0.description) }
+                    if !badRows.isEmpty {
+                        logger.warning("skipping unusable JSONL rows", metadata: ["file": "\(file.path)", "rows": "\(badRows.count)"])
+                        run.report.failures.append(contentsOf: badRows)
+                        protected.append(file.path)
+                    }
+                } else {
+                    documents = try file.format.reader(options: options).documents(in: data, source: file.path)
+                }
                 run.report.bytesRead += data.count
             } catch {
                 let reason = (error as? DocumentReadError)?.description ?? "\(file.path): \(error.localizedDescription)"

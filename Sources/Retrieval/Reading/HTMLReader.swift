@@ -3,8 +3,10 @@ import Foundation
 /// Reads HTML with libxml2's forgiving parser and keeps the readable text.
 ///
 /// Boilerplate is dropped: `script`, `style`, `nav`, `noscript`, `template`, `svg`, `iframe`, `form`,
-/// `aside`, `footer`, and elements marked `role="navigation"`/`banner`/`contentinfo` or
-/// `aria-hidden="true"`. Entities are decoded by the parser. The encoding comes from a byte-order mark
+/// `aside`, `footer`, elements marked `role="navigation"`/`banner`/`contentinfo` or
+/// `aria-hidden="true"`, and elements whose class or id is a common boilerplate name (`footer`,
+/// `sidebar`, `navbar`, `breadcrumb`, `toc`, Sphinx `headerlink`, ...). `<pre>` keeps its line breaks
+/// and indentation. Entities are decoded by the parser. The encoding comes from a byte-order mark
 /// or `<meta charset>`/`http-equiv` declaration; without one, UTF-8 if the bytes are valid UTF-8,
 /// else Windows-1252 (what browsers assume for undeclared Latin-1 pages).
 /// The title is `<title>`, else the first `<h1>`, else the file name.
@@ -19,7 +21,12 @@ public struct HTMLReader: DocumentReader {
                  "details", "summary", "body", "fieldset", "caption"],
         lines: ["br", "li", "dt", "dd", "tr", "td", "th"],
         titleOnly: ["title"],
-        otherElementsEndLines: false)
+        otherElementsEndLines: false,
+        preformatted: ["pre", "textarea"],
+        checksBoilerplateAttributes: true,
+        boilerplateClasses: ["footer", "site-footer", "sidebar", "sphinxsidebar", "navbar", "navbox",
+                             "breadcrumb", "breadcrumbs", "skip-link", "headerlink", "mw-editsection",
+                             "cookie-banner", "cookie-notice", "toc"])
 
     public func documents(in data: Data, source: String) throws -> [ExtractedDocument] {
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {

@@ -18,6 +18,13 @@ public struct JSONLReader: DocumentReader, Hashable {
     }
 
     public func documents(in data: Data, source: String) throws -> [ExtractedDocument] {
+        try documents(in: data, source: source, invalidRow: { throw $0 })
+    }
+
+    /// Reads every usable row; each unusable one is handed to `invalidRow` (which may throw to stop)
+    /// and skipped, so one bad line does not cost a whole corpus.
+    public func documents(in data: Data, source: String,
+                          invalidRow: (DocumentReadError) throws -> Void) rethrows -> [ExtractedDocument] {
         var documents: [ExtractedDocument] = []
         var seenSources = Set<String>()
         let decoder = JSONDecoder()
@@ -30,27 +37,28 @@ public struct JSONLReader: DocumentReader, Hashable {
             lineStart = lineEnd < data.endIndex ? data.index(after: lineEnd) : data.endIndex
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
 
-            var fields: [String: JSONValue]
-            do {
-                fields = try decoder.decode([String: JSONValue].self, from: line)
-            } catch {
+            guard var fields = try? decoder.decode([String: JSONValue].self, from: line) else {
                 // Decoding as an object failed: say whether it is bad JSON or just not an object.
+                let reason: String
                 do {
                     _ = try decoder.decode(JSONValue.self, from: line)
+                    reason = "expected a JSON object"
                 } catch {
-                    throw DocumentReadError(file: source, line: lineNumber,
-                                            reason: "not valid JSON: \(JSONLReader.describe(error))")
+                    reason = "not valid JSON: \(JSONLReader.describe(error))"
                 }
-                throw DocumentReadError(file: source, line: lineNumber, reason: "expected a JSON object")
+                try invalidRow(DocumentReadError(file: source, line: lineNumber, reason: reason))
+                continue
             }
             guard let textValue = fields.removeValue(forKey: textField) else {
                 let available = fields.keys.sorted().joined(separator: ", ")
-                throw DocumentReadError(file: source, line: lineNumber, field: textField,
-                                        reason: "missing text field (fields present: \(available.isEmpty ? "none" : available))")
+                try invalidRow(DocumentReadError(file: source, line: lineNumber, field: textField,
+                                                 reason: "missing text field (fields present: \(available.isEmpty ? "none" : available))"))
+                continue
             }
             guard case .string(let text) = textValue else {
-                throw DocumentReadError(file: source, line: lineNumber, field: textField,
-                                        reason: "text field is not a string")
+                try invalidRow(DocumentReadError(file: source, line: lineNumber, field: textField,
+                                                 reason: "text field is not a string"))
+                continue
             }
             var title = ""
             if let titleValue = fields.removeValue(forKey: titleField) { title = titleValue.metadataText }

@@ -76,11 +76,18 @@ final class MarkupTree {
         var titleOnly: Set<String> = []
         /// Every other element ends a line (XML records) instead of flowing inline (HTML).
         var otherElementsEndLines: Bool
+        /// Elements whose whitespace is kept as written (HTML `pre`).
+        var preformatted: Set<String> = []
+        /// Drop elements marked as boilerplate by `role`, `aria-hidden`, or a `class`/`id` token in
+        /// `boilerplateClasses` (HTML only; XML attributes mean nothing of the sort).
+        var checksBoilerplateAttributes = false
+        var boilerplateClasses: Set<String> = []
     }
 
     /// Readable text of the tree and the text of the first element named `titleElement`.
     func text(rules: Rules, titleElements: [String]) -> (text: String, title: String?) {
         var output = TextAccumulator()
+        var preDepth = 0
         var titles: [String: String] = [:]
         guard let root = xmlDocGetRootElement(document) else { return ("", nil) }
 
@@ -91,23 +98,24 @@ final class MarkupTree {
             switch current.pointee.type {
             case XML_ELEMENT_NODE:
                 let name = MarkupTree.localName(current)
-                if rules.skipped.contains(name) || MarkupTree.isHiddenNavigation(current) {
+                if rules.skipped.contains(name)
+                    || (rules.checksBoilerplateAttributes && MarkupTree.isBoilerplate(current, classes: rules.boilerplateClasses)) {
                     break
                 }
                 if titleCapture == nil, titles[name] == nil, titleElements.contains(name) {
                     titleCapture = (name, TextAccumulator(), current)
                 }
-                open(name, rules: rules, into: &output)
+                open(name, rules: rules, into: &output, preDepth: &preDepth)
                 descend = current.pointee.children != nil
-                if !descend { close(name, rules: rules, into: &output) }
+                if !descend { close(name, rules: rules, into: &output, preDepth: &preDepth) }
             case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
                 if let content = current.pointee.content {
                     let piece = String(cString: content)
-                    if titleCapture != nil { titleCapture!.text.append(piece) }
-                    if let capture = titleCapture, rules.titleOnly.contains(capture.name) {
-                        // The page title is metadata, not body text.
-                    } else {
-                        output.append(piece)
+                    titleCapture?.text.append(piece)
+                    // A page <title> is metadata, not body text.
+                    let titleOnly = titleCapture.map { rules.titleOnly.contains($0.name) } ?? false
+                    if !titleOnly {
+                        if preDepth > 0 { output.appendVerbatim(piece) } else { output.append(piece) }
                     }
                 }
             default:
@@ -129,10 +137,11 @@ final class MarkupTree {
                     node = next
                     break
                 }
-                guard let parent = climb.pointee.parent, parent != root.pointee.parent,
+                // Never climb above the root element (its siblings are comments or DTD nodes).
+                guard climb != root, let parent = climb.pointee.parent,
                       parent.pointee.type == XML_ELEMENT_NODE else { break }
                 climb = parent
-                close(MarkupTree.localName(parent), rules: rules, into: &output)
+                close(MarkupTree.localName(parent), rules: rules, into: &output, preDepth: &preDepth)
                 if parent == root { break }
             }
             if climb == root { break }
@@ -141,12 +150,14 @@ final class MarkupTree {
         return (output.text, title)
     }
 
-    private func open(_ name: String, rules: Rules, into output: inout TextAccumulator) {
+    private func open(_ name: String, rules: Rules, into output: inout TextAccumulator, preDepth: inout Int) {
+        if rules.preformatted.contains(name) { preDepth += 1 }
         if rules.blocks.contains(name) { output.paragraphBreak() }
         else if rules.lines.contains(name) { output.lineBreak() }
     }
 
-    private func close(_ name: String, rules: Rules, into output: inout TextAccumulator) {
+    private func close(_ name: String, rules: Rules, into output: inout TextAccumulator, preDepth: inout Int) {
+        if rules.preformatted.contains(name) { preDepth = max(0, preDepth - 1) }
         if rules.blocks.contains(name) { output.paragraphBreak() }
         else if rules.lines.contains(name) || rules.otherElementsEndLines { output.lineBreak() }
     }
@@ -156,16 +167,21 @@ final class MarkupTree {
         return String(cString: name).lowercased()
     }
 
-    /// `role="navigation"` and `aria-hidden="true"` mark boilerplate as clearly as `<nav>` does.
-    static func isHiddenNavigation(_ node: xmlNodePtr) -> Bool {
+    /// `role="navigation"`, `aria-hidden="true"` or a boilerplate class or id (`footer`, `sidebar`,
+    /// ...) mark boilerplate as clearly as `<nav>` does.
+    static func isBoilerplate(_ node: xmlNodePtr, classes: Set<String>) -> Bool {
+        guard node.pointee.properties != nil else { return false }
         func attribute(_ name: String) -> String? {
             guard let value = xmlGetProp(node, name) else { return nil }
             defer { dera_xml_free(value) }
             return String(cString: value).lowercased()
         }
-        guard node.pointee.properties != nil else { return false }
         let role = attribute("role")
-        return role == "navigation" || role == "banner" || role == "contentinfo"
-            || attribute("aria-hidden") == "true"
+        if role == "navigation" || role == "banner" || role == "contentinfo" || attribute("aria-hidden") == "true" {
+            return true
+        }
+        guard !classes.isEmpty else { return false }
+        let tokens = (attribute("class") ?? "").split(whereSeparator: \.isWhitespace) + [Substring(attribute("id") ?? "")]
+        return tokens.contains { classes.contains(String($0)) }
     }
 }

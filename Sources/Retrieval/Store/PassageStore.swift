@@ -27,6 +27,8 @@ public struct PassageStore: Sendable {
         do {
             var configuration = Configuration()
             configuration.foreignKeysEnabled = true
+            // A second writer (another `dera index` on the same file) waits instead of failing at once.
+            configuration.busyMode = .timeout(30)
             // Write-ahead log with NORMAL sync: a commit needs no fsync (ingestion was waiting on
             // disk for over 70% of its wall time), a killed process still loses no committed batch,
             // and a power cut can only lose the last batches, which a re-run stores again.
