@@ -13,7 +13,9 @@ let package = Package(
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Tokenization", targets: ["Tokenization"]),
         .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "Realign", targets: ["Realign"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
+        .library(name: "Pipelines", targets: ["Pipelines"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,22 +45,33 @@ let package = Package(
             dependencies: ["Formats", "Tokenization", "COpenBLAS", "CKernels",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
+        // Decoding: samplers, streaming generation, and the DeRa mix of reference and aligned logits.
+        .target(
+            name: "Realign",
+            dependencies: ["Inference", "Tokenization"],
+            swiftSettings: optimise),
         // Passage store, ingestion, FTS5 search.
         .target(
             name: "Retrieval",
             dependencies: ["CLibXML2", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]),
+        // End-to-end jobs: grounded question answering (and, later, summarisation and lambda tuning).
+        .target(
+            name: "Pipelines",
+            dependencies: ["Inference", "Realign", "Retrieval", "Tokenization"]),
         // The command-line tool: argument parsing only, no logic.
         .executableTarget(
             name: "dera",
-            dependencies: ["Formats", "Tokenization", "Inference", "Retrieval",
+            dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval", "Pipelines",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "Formats"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
+        .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,4 +2,55 @@
 #define DERA_CKERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Quantised-block kernels. `type` is always a ggml type id (GGMLType.rawValue).
+// Supported: F32 (0), F16 (1), Q4_0 (2), Q4_1 (3), Q5_0 (6), Q8_0 (8), Q4_K (12), Q6_K (14), BF16 (30).
+// `n` (elements per row) must be a multiple of the type's block length (32 or 256; 1 for plain types).
+// Activations (x, y) are always f32: nothing here quantises activations.
+// Every entry point picks an AVX-512 or AVX2/FMA/F16C path at run time when the CPU has it, else a scalar one.
+// All functions are thread-safe and allocation-free (except a malloc for span sums when n > 65536).
+// Unsupported types are a no-op (dot returns 0). Weight blocks need no alignment.
+
+// 1 if the type is supported by the functions below, 0 otherwise.
+int dera_type_supported(uint32_t type);
+
+// Expands one row of n elements to f32.
+void dera_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
+
+// Dot product of one quantised row of n elements with an f32 vector.
+float dera_dot_row(uint32_t type, const void *row, const float *x, int64_t n);
+
+// y[r] = dot(row r, x) for r in [row_begin, row_end); row r starts at w + r * row_bytes.
+// y is indexed by absolute row number (y[row_begin] ... y[row_end - 1] are written).
+void dera_matvec(uint32_t type, const void *w, size_t row_bytes, const float *x, float *y,
+                 int64_t row_begin, int64_t row_end, int64_t n);
+
+// Same for n_vec vectors at once: x holds n_vec vectors of n floats (x[v * n + i]),
+// y is n_vec x rows, row-major by vector: y[v * rows + r] for r in [row_begin, row_end).
+// Each weight block is dequantised once per pass into registers and used for up to 8 vectors (AVX-512; 4 with
+// AVX2); larger batches take further passes over the row, which is then in cache.
+void dera_matmat(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
+                 float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n);
+
+// IEEE half <-> single. f32 -> f16 rounds to nearest even; overflow gives inf; NaN stays NaN (quiet).
+void dera_f16_to_f32(const uint16_t *src, float *dst, int64_t n);
+void dera_f32_to_f16(const float *src, uint16_t *dst, int64_t n);
+
+// Implementation levels: 0 = portable scalar, 1 = AVX2/FMA/F16C, 2 = AVX-512 (F/BW/VL/DQ) for the products.
+// The best level this CPU supports (capped by the environment variable DERA_KERNEL_LEVEL=0|1|2 if set).
+int dera_max_kernel_level(void);
+// The level calls from the calling thread use.
+int dera_kernel_level(void);
+// Pins the level for calls made from the calling thread only (clamped to the CPU's maximum;
+// negative = back to the maximum). Returns the level now in effect. For tests and benchmarks.
+int dera_set_kernel_level(int level);
+
+#ifdef __cplusplus
+}
+#endif
+#include "CKernelsQ8.h"
 #endif

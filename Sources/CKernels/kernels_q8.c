@@ -1,0 +1,579 @@
+// 8-bit activation path, mirroring ggml's CPU arithmetic: activations quantised per block, integer block
+// dot products, one float scale per block. Scalar code everywhere, AVX2 for the hottest types.
+#include "CKernels.h"
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14, T_BF16 = 30 };
+
+typedef struct { uint16_t d; int8_t q[32]; } q8_0_block;               // 34 bytes
+typedef struct { uint16_t d; uint16_t s; int8_t q[32]; } q8_1_block;   // 36 bytes
+typedef struct { float d; int8_t q[256]; int16_t bsums[16]; } q8_k_block;  // 292 bytes
+
+static inline float h2f(uint16_t h) {
+    _Float16 v;
+    memcpy(&v, &h, 2);
+    return (float)v;
+}
+
+static inline uint16_t f2h(float f) {
+    _Float16 v = (_Float16)f;
+    uint16_t h;
+    memcpy(&h, &v, 2);
+    return h;
+}
+
+static inline uint16_t f2bf(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 64);  // quiet NaN
+    return (uint16_t)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+}
+
+static inline float bf2f(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint16_t rd16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+// Which activation encoding each weight type pairs with.
+enum { A_F32, A_F16, A_BF16, A_Q8_0, A_Q8_1, A_Q8_K, A_NONE };
+
+static int activation_kind(uint32_t type) {
+    switch (type) {
+    case T_F32: return A_F32;
+    case T_F16: return A_F16;
+    case T_BF16: return A_BF16;
+    case T_Q4_0: case T_Q5_0: case T_Q8_0: return A_Q8_0;
+    case T_Q4_1: return A_Q8_1;
+    case T_Q4_K: case T_Q6_K: return A_Q8_K;
+    default: return A_NONE;
+    }
+}
+
+size_t dera_q8_row_bytes(uint32_t weight_type, int64_t n) {
+    switch (activation_kind(weight_type)) {
+    case A_F32: return (size_t)n * 4;
+    case A_F16: case A_BF16: return (size_t)n * 2;
+    case A_Q8_0: return (size_t)(n / 32) * sizeof(q8_0_block);
+    case A_Q8_1: return (size_t)(n / 32) * sizeof(q8_1_block);
+    case A_Q8_K: return (size_t)(n / 256) * sizeof(q8_k_block);
+    default: return 0;
+    }
+}
+
+// ggml's x86 quantiser: scale 127 / max|x|, round half to even.
+static void quantize_q8_0(const float *x, q8_0_block *y, int64_t n) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float *v = x + b * 32;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(v[j]));
+        const float d = amax / 127.f;
+        const float id = amax != 0 ? 127.f / amax : 0.f;
+        y[b].d = f2h(d);
+        for (int j = 0; j < 32; j++) y[b].q[j] = (int8_t)nearbyintf(v[j] * id);
+    }
+}
+
+static void quantize_q8_1(const float *x, q8_1_block *y, int64_t n) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float *v = x + b * 32;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(v[j]));
+        const float d = amax / 127.f;
+        const float id = amax != 0 ? 127.f / amax : 0.f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            y[b].q[j] = (int8_t)nearbyintf(v[j] * id);
+            sum += y[b].q[j];
+        }
+        y[b].d = f2h(d);
+        y[b].s = f2h(d * (float)sum);
+    }
+}
+
+// ggml's Q8_K: the signed value of largest magnitude maps to -127, d = 1 / scale.
+static void quantize_q8_k(const float *x, q8_k_block *y, int64_t n) {
+    for (int64_t b = 0; b < n / 256; b++) {
+        const float *v = x + b * 256;
+        float amax = 0, max = 0;
+        for (int j = 0; j < 256; j++) {
+            float a = fabsf(v[j]);
+            if (a > amax) { amax = a; max = v[j]; }
+        }
+        if (amax == 0) {
+            memset(&y[b], 0, sizeof(q8_k_block));
+            continue;
+        }
+        const float iscale = -127.f / max;
+        for (int j = 0; j < 256; j++) {
+            int q = (int)nearbyintf(iscale * v[j]);
+            y[b].q[j] = (int8_t)(q > 127 ? 127 : q);
+        }
+        for (int g = 0; g < 16; g++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++) sum += y[b].q[g * 16 + j];
+            y[b].bsums[g] = (int16_t)sum;
+        }
+        y[b].d = 1 / iscale;
+    }
+}
+
+void dera_quantize_activations(uint32_t weight_type, const float *x, void *xq, int64_t n) {
+    switch (activation_kind(weight_type)) {
+    case A_F32: memcpy(xq, x, (size_t)n * 4); break;
+    case A_F16: for (int64_t i = 0; i < n; i++) ((uint16_t *)xq)[i] = f2h(x[i]); break;
+    case A_BF16: for (int64_t i = 0; i < n; i++) ((uint16_t *)xq)[i] = f2bf(x[i]); break;
+    case A_Q8_0: quantize_q8_0(x, xq, n); break;
+    case A_Q8_1: quantize_q8_1(x, xq, n); break;
+    case A_Q8_K: quantize_q8_k(x, xq, n); break;
+    default: break;
+    }
+}
+
+static int have_avx2(void);
+
+static void round_to_f16_portable(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(_Float16)x[i];
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma,f16c"))) static void round_to_f16_f16c(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(_Float16)x[i];
+}
+#endif
+
+void dera_round_to_f16(float *x, int64_t n) {
+#if defined(__x86_64__)
+    if (have_avx2()) { round_to_f16_f16c(x, n); return; }
+#endif
+    round_to_f16_portable(x, n);
+}
+
+// ---- scalar block dot products ----------------------------------------------------------------
+
+static float dot_q4_0(const uint8_t *w, const q8_0_block *a, int64_t nb) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; b++, w += 18) {
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            s += ((w[2 + j] & 15) - 8) * a[b].q[j];
+            s += ((w[2 + j] >> 4) - 8) * a[b].q[j + 16];
+        }
+        sum += (h2f(rd16(w)) * h2f(a[b].d)) * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q4_1(const uint8_t *w, const q8_1_block *a, int64_t nb) {
+    float sum = 0, mins = 0;
+    for (int64_t b = 0; b < nb; b++, w += 20) {
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            s += (w[4 + j] & 15) * a[b].q[j];
+            s += (w[4 + j] >> 4) * a[b].q[j + 16];
+        }
+        sum += (h2f(rd16(w)) * h2f(a[b].d)) * (float)s;
+        mins += h2f(rd16(w + 2)) * h2f(a[b].s);
+    }
+    return sum + mins;
+}
+
+static float dot_q5_0(const uint8_t *w, const q8_0_block *a, int64_t nb) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; b++, w += 22) {
+        uint32_t qh;
+        memcpy(&qh, w + 2, 4);
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            int lo = (w[6 + j] & 15) | (((qh >> j) << 4) & 0x10);
+            int hi = (w[6 + j] >> 4) | ((qh >> (j + 12)) & 0x10);
+            s += (lo - 16) * a[b].q[j] + (hi - 16) * a[b].q[j + 16];
+        }
+        sum += (h2f(rd16(w)) * h2f(a[b].d)) * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q8_0(const uint8_t *w, const q8_0_block *a, int64_t nb) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; b++, w += 34) {
+        const int8_t *q = (const int8_t *)(w + 2);
+        int s = 0;
+        for (int j = 0; j < 32; j++) s += q[j] * a[b].q[j];
+        sum += (h2f(rd16(w)) * h2f(a[b].d)) * (float)s;
+    }
+    return sum;
+}
+
+static void k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+static float dot_q4_k(const uint8_t *w, const q8_k_block *a, int64_t nb) {
+    float sum = 0, mins = 0;
+    for (int64_t b = 0; b < nb; b++, w += 144) {
+        const float d = a[b].d * h2f(rd16(w));
+        const float dmin = -a[b].d * h2f(rd16(w + 2));
+        const uint8_t *scales = w + 4, *qs = w + 16;
+        int sumi = 0, summ = 0;
+        for (int g = 0; g < 4; g++) {
+            uint8_t sc0, m0, sc1, m1;
+            k4_scale_min(2 * g, scales, &sc0, &m0);
+            k4_scale_min(2 * g + 1, scales, &sc1, &m1);
+            int s0 = 0, s1 = 0;
+            for (int l = 0; l < 32; l++) {
+                s0 += (qs[32 * g + l] & 15) * a[b].q[64 * g + l];
+                s1 += (qs[32 * g + l] >> 4) * a[b].q[64 * g + 32 + l];
+            }
+            sumi += sc0 * s0 + sc1 * s1;
+            summ += m0 * (a[b].bsums[4 * g] + a[b].bsums[4 * g + 1]) + m1 * (a[b].bsums[4 * g + 2] + a[b].bsums[4 * g + 3]);
+        }
+        sum += d * (float)sumi;
+        mins += dmin * (float)summ;
+    }
+    return sum + mins;
+}
+
+static float dot_q6_k(const uint8_t *w, const q8_k_block *a, int64_t nb) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; b++, w += 210) {
+        const uint8_t *ql = w, *qh = w + 128;
+        const int8_t *sc = (const int8_t *)(w + 192);
+        const float d = a[b].d * h2f(rd16(w + 208));
+        const int8_t *q8 = a[b].q;
+        int sumi = 0;
+        for (int half = 0; half < 2; half++) {
+            int group[8] = {0};
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 15) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                group[is + 0] += q1 * q8[l];
+                group[is + 2] += q2 * q8[l + 32];
+                group[is + 4] += q3 * q8[l + 64];
+                group[is + 6] += q4 * q8[l + 96];
+            }
+            for (int g = 0; g < 8; g++) sumi += sc[g] * group[g];
+            ql += 64;
+            qh += 32;
+            sc += 8;
+            q8 += 128;
+        }
+        sum += d * (float)sumi;
+    }
+    return sum;
+}
+
+static float dot_f16(const uint8_t *w, const uint16_t *a, int64_t n) {
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += h2f(rd16(w + 2 * i)) * h2f(a[i]);
+    return sum;
+}
+
+static float dot_bf16(const uint8_t *w, const uint16_t *a, int64_t n) {
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += bf2f(rd16(w + 2 * i)) * bf2f(a[i]);
+    return sum;
+}
+
+static float dot_f32(const uint8_t *w, const float *a, int64_t n) {
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float v;
+        memcpy(&v, w + 4 * i, 4);
+        sum += v * a[i];
+    }
+    return sum;
+}
+
+// ---- AVX2 block dot products for the default model's types ------------------------------------
+
+#if defined(__x86_64__)
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 32 unsigned 4-bit values (low nibbles first, then high) from 16 bytes.
+AVX2 static inline __m256i nibbles32(const uint8_t *p) {
+    __m128i bytes = _mm_loadu_si128((const __m128i *)p);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
+    return _mm256_and_si256(both, _mm256_set1_epi8(15));
+}
+
+// Sum of u8 x i8 products over 32 lanes, as 8 int32 lanes (no saturation for |u| <= 127).
+AVX2 static inline __m256i dot_u8_i8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+AVX2 static float dot_q4_1_avx2(const uint8_t *w, const q8_1_block *a, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t b = 0; b < nb; b++, w += 20) {
+        const float dw = h2f(rd16(w)), da = h2f(a[b].d);
+        mins += h2f(rd16(w + 2)) * h2f(a[b].s);
+        __m256i q = nibbles32(w + 4);
+        __m256i x = _mm256_loadu_si256((const __m256i *)a[b].q);
+        __m256 p = _mm256_cvtepi32_ps(dot_u8_i8(q, x));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * da), p, acc);
+    }
+    return hsum8(acc) + mins;
+}
+
+AVX2 static float dot_q4_0_avx2(const uint8_t *w, const q8_0_block *a, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, w += 18) {
+        __m256i q = _mm256_sub_epi8(nibbles32(w + 2), _mm256_set1_epi8(8));
+        __m256i x = _mm256_loadu_si256((const __m256i *)a[b].q);
+        __m256i p = dot_u8_i8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(rd16(w)) * h2f(a[b].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum8(acc);
+}
+
+AVX2 static float dot_q8_0_avx2(const uint8_t *w, const q8_0_block *a, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, w += 34) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(w + 2));
+        __m256i x = _mm256_loadu_si256((const __m256i *)a[b].q);
+        __m256i p = dot_u8_i8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(rd16(w)) * h2f(a[b].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum8(acc);
+}
+
+AVX2 static inline int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+AVX2 static float dot_q4_k_avx2(const uint8_t *w, const q8_k_block *a, int64_t nb) {
+    float sum = 0, mins = 0;
+    for (int64_t b = 0; b < nb; b++, w += 144) {
+        const float d = a[b].d * h2f(rd16(w));
+        const float dmin = -a[b].d * h2f(rd16(w + 2));
+        const uint8_t *scales = w + 4, *qs = w + 16;
+        int sumi = 0, summ = 0;
+        for (int g = 0; g < 4; g++) {
+            uint8_t sc0, m0, sc1, m1;
+            k4_scale_min(2 * g, scales, &sc0, &m0);
+            k4_scale_min(2 * g + 1, scales, &sc1, &m1);
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+            __m256i lo = _mm256_and_si256(bytes, _mm256_set1_epi8(15));
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), _mm256_set1_epi8(15));
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g + 32));
+            sumi += sc0 * hsum_i32(dot_u8_i8(lo, x0)) + sc1 * hsum_i32(dot_u8_i8(hi, x1));
+            summ += m0 * (a[b].bsums[4 * g] + a[b].bsums[4 * g + 1]) + m1 * (a[b].bsums[4 * g + 2] + a[b].bsums[4 * g + 3]);
+        }
+        sum += d * (float)sumi;
+        mins += dmin * (float)summ;
+    }
+    return sum + mins;
+}
+
+AVX2 static float dot_q6_k_avx2(const uint8_t *w, const q8_k_block *a, int64_t nb) {
+    float sum = 0;
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    for (int64_t b = 0; b < nb; b++, w += 210) {
+        const uint8_t *ql = w, *qh = w + 128;
+        const int8_t *sc = (const int8_t *)(w + 192);
+        const int8_t *q8 = a[b].q;
+        const float d = a[b].d * h2f(rd16(w + 208));
+        int sumi = 0;
+        for (int half = 0; half < 2; half++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                __m256i x = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+                // (q - 32) * x = q * x - 32 * x, with q in 0..63.
+                __m256i prod = _mm256_maddubs_epi16(q[k], x);
+                __m256i corr = _mm256_maddubs_epi16(_mm256_set1_epi8(32), x);
+                __m256i d16 = _mm256_sub_epi16(prod, corr);
+                // Lanes 0-7 (i16) cover elements 0-15 of this 32-run, lanes 8-15 elements 16-31.
+                __m256i s32 = _mm256_madd_epi16(d16, _mm256_set1_epi16(1));
+                __m128i lo = _mm256_castsi256_si128(s32), hi = _mm256_extracti128_si256(s32, 1);
+                lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4e));
+                lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xb1));
+                hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0x4e));
+                hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0xb1));
+                sumi += sc[2 * k] * _mm_cvtsi128_si32(lo) + sc[2 * k + 1] * _mm_cvtsi128_si32(hi);
+            }
+            ql += 64;
+            qh += 32;
+            sc += 8;
+            q8 += 128;
+        }
+        sum += d * (float)sumi;
+    }
+    return sum;
+}
+
+static int have_avx2(void) {
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v && dera_kernel_level() >= 1;
+}
+#else
+static int have_avx2(void) { return 0; }
+#endif
+
+static float dot_row(uint32_t type, const uint8_t *w, const void *a, int64_t n, int simd) {
+    switch (type) {
+#if defined(__x86_64__)
+    case T_Q4_0: return simd ? dot_q4_0_avx2(w, a, n / 32) : dot_q4_0(w, a, n / 32);
+    case T_Q4_1: return simd ? dot_q4_1_avx2(w, a, n / 32) : dot_q4_1(w, a, n / 32);
+    case T_Q8_0: return simd ? dot_q8_0_avx2(w, a, n / 32) : dot_q8_0(w, a, n / 32);
+    case T_Q4_K: return simd ? dot_q4_k_avx2(w, a, n / 256) : dot_q4_k(w, a, n / 256);
+    case T_Q6_K: return simd ? dot_q6_k_avx2(w, a, n / 256) : dot_q6_k(w, a, n / 256);
+#else
+    case T_Q4_0: return dot_q4_0(w, a, n / 32);
+    case T_Q4_1: return dot_q4_1(w, a, n / 32);
+    case T_Q8_0: return dot_q8_0(w, a, n / 32);
+    case T_Q4_K: return dot_q4_k(w, a, n / 256);
+    case T_Q6_K: return dot_q6_k(w, a, n / 256);
+#endif
+    case T_Q5_0: return dot_q5_0(w, a, n / 32);
+    case T_F16: return dot_f16(w, a, n);
+    case T_BF16: return dot_bf16(w, a, n);
+    case T_F32: return dot_f32(w, a, n);
+    default: return 0;
+    }
+}
+
+void dera_matvec_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, float *y,
+                    int64_t row_begin, int64_t row_end, int64_t n) {
+    const int simd = have_avx2();
+    for (int64_t r = row_begin; r < row_end; r++)
+        y[r] = dot_row(type, (const uint8_t *)w + r * row_bytes, xq, n, simd);
+}
+
+void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, size_t xq_stride,
+                    int64_t n_vec, float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
+    const int simd = have_avx2();
+    // Rows in tiles so a tile of weights stays in cache while every vector passes over it.
+    const int64_t tile = 16;
+    for (int64_t r0 = row_begin; r0 < row_end; r0 += tile) {
+        const int64_t r1 = r0 + tile < row_end ? r0 + tile : row_end;
+        for (int64_t v = 0; v < n_vec; v++) {
+            const void *a = (const uint8_t *)xq + v * xq_stride;
+            for (int64_t r = r0; r < r1; r++)
+                y[v * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes, a, n, simd);
+        }
+    }
+}
+
+// ---- flash attention with an F16 accumulator, in ggml's rounding order --------------------------
+
+// ggml_vec_dot_f16 on AVX-512: four 16-lane accumulators over 64-element steps, a fixed reduction tree,
+// leftovers added in double.
+static inline __attribute__((always_inline)) float dot_f16_ggml_order(const _Float16 *x, const _Float16 *y,
+                                                                      int64_t n) {
+    float acc[4][16] = {{0}};
+    const int64_t np = n & ~(int64_t)63;
+    for (int64_t i = 0; i < np; i += 64)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 16; l++)
+                acc[j][l] = fmaf((float)x[i + 16 * j + l], (float)y[i + 16 * j + l], acc[j][l]);
+    float v[16], t3[8], t6[4];
+    for (int l = 0; l < 16; l++) v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    for (int l = 0; l < 8; l++) t3[l] = v[l + 8] + v[l];
+    for (int l = 0; l < 4; l++) t6[l] = t3[l + 4] + t3[l];
+    double sum = (double)((t6[0] + t6[2]) + (t6[1] + t6[3]));
+    for (int64_t i = np; i < n; i++) sum += (double)((float)x[i] * (float)y[i]);
+    return (float)sum;
+}
+
+// Inlined into a portable and an F16C wrapper, so half conversions are single instructions where possible.
+static inline __attribute__((always_inline)) void flash_attention_body(
+    const float *query, const float *keys, const float *values, size_t stride, int64_t length, int64_t d,
+    float scale, float *out) {
+    _Float16 q[512], k[512], acc[512];
+    if (d > 512) d = 512;
+    for (int64_t i = 0; i < d; i++) {
+        q[i] = (_Float16)query[i];
+        acc[i] = 0;
+    }
+    float maximum = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < length; j++) {
+        const float *key = keys + j * stride, *value = values + j * stride;
+        for (int64_t i = 0; i < d; i++) k[i] = (_Float16)key[i];
+        float s = dot_f16_ggml_order(k, q, d) * scale;
+        float ms = 1, vs = 1;
+        if (s > maximum) {
+            const float previous = maximum;
+            maximum = s;
+            ms = expf(previous - maximum);
+            for (int64_t i = 0; i < d; i++) acc[i] = (_Float16)((float)acc[i] * ms);
+        } else {
+            vs = expf(s - maximum);
+        }
+        for (int64_t i = 0; i < d; i++) acc[i] = (_Float16)fmaf((float)(_Float16)value[i], vs, (float)acc[i]);
+        sum = sum * ms + vs;
+    }
+    const float inverse = sum == 0 ? 0 : 1.0f / sum;
+    for (int64_t i = 0; i < d; i++) out[i] = (float)acc[i] * inverse;
+}
+
+static void flash_attention_portable(const float *query, const float *keys, const float *values, size_t stride,
+                                     int64_t length, int64_t d, float scale, float *out) {
+    flash_attention_body(query, keys, values, stride, length, d, scale, out);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma,f16c"))) static void flash_attention_f16c(
+    const float *query, const float *keys, const float *values, size_t stride, int64_t length, int64_t d,
+    float scale, float *out) {
+    flash_attention_body(query, keys, values, stride, length, d, scale, out);
+}
+#endif
+
+void dera_flash_attention_f16(const float *query, const float *keys, const float *values, size_t stride,
+                              int64_t length, int64_t d, float scale, float *out) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        flash_attention_f16c(query, keys, values, stride, length, d, scale, out);
+        return;
+    }
+#endif
+    flash_attention_portable(query, keys, values, stride, length, d, scale, out);
+}

@@ -1,0 +1,322 @@
+import CKernels
+import COpenBLAS
+import Foundation
+import Formats
+
+/// A llama-family decoder-only transformer (llama, qwen2) that turns batches of tokens into next-token
+/// logits: RMSNorm, rotary embeddings, grouped-query attention over a KV cache, SwiGLU feed-forward.
+///
+/// ```swift
+/// let model = try DecoderModel(gguf: GGUFFile(path: "models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+/// let cache = model.makeCache()
+/// let logits = try model.forward(DecoderBatch(prompt: ids), caches: [cache])
+/// ```
+public final class DecoderModel: @unchecked Sendable {
+    /// How the forward pass rounds its arithmetic.
+    public enum Arithmetic: String, Sendable, CaseIterable {
+        /// Float activations and an F32 KV cache: agrees with a float reference (transformers) to ~1e-4.
+        case float32
+        /// As llama.cpp computes on the CPU: activations quantised to 8 bits before each product with
+        /// quantised weights, an F16 KV cache, and flash attention's F16 accumulation. Greedy decoding then
+        /// follows llama.cpp's token choices, and it is faster.
+        case llamaCpp
+    }
+
+    /// Query rows from which ggml's CPU flash attention uses its F32 tiled kernel.
+    static let flashAttentionTileRows = 64
+
+    public let config: ModelConfig
+    public let weights: DecoderWeights
+    /// Worker threads used for matrix products and attention.
+    public var workers: Int
+    public var arithmetic: Arithmetic = .llamaCpp
+    private let inverseFrequencies: [Float]
+
+    public init(config: ModelConfig, weights: DecoderWeights, workers: Int = 1) {
+        self.config = config
+        self.weights = weights
+        self.workers = max(1, workers)
+        let half = config.headDimension / 2
+        inverseFrequencies = (0..<half).map { i in
+            powf(config.ropeBase, -2 * Float(i) / Float(config.headDimension))
+        }
+        // dera parallelises around OpenBLAS; its own spinning workers would only compete.
+        openblas_set_num_threads(1)
+    }
+
+    /// Loads a GGUF checkpoint (llama or qwen2 architecture).
+    public convenience init(gguf file: GGUFFile, workers: Int = 1) throws {
+        let config = try ModelConfig(gguf: file)
+        try self.init(config: config, weights: DecoderWeights(source: file, names: .gguf, config: config),
+                      workers: workers)
+    }
+
+    /// Loads a Hugging Face folder (config.json + safetensors).
+    public convenience init(huggingFace folder: HFModelFolder, workers: Int = 1) throws {
+        let config = try ModelConfig(hf: folder)
+        try self.init(config: config, weights: DecoderWeights(source: folder, names: .huggingFace, config: config),
+                      workers: workers)
+    }
+
+    /// A KV cache for one sequence of up to `capacity` positions (the model's context length by default).
+    public func makeCache(capacity: Int? = nil) -> KVCache {
+        KVCache(layerCount: config.layerCount, width: config.keyValueWidth,
+                capacity: min(capacity ?? config.contextLength, config.contextLength))
+    }
+
+    /// Runs one batch and returns the logits of the rows that want them, `vocabularySize` floats per row in
+    /// row order. The caches named by the batch grow by their rows.
+    public func forward(_ batch: DecoderBatch, caches: [KVCache]) throws -> [Float] {
+        var logits = [Float](repeating: 0, count: batch.logitRowCount * config.vocabularySize)
+        try logits.withUnsafeMutableBufferPointer { try forward(batch, caches: caches, logits: $0.baseAddress!) }
+        return logits
+    }
+
+    /// Runs one batch, writing the wanted logits into `logits` (logitRowCount x vocabularySize floats).
+    public func forward(_ batch: DecoderBatch, caches: [KVCache], logits: UnsafeMutablePointer<Float>) throws {
+        let c = config
+        let n = batch.count
+        guard n > 0 else { return }
+        precondition(batch.sequences.count == n && batch.wantsLogits.count == n, "inconsistent batch")
+
+        // Positions, and the contiguous runs of rows that belong to one sequence.
+        var positions = [Int](repeating: 0, count: n)
+        var runs: [(sequence: Int, rows: Range<Int>)] = []
+        var seen = Set<Int>()
+        for row in 0..<n {
+            let token = batch.tokens[row]
+            guard token >= 0, token < c.vocabularySize else {
+                throw ModelError.tokenOutOfRange(token: token, vocabularySize: c.vocabularySize)
+            }
+            let s = batch.sequences[row]
+            if let last = runs.last, last.sequence == s {
+                runs[runs.count - 1].rows = last.rows.lowerBound..<(row + 1)
+                positions[row] = positions[row - 1] + 1
+            } else {
+                precondition(seen.insert(s).inserted, "rows of sequence \(s) are not contiguous")
+                runs.append((s, row..<(row + 1)))
+                positions[row] = caches[s].length
+            }
+            guard positions[row] < caches[s].capacity else { throw ModelError.contextFull(capacity: caches[s].capacity) }
+        }
+
+        let d = c.embeddingLength, qw = c.queryWidth, kvw = c.keyValueWidth, ff = c.feedForwardLength
+        let buffer = Scratch(count: n * (2 * d + 2 * qw + 2 * kvw + 2 * ff + d))
+        defer { withExtendedLifetime(buffer) {} }
+        let x = buffer.take(n * d), h = buffer.take(n * d)
+        let q = buffer.take(n * qw), attention = buffer.take(n * qw)
+        let k = buffer.take(n * kvw), v = buffer.take(n * kvw)
+        let gate = buffer.take(n * ff), up = buffer.take(n * ff), projected = buffer.take(n * d)
+
+        for row in 0..<n { weights.embedding.dequantizeRow(batch.tokens[row], into: x + row * d) }
+
+        for (layerIndex, layer) in weights.layers.enumerated() {
+            rmsNorm(x, layer.attentionNorm, rows: n, into: h)
+            multiply(layer.query, h, n, q)
+            multiply(layer.key, h, n, k)
+            multiply(layer.value, h, n, v)
+            if let bias = layer.queryBias { addBias(bias, to: q, rows: n) }
+            if let bias = layer.keyBias { addBias(bias, to: k, rows: n) }
+            if let bias = layer.valueBias { addBias(bias, to: v, rows: n) }
+            applyRoPE(q, heads: c.headCount, positions: positions)
+            applyRoPE(k, heads: c.keyValueHeadCount, positions: positions)
+            if arithmetic == .llamaCpp {
+                // An F16 KV cache stores rounded keys and values.
+                dera_round_to_f16(k, Int64(n * kvw))
+                dera_round_to_f16(v, Int64(n * kvw))
+            }
+            for run in runs {
+                let cache = caches[run.sequence]
+                let start = positions[run.rows.lowerBound]
+                (cache.keys(layer: layerIndex) + start * kvw).update(from: k + run.rows.lowerBound * kvw,
+                                                                    count: run.rows.count * kvw)
+                (cache.values(layer: layerIndex) + start * kvw).update(from: v + run.rows.lowerBound * kvw,
+                                                                      count: run.rows.count * kvw)
+            }
+            // ggml's flash attention switches to an F32 tiled kernel for batches of 64 query rows or more.
+            switch arithmetic == .llamaCpp && n < Self.flashAttentionTileRows ? Arithmetic.llamaCpp : .float32 {
+            case .float32:
+                attend(q, runs: runs, positions: positions, caches: caches, layer: layerIndex, into: attention)
+            case .llamaCpp:
+                attendAccumulatingInF16(q, runs: runs, positions: positions, caches: caches, layer: layerIndex,
+                                        into: attention)
+            }
+            multiply(layer.attentionOutput, attention, n, projected)
+            for i in 0..<(n * d) { x[i] += projected[i] }
+
+            rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
+            multiply(layer.gate, h, n, gate)
+            multiply(layer.up, h, n, up)
+            for i in 0..<(n * ff) {
+                let g = gate[i]
+                gate[i] = g / (1 + expf(-g)) * up[i]
+            }
+            multiply(layer.down, gate, n, projected)
+            for i in 0..<(n * d) { x[i] += projected[i] }
+        }
+        for run in runs { caches[run.sequence].length = positions[run.rows.upperBound - 1] + 1 }
+
+        // Final norm and output head for the rows that want logits only.
+        let wanted = (0..<n).filter { batch.wantsLogits[$0] }
+        guard !wanted.isEmpty else { return }
+        for (i, row) in wanted.enumerated() { (h + i * d).update(from: x + row * d, count: d) }
+        rmsNorm(h, weights.outputNorm, rows: wanted.count, into: h)
+        multiply(weights.output, h, wanted.count, logits)
+    }
+
+    private func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ count: Int,
+                          _ y: UnsafeMutablePointer<Float>) {
+        switch arithmetic {
+        case .float32: w.multiply(x, count: count, into: y, workers: workers)
+        case .llamaCpp: w.multiplyQuantizingActivations(x, count: count, into: y, workers: workers)
+        }
+    }
+
+    // MARK: - Layers
+
+    /// `out = x / sqrt(mean(x^2) + eps) * weight`, row by row (sum of squares in double, as ggml does).
+    private func rmsNorm(_ x: UnsafeMutablePointer<Float>, _ weight: [Float], rows: Int,
+                         into out: UnsafeMutablePointer<Float>) {
+        let d = config.embeddingLength
+        weight.withUnsafeBufferPointer { w in
+            for r in 0..<rows {
+                let row = x + r * d, target = out + r * d
+                var sum: Double = 0
+                for i in 0..<d { sum += Double(row[i] * row[i]) }
+                let scale = 1 / sqrtf(Float(sum / Double(d)) + config.rmsNormEpsilon)
+                for i in 0..<d { target[i] = row[i] * scale * w[i] }
+            }
+        }
+    }
+
+    private func addBias(_ bias: [Float], to y: UnsafeMutablePointer<Float>, rows: Int) {
+        let width = bias.count
+        bias.withUnsafeBufferPointer { b in
+            for r in 0..<rows { for i in 0..<width { y[r * width + i] += b[i] } }
+        }
+    }
+
+    /// Rotates each head's dimension pairs by position-dependent angles.
+    private func applyRoPE(_ y: UnsafeMutablePointer<Float>, heads: Int, positions: [Int]) {
+        let hd = config.headDimension, half = hd / 2, width = heads * hd
+        var cosines = [Float](repeating: 0, count: half), sines = [Float](repeating: 0, count: half)
+        let thetaScale = powf(config.ropeBase, -2 / Float(hd))
+        for (row, position) in positions.enumerated() {
+            if arithmetic == .llamaCpp {
+                // ggml multiplies the angle by the same factor step by step, in float.
+                var theta = Float(position)
+                for i in 0..<half {
+                    cosines[i] = cosf(theta)
+                    sines[i] = sinf(theta)
+                    theta *= thetaScale
+                }
+            } else {
+                for i in 0..<half {
+                    let angle = Float(position) * inverseFrequencies[i]
+                    cosines[i] = cosf(angle)
+                    sines[i] = sinf(angle)
+                }
+            }
+            for head in 0..<heads {
+                let v = y + row * width + head * hd
+                for i in 0..<half {
+                    let (a, b) = config.ropeStyle == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
+                    let x0 = v[a], x1 = v[b]
+                    v[a] = x0 * cosines[i] - x1 * sines[i]
+                    v[b] = x0 * sines[i] + x1 * cosines[i]
+                }
+            }
+        }
+    }
+
+    /// Causal grouped-query attention for every run of rows against its sequence's cache.
+    private func attend(_ q: UnsafeMutablePointer<Float>, runs: [(sequence: Int, rows: Range<Int>)],
+                        positions: [Int], caches: [KVCache], layer: Int, into out: UnsafeMutablePointer<Float>) {
+        let c = config
+        let hd = c.headDimension, qw = c.queryWidth, kvw = c.keyValueWidth
+        let group = c.headCount / c.keyValueHeadCount
+        let scale = 1 / sqrtf(Float(hd))
+        let items = runs.count * c.headCount
+        parallelFor(workers: workers, count: items, granularity: 1) { range in
+            for item in range {
+                let run = runs[item / c.headCount], head = item % c.headCount
+                let cache = caches[run.sequence]
+                let rows = run.rows.count
+                let first = positions[run.rows.lowerBound]
+                let length = first + rows
+                let keys = cache.keys(layer: layer) + (head / group) * hd
+                let values = cache.values(layer: layer) + (head / group) * hd
+                let queries = q + run.rows.lowerBound * qw + head * hd
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * length)
+                defer { scores.deallocate() }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(length), Int32(hd),
+                            scale, queries, Int32(qw), keys, Int32(kvw), 0, scores, Int32(length))
+                for r in 0..<rows {
+                    let visible = first + r + 1
+                    let s = scores + r * length
+                    var maximum = -Float.infinity
+                    for j in 0..<visible { maximum = max(maximum, s[j]) }
+                    var sum: Float = 0
+                    for j in 0..<visible {
+                        let e = expf(s[j] - maximum)
+                        s[j] = e
+                        sum += e
+                    }
+                    let inverse = 1 / sum
+                    for j in 0..<visible { s[j] *= inverse }
+                    for j in visible..<length { s[j] = 0 }
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hd), Int32(length),
+                            1, scores, Int32(length), values, Int32(kvw), 0,
+                            out + run.rows.lowerBound * qw + head * hd, Int32(qw))
+            }
+        }
+    }
+}
+
+extension DecoderModel {
+    /// Attention as ggml's CPU flash attention computes it for batches under 64 rows (see
+    /// `dera_flash_attention_f16`).
+    fileprivate func attendAccumulatingInF16(
+        _ q: UnsafeMutablePointer<Float>, runs: [(sequence: Int, rows: Range<Int>)], positions: [Int],
+        caches: [KVCache], layer: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        let c = config
+        let hd = c.headDimension, qw = c.queryWidth, kvw = c.keyValueWidth
+        let group = c.headCount / c.keyValueHeadCount
+        let scale = 1 / sqrtf(Float(hd))
+        var rowSequence = [Int](repeating: 0, count: positions.count)
+        for run in runs { for row in run.rows { rowSequence[row] = run.sequence } }
+        parallelFor(workers: workers, count: positions.count * c.headCount, granularity: 1) { range in
+            for item in range {
+                let row = item / c.headCount, head = item % c.headCount
+                let cache = caches[rowSequence[row]]
+                dera_flash_attention_f16(
+                    q + row * qw + head * hd, cache.keys(layer: layer) + (head / group) * hd,
+                    cache.values(layer: layer) + (head / group) * hd, kvw, Int64(positions[row] + 1), Int64(hd),
+                    scale, out + row * qw + head * hd)
+            }
+        }
+    }
+}
+
+/// One allocation carved into the working arrays of a forward pass.
+final class Scratch {
+    private let base: UnsafeMutablePointer<Float>
+    private let count: Int
+    private var used = 0
+
+    init(count: Int) {
+        self.count = count
+        base = .allocate(capacity: count)
+        base.initialize(repeating: 0, count: count)
+    }
+
+    deinit { base.deallocate() }
+
+    func take(_ n: Int) -> UnsafeMutablePointer<Float> {
+        precondition(used + n <= count, "scratch exhausted")
+        defer { used += n }
+        return base + used
+    }
+}

@@ -1,0 +1,70 @@
+import CKernels
+import COpenBLAS
+
+extension WeightMatrix {
+    /// `y[t][r] = sum_c x[t][c] * W[r][c]` for `count` input rows of `columns` floats; `y` has `rows` floats per
+    /// input row. One row reads the quantised weights directly; a few rows share each weight read; many rows
+    /// dequantise a panel of weights and hand it to OpenBLAS sgemm.
+    /// - Complexity: O(count * rows * columns).
+    public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, workers: Int) {
+        let rows = self.rows, columns = self.columns, type = self.type.rawValue, rowBytes = self.rowBytes
+        let base = self.base
+        if count == 1 {
+            parallelFor(workers: workers, count: rows, granularity: 64) { range in
+                dera_matvec(type, base, rowBytes, x, y, Int64(range.lowerBound), Int64(range.upperBound),
+                            Int64(columns))
+            }
+            return
+        }
+        if count <= 4 {
+            parallelFor(workers: workers, count: rows, granularity: 64) { range in
+                dera_matmat(type, base, rowBytes, x, Int64(count), y, Int64(rows),
+                            Int64(range.lowerBound), Int64(range.upperBound), Int64(columns))
+            }
+            return
+        }
+        let panelRows = 64
+        parallelFor(workers: workers, count: rows, granularity: panelRows) { range in
+            let panel = UnsafeMutablePointer<Float>.allocate(capacity: panelRows * columns)
+            defer { panel.deallocate() }
+            var r = range.lowerBound
+            while r < range.upperBound {
+                let n = min(panelRows, range.upperBound - r)
+                for i in 0..<n {
+                    dera_dequantize_row(type, base + (r + i) * rowBytes, panel + i * columns, Int64(columns))
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(columns),
+                            1, x, Int32(columns), panel, Int32(columns), 0, y + r, Int32(rows))
+                r += n
+            }
+        }
+    }
+}
+
+extension WeightMatrix {
+    /// The same product with activations quantised to 8 bits per block first, as llama.cpp does on the CPU
+    /// (see CKernelsQ8.h): integer block dot products, never expanding the weights to floats.
+    public func multiplyQuantizingActivations(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>,
+                                              workers: Int) {
+        let rows = self.rows, columns = self.columns, type = self.type.rawValue, rowBytes = self.rowBytes
+        let base = self.base
+        let stride = dera_q8_row_bytes(type, Int64(columns))
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(stride * count, 1), alignment: 64)
+        defer { quantized.deallocate() }
+        parallelFor(workers: workers, count: count, granularity: 1) { range in
+            for v in range {
+                dera_quantize_activations(type, x + v * columns, quantized + v * stride, Int64(columns))
+            }
+        }
+        let activations = UnsafeRawPointer(quantized)
+        parallelFor(workers: workers, count: rows, granularity: 64) { range in
+            if count == 1 {
+                dera_matvec_q8(type, base, rowBytes, activations, y, Int64(range.lowerBound), Int64(range.upperBound),
+                               Int64(columns))
+            } else {
+                dera_matmat_q8(type, base, rowBytes, activations, stride, Int64(count), y, Int64(rows),
+                               Int64(range.lowerBound), Int64(range.upperBound), Int64(columns))
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Inference
+import Realign
+import Retrieval
+import Tokenization
+
+/// A grounded answer: the generated text and the passages it was given, numbered as the prompt numbered them.
+public struct GroundedAnswer: Sendable, Codable {
+    public struct Citation: Sendable, Codable, Equatable {
+        public var number: Int
+        public var source: String
+        public var title: String
+        public var passageID: Int64?
+        public var text: String
+    }
+
+    public var question: String
+    public var answer: String
+    public var citations: [Citation]
+    public var promptTokens: Int
+    public var generatedTokens: Int
+    public var generationTokensPerSecond: Double
+}
+
+/// Grounded question answering: retrieve passages, put them in the prompt template, generate.
+///
+/// The DeRa decoder replaces the single-model generator here once it lands; retrieval and prompting
+/// stay as they are.
+public struct GroundedAnswerer: Sendable {
+    public let store: PassageStore
+    public let bundle: ModelBundle
+    public let template: PromptTemplate
+    public var passageCount = 3
+    /// Passage text is cut to this many characters so the prompt stays small for small models.
+    public var passageCharacters = 600
+    public var maxTokens = 128
+    public var sampling = SamplingParameters.greedy
+
+    public init(store: PassageStore, bundle: ModelBundle, template: PromptTemplate) {
+        self.store = store
+        self.bundle = bundle
+        self.template = template
+    }
+
+    /// The chat messages for `question` over `hits`, numbered from 1.
+    public func messages(question: String, hits: [SearchHit]) throws -> [ChatMessage] {
+        let passages: String = hits.enumerated().map { index, hit -> String in
+            let text = hit.passage.text.count > passageCharacters
+                ? String(hit.passage.text.prefix(passageCharacters)) + "…" : hit.passage.text
+            return "[\(index + 1)] \(hit.title.isEmpty ? "" : hit.title + ": ")\(text)"
+        }.joined(separator: "\n")
+        return try template.messages(["passages": passages, "question": question])
+    }
+
+    /// Answers `question`, streaming text pieces to `onText` as they are generated.
+    public func answer(_ question: String, onText: (String) -> Void = { _ in }) throws -> GroundedAnswer {
+        guard let chat = bundle.chatTemplate else { throw PipelineError.noChatTemplate(model: bundle.path) }
+        let hits = try store.search(question, options: SearchOptions(limit: passageCount))
+        let prompt = chat.render(try messages(question: question, hits: hits), addGenerationPrompt: true)
+        let ids = bundle.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
+        var text = ""
+        let (tokens, statistics) = try TextGenerator(bundle: bundle).generate(
+            prompt: ids, maxTokens: maxTokens, sampling: sampling
+        ) { _, piece in
+            text += piece
+            onText(piece)
+            return true
+        }
+        let citations = hits.enumerated().map { index, hit in
+            GroundedAnswer.Citation(number: index + 1, source: hit.source, title: hit.title,
+                                    passageID: hit.passage.id, text: hit.passage.text)
+        }
+        return GroundedAnswer(question: question, answer: text.trimmingCharacters(in: .whitespacesAndNewlines),
+                              citations: citations, promptTokens: ids.count, generatedTokens: tokens.count,
+                              generationTokensPerSecond: statistics.generationTokensPerSecond)
+    }
+}

@@ -1,0 +1,113 @@
+/// Finds sentence and paragraph boundaries in text, by scalar offset.
+///
+/// A sentence ends at `.`, `!`, `?`, `…` or their CJK forms, optionally followed by closing quotes or
+/// brackets, when whitespace follows and the next word does not start in lowercase. A period after a
+/// single letter (an initial) or a known abbreviation ("Dr.", "e.g.") does not end a sentence.
+/// A paragraph ends at a blank line. Linear in the length of the text.
+struct SentenceSplitter {
+    static let abbreviations: Set<String> = [
+        "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "eg", "ie", "no",
+        "fig", "inc", "ltd", "co", "corp", "mt", "ft", "approx", "cf", "al", "vol", "ed", "gen", "col",
+        "lt", "sgt", "capt", "rev", "u.s", "u.k", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+        "sep", "sept", "oct", "nov", "dec",
+    ]
+
+    func segments(of scalars: [Unicode.Scalar]) -> [SentenceSegment] {
+        var segments: [SentenceSegment] = []
+        var start: Int? = nil
+        var words = 0
+        var inWord = false
+        var index = 0
+        let count = scalars.count
+
+        func close(at end: Int, paragraph: Bool) {
+            if let begin = start {
+                var last = end
+                while last > begin, scalars[last - 1].isSpace { last -= 1 }
+                if last > begin {
+                    segments.append(SentenceSegment(start: begin, end: last, words: words,
+                                                    endsParagraph: paragraph))
+                }
+            } else if paragraph, !segments.isEmpty {
+                segments[segments.count - 1].endsParagraph = true
+            }
+            start = nil
+            words = 0
+            inWord = false
+        }
+
+        while index < count {
+            let scalar = scalars[index]
+            if scalar.isSpace {
+                inWord = false
+                if scalar == "\n", isBlankLineAhead(scalars, after: index) {
+                    close(at: index, paragraph: true)
+                }
+                index += 1
+                continue
+            }
+            if start == nil { start = index }
+            if !inWord { words += 1; inWord = true }
+            if Self.isTerminator(scalar) {
+                var end = index + 1
+                while end < count, Self.isCloser(scalars[end]) { end += 1 }
+                if end == count || Self.isFullWidthTerminator(scalar)
+                    || (scalars[end].isSpace
+                                    && endsSentence(scalars, terminator: index, next: end)) {
+                    close(at: end, paragraph: false)
+                    index = end
+                    continue
+                }
+            }
+            index += 1
+        }
+        close(at: count, paragraph: true)
+        return segments
+    }
+
+    /// `index` is a newline; true when only spaces or tabs separate it from another newline.
+    private func isBlankLineAhead(_ scalars: [Unicode.Scalar], after index: Int) -> Bool {
+        var probe = index + 1
+        while probe < scalars.count {
+            let scalar = scalars[probe]
+            if scalar == "\n" { return true }
+            if scalar == " " || scalar == "\t" || scalar == "\r" { probe += 1; continue }
+            return false
+        }
+        return false
+    }
+
+    private func endsSentence(_ scalars: [Unicode.Scalar], terminator: Int, next: Int) -> Bool {
+        var probe = next
+        while probe < scalars.count, scalars[probe].isSpace { probe += 1 }
+        if probe < scalars.count, scalars[probe].properties.isLowercase { return false }
+        guard scalars[terminator] == "." else { return true }
+        // The word before the period: an initial or an abbreviation does not end a sentence.
+        var begin = terminator
+        while begin > 0, !scalars[begin - 1].isSpace, scalars[begin - 1] != "(" {
+            begin -= 1
+        }
+        let word = String(String.UnicodeScalarView(scalars[begin..<terminator])).lowercased()
+        if word.unicodeScalars.count == 1, word.unicodeScalars.first!.properties.isAlphabetic { return false }
+        return !Self.abbreviations.contains(word)
+    }
+
+    static func isTerminator(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case ".", "!", "?", "\u{2026}", "\u{3002}", "\u{FF01}", "\u{FF1F}": true
+        default: false
+        }
+    }
+
+    /// CJK sentence ends, which need no following space.
+    static func isFullWidthTerminator(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == "\u{3002}" || scalar == "\u{FF01}" || scalar == "\u{FF1F}"
+    }
+
+    static func isCloser(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "\"", "'", ")", "]", "\u{201D}", "\u{2019}", "\u{00BB}": true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Reads Markdown into plain text: heading markers, emphasis, inline code ticks, list and quote
+/// markers, table pipes and link/image syntax are removed (link and image text is kept); fenced code
+/// is kept without its fences; YAML front matter is dropped except its `title:`. Headings become
+/// their own paragraphs. The title is front-matter `title:`, else the first heading, else the file name.
+public struct MarkdownReader: DocumentReader {
+    public init() {}
+
+    public func documents(in data: Data, source: String) throws -> [ExtractedDocument] {
+        let markdown = PlainTextReader.normaliseLineEnds(PlainTextReader.decode(data))
+        var lines = markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var title: String? = nil
+
+        if lines.first?.trimmingCharacters(in: .whitespaces) == "---",
+           let close = lines.dropFirst().firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "---" }) {
+            for line in lines[1..<close] where line.lowercased().hasPrefix("title:") {
+                title = line.dropFirst(6).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
+            }
+            lines.removeSubrange(0...close)
+        }
+
+        var output: [String] = []
+        var fence: String? = nil
+        var index = 0
+        while index < lines.count {
+            let line = lines[index]
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            index += 1
+            if let open = fence {
+                if trimmed.hasPrefix(open) { fence = nil; output.append("") } else { output.append(line) }
+                continue
+            }
+            if trimmed.hasPrefix("```") || trimmed.hasPrefix("~~~") {
+                fence = String(trimmed.prefix(3))
+                output.append("")
+                continue
+            }
+            if let heading = MarkdownReader.atxHeading(trimmed) {
+                let text = MarkdownReader.inline(heading)
+                if title == nil, !text.isEmpty { title = text }
+                output.append(contentsOf: ["", text, ""])
+                continue
+            }
+            // Setext heading: a text line underlined with === or ---.
+            if index < lines.count, !trimmed.isEmpty {
+                let under = lines[index].trimmingCharacters(in: .whitespaces)
+                if under.count >= 2, under.allSatisfy({ $0 == "=" }) || under.allSatisfy({ $0 == "-" }) {
+                    let text = MarkdownReader.inline(trimmed)
+                    if title == nil, !text.isEmpty { title = text }
+                    output.append(contentsOf: ["", text, ""])
+                    index += 1
+                    continue
+                }
+            }
+            output.append(MarkdownReader.inline(MarkdownReader.stripBlockMarkers(trimmed)))
+        }
+        // Headings add blank lines of their own: keep at most one blank line anywhere, none at the ends.
+        var text = ""
+        var blankRun = 0
+        for line in output {
+            let blank = line.allSatisfy(\.isWhitespace)
+            if blank { blankRun += 1; continue }
+            if !text.isEmpty { text += blankRun > 0 ? "\n\n" : "\n" }
+            text += line
+            blankRun = 0
+        }
+        return [ExtractedDocument(source: source, title: title ?? Self.fallbackTitle(for: source), text: text)]
+    }
+
+    /// The text of `# Heading #`, or `nil` when the line is not an ATX heading.
+    static func atxHeading(_ line: String) -> String? {
+        let hashes = line.prefix { $0 == "#" }.count
+        guard (1...6).contains(hashes) else { return nil }
+        let rest = line.dropFirst(hashes)
+        guard rest.isEmpty || rest.first == " " || rest.first == "\t" else { return nil }
+        var text = rest.trimmingCharacters(in: .whitespaces)
+        while text.hasSuffix("#") { text.removeLast() }
+        return text.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Removes quote, list and table markers at the start of a trimmed line.
+    static func stripBlockMarkers(_ line: String) -> String {
+        var rest = Substring(line)
+        while rest.hasPrefix(">") { rest = rest.dropFirst().drop { $0 == " " } }
+        if let first = rest.first, "-*+".contains(first), rest.dropFirst().first == " " {
+            rest = rest.dropFirst(2)
+        } else {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            if !digits.isEmpty, digits.count <= 9 {
+                let after = rest.dropFirst(digits.count)
+                if let mark = after.first, mark == "." || mark == ")", after.dropFirst().first == " " {
+                    rest = after.dropFirst(2)
+                }
+            }
+        }
+        if rest.hasPrefix("|") || rest.hasSuffix("|") {
+            if rest.allSatisfy({ "|-: ".contains($0) }) { return "" }  // table rule
+            return rest.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+                .joined(separator: " ")
+        }
+        return String(rest)
+    }
+
+    /// Inline markup to text: `[text](url)` and `![alt](url)` keep their text; `**`, `__`, edge `*`
+    /// and `_`, and backticks go.
+    static func inline(_ line: String) -> String {
+        let characters = Array(line)
+        var result = ""
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            if character == "!", index + 1 < characters.count, characters[index + 1] == "[" {
+                index += 1
+                continue
+            }
+            if character == "[", let link = linkEnd(characters, from: index) {
+                result += inline(String(characters[(index + 1)..<link.textEnd]))
+                index = link.end
+                continue
+            }
+            if character == "`" { index += 1; continue }
+            if character == "*" || character == "_" {
+                let before = index > 0 ? characters[index - 1] : " "
+                var run = index
+                while run < characters.count, characters[run] == character { run += 1 }
+                let after = run < characters.count ? characters[run] : " "
+                let inWord = before.isLetter || before.isNumber
+                let beforeWord = after.isLetter || after.isNumber
+                if run - index >= 2 || !(inWord && beforeWord) {
+                    if !(before.isWhitespace && after.isWhitespace) {  // a lone " * " stays
+                        index = run
+                        continue
+                    }
+                }
+                result.append(contentsOf: characters[index..<run])
+                index = run
+                continue
+            }
+            result.append(character)
+            index += 1
+        }
+        return result
+    }
+
+    /// For `[` at `start`: the index of the matching `]` and the index after `(...)`, if this is a link.
+    private static func linkEnd(_ characters: [Character], from start: Int) -> (textEnd: Int, end: Int)? {
+        var depth = 0
+        var close = start
+        while close < characters.count {
+            if characters[close] == "[" { depth += 1 }
+            if characters[close] == "]" { depth -= 1; if depth == 0 { break } }
+            close += 1
+        }
+        guard close + 1 < characters.count, characters[close + 1] == "(" else { return nil }
+        guard let paren = characters[(close + 2)...].firstIndex(of: ")") else { return nil }
+        return (close, paren + 1)
+    }
+}

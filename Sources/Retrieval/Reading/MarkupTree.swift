@@ -1,0 +1,187 @@
+import CLibXML2
+import Foundation
+
+/// A parsed libxml2 document (HTML or XML), freed when the value goes away, with a text extraction
+/// walk shared by ``HTMLReader`` and ``XMLReader``.
+final class MarkupTree {
+    let document: xmlDocPtr
+
+    private init(document: xmlDocPtr) { self.document = document }
+    deinit { xmlFreeDoc(document) }
+
+    /// Parses HTML leniently: broken markup is repaired, no network access, no error output.
+    /// - Parameter encoding: an IANA charset name, or `nil` to let libxml2 detect it.
+    static func html(_ data: Data, encoding: String?, file: String) throws -> MarkupTree {
+        let options = HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue
+            | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_NONET.rawValue | XML_PARSE_HUGE.rawValue
+        return try parse(data, file: file) { buffer, size in
+            htmlReadMemory(buffer, size, file, encoding, Int32(options))
+        }
+    }
+
+    /// Parses XML without loading external entities or DTDs; recovers from what it can.
+    static func xml(_ data: Data, encoding: String?, file: String) throws -> MarkupTree {
+        let options = XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
+            | XML_PARSE_RECOVER.rawValue | XML_PARSE_HUGE.rawValue | XML_PARSE_NOCDATA.rawValue
+        return try parse(data, file: file) { buffer, size in
+            xmlReadMemory(buffer, size, file, encoding, Int32(options))
+        }
+    }
+
+    private static func parse(_ data: Data, file: String,
+                              _ read: (UnsafePointer<CChar>, Int32) -> xmlDocPtr?) throws -> MarkupTree {
+        guard data.count < Int(Int32.max) else {
+            throw DocumentReadError(file: file, reason: "file of \(data.count) bytes is larger than libxml2 accepts (2 GiB)")
+        }
+        xmlResetLastError()
+        let document: xmlDocPtr? = data.withUnsafeBytes { raw in
+            // libxml2 wants a non-null pointer even for an empty buffer.
+            let fallback: [CChar] = [0]
+            guard let base = raw.baseAddress, raw.count > 0 else {
+                return fallback.withUnsafeBufferPointer { read($0.baseAddress!, 0) }
+            }
+            return read(base.assumingMemoryBound(to: CChar.self), Int32(raw.count))
+        }
+        guard let document else {
+            if let error = xmlGetLastError() {
+                let message = error.pointee.message.map { String(cString: $0) }?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown error"
+                throw DocumentReadError(file: file, line: error.pointee.line > 0 ? Int(error.pointee.line) : nil,
+                                        reason: "libxml2 could not parse it: \(message)")
+            }
+            throw DocumentReadError(file: file, reason: "libxml2 could not parse it")
+        }
+        return MarkupTree(document: document)
+    }
+
+    /// Whether the parsed document has a root element at all (recovery can leave none).
+    var hasRoot: Bool { xmlDocGetRootElement(document) != nil }
+
+    /// The parser's last error message, if any.
+    static func lastErrorDescription() -> String? {
+        guard let error = xmlGetLastError(), let message = error.pointee.message else { return nil }
+        let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+        return error.pointee.line > 0 ? "line \(error.pointee.line): \(text)" : text
+    }
+
+    /// How the walk treats element names (lowercased local names).
+    struct Rules {
+        /// Elements dropped with everything inside.
+        var skipped: Set<String>
+        /// Elements that start and end a paragraph.
+        var blocks: Set<String>
+        /// Elements that start and end a line.
+        var lines: Set<String>
+        /// Elements whose text is only used as the title, never as body text.
+        var titleOnly: Set<String> = []
+        /// Every other element ends a line (XML records) instead of flowing inline (HTML).
+        var otherElementsEndLines: Bool
+        /// Elements whose whitespace is kept as written (HTML `pre`).
+        var preformatted: Set<String> = []
+        /// Drop elements marked as boilerplate by `role`, `aria-hidden`, or a `class`/`id` token in
+        /// `boilerplateClasses` (HTML only; XML attributes mean nothing of the sort).
+        var checksBoilerplateAttributes = false
+        var boilerplateClasses: Set<String> = []
+    }
+
+    /// Readable text of the tree and the text of the first element named `titleElement`.
+    func text(rules: Rules, titleElements: [String]) -> (text: String, title: String?) {
+        var output = TextAccumulator()
+        var preDepth = 0
+        var titles: [String: String] = [:]
+        guard let root = xmlDocGetRootElement(document) else { return ("", nil) }
+
+        var node: xmlNodePtr? = root
+        var titleCapture: (name: String, text: TextAccumulator, node: xmlNodePtr)? = nil
+        while let current = node {
+            var descend = false
+            switch current.pointee.type {
+            case XML_ELEMENT_NODE:
+                let name = MarkupTree.localName(current)
+                if rules.skipped.contains(name)
+                    || (rules.checksBoilerplateAttributes && MarkupTree.isBoilerplate(current, classes: rules.boilerplateClasses)) {
+                    break
+                }
+                if titleCapture == nil, titles[name] == nil, titleElements.contains(name) {
+                    titleCapture = (name, TextAccumulator(), current)
+                }
+                open(name, rules: rules, into: &output, preDepth: &preDepth)
+                descend = current.pointee.children != nil
+                if !descend { close(name, rules: rules, into: &output, preDepth: &preDepth) }
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                if let content = current.pointee.content {
+                    let piece = String(cString: content)
+                    titleCapture?.text.append(piece)
+                    // A page <title> is metadata, not body text.
+                    let titleOnly = titleCapture.map { rules.titleOnly.contains($0.name) } ?? false
+                    if !titleOnly {
+                        if preDepth > 0 { output.appendVerbatim(piece) } else { output.append(piece) }
+                    }
+                }
+            default:
+                break  // comments, processing instructions, entity references (never expanded)
+            }
+            if descend {
+                node = current.pointee.children
+                continue
+            }
+            // Leave finished elements until one has a next sibling.
+            var climb = current
+            node = nil
+            while true {
+                if let capture = titleCapture, capture.node == climb {
+                    titles[capture.name] = capture.text.text
+                    titleCapture = nil
+                }
+                if let next = climb.pointee.next {
+                    node = next
+                    break
+                }
+                // Never climb above the root element (its siblings are comments or DTD nodes).
+                guard climb != root, let parent = climb.pointee.parent,
+                      parent.pointee.type == XML_ELEMENT_NODE else { break }
+                climb = parent
+                close(MarkupTree.localName(parent), rules: rules, into: &output, preDepth: &preDepth)
+                if parent == root { break }
+            }
+            if climb == root { break }
+        }
+        let title = titleElements.lazy.compactMap { titles[$0] }.first { !$0.isEmpty }
+        return (output.text, title)
+    }
+
+    private func open(_ name: String, rules: Rules, into output: inout TextAccumulator, preDepth: inout Int) {
+        if rules.preformatted.contains(name) { preDepth += 1 }
+        if rules.blocks.contains(name) { output.paragraphBreak() }
+        else if rules.lines.contains(name) { output.lineBreak() }
+    }
+
+    private func close(_ name: String, rules: Rules, into output: inout TextAccumulator, preDepth: inout Int) {
+        if rules.preformatted.contains(name) { preDepth = max(0, preDepth - 1) }
+        if rules.blocks.contains(name) { output.paragraphBreak() }
+        else if rules.lines.contains(name) || rules.otherElementsEndLines { output.lineBreak() }
+    }
+
+    static func localName(_ node: xmlNodePtr) -> String {
+        guard let name = node.pointee.name else { return "" }
+        return String(cString: name).lowercased()
+    }
+
+    /// `role="navigation"`, `aria-hidden="true"` or a boilerplate class or id (`footer`, `sidebar`,
+    /// ...) mark boilerplate as clearly as `<nav>` does.
+    static func isBoilerplate(_ node: xmlNodePtr, classes: Set<String>) -> Bool {
+        guard node.pointee.properties != nil else { return false }
+        func attribute(_ name: String) -> String? {
+            guard let value = xmlGetProp(node, name) else { return nil }
+            defer { dera_xml_free(value) }
+            return String(cString: value).lowercased()
+        }
+        let role = attribute("role")
+        if role == "navigation" || role == "banner" || role == "contentinfo" || attribute("aria-hidden") == "true" {
+            return true
+        }
+        guard !classes.isEmpty else { return false }
+        let tokens = (attribute("class") ?? "").split(whereSeparator: \.isWhitespace) + [Substring(attribute("id") ?? "")]
+        return tokens.contains { classes.contains(String($0)) }
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Pipelines
+import Retrieval
+
+/// `dera ask`: grounded question answering over a passage store, with citations.
+struct Ask: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer a question from retrieved passages, citing them.",
+        discussion: "Build the store first with `dera index` (scripts/run does it for the default corpus).")
+
+    @Argument(help: "The question.")
+    var question: String
+
+    @Option(help: "The SQLite passage store made by `dera index`.")
+    var db: String = "data/wikipedia.sqlite"
+
+    @Option(help: "The prompt template (prompts/ format: [system] and [user] sections).")
+    var template: String = "prompts/grounded-qa.txt"
+
+    @Option(name: .customShort("k"), help: "Passages to put in the prompt.")
+    var passages = 3
+
+    @Option(help: "Most tokens to generate.")
+    var maxTokens = 128
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var sampling: SamplingOptions
+
+    @Flag(help: "Print the answer and its citations as JSON instead of streaming text.")
+    var json = false
+
+    func validate() throws {
+        guard passages >= 1 else { throw ValidationError("-k must be at least 1") }
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: db) else {
+            throw ValidationError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
+        }
+        var answerer = GroundedAnswerer(store: try PassageStore(path: db, createIfMissing: false),
+                                        bundle: try model.open(), template: try PromptTemplate(contentsOf: template))
+        answerer.passageCount = passages
+        answerer.maxTokens = maxTokens
+        answerer.sampling = sampling.parameters
+        let output = FileHandle.standardOutput
+        let answer = try answerer.answer(question) { piece in
+            if !json { output.write(Data(piece.utf8)) }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            output.write(try encoder.encode(answer))
+            output.write(Data("\n".utf8))
+            return
+        }
+        var sources = "\n\nSources:\n"
+        for citation in answer.citations {
+            sources += "[\(citation.number)] \(citation.title.isEmpty ? citation.source : citation.title) (\(citation.source))\n"
+        }
+        output.write(Data(sources.utf8))
+        FileHandle.standardError.write(Data(String(
+            format: "%d prompt tokens, %d generated, %.1f tok/s\n", answer.promptTokens, answer.generatedTokens,
+            answer.generationTokensPerSecond).utf8))
+    }
+}

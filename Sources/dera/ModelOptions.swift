@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Formats
+import Inference
+import Realign
+import Tokenization
+
+/// Where the model comes from and how many threads run it.
+struct ModelOptions: ParsableArguments {
+    static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    @Option(name: .long, help: "A .gguf file or a Hugging Face model folder (config.json, *.safetensors, tokenizer.json).")
+    var model: String = ModelOptions.defaultModel
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .long, help: "llamaCpp: 8-bit activations and F16 attention, as llama.cpp computes (default, faster); float32: float activations throughout, matching a float reference.")
+    var arithmetic: DecoderModel.Arithmetic = .llamaCpp
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func open() throws -> ModelBundle {
+        guard FileManager.default.fileExists(atPath: model) else {
+            throw ValidationError(
+                "model not found: \(model)\(model == Self.defaultModel ? " (run scripts/setup to fetch it)" : "")")
+        }
+        let bundle = try ModelBundle.open(model, workers: threads)
+        bundle.model.arithmetic = arithmetic
+        return bundle
+    }
+}
+
+/// Sampling flags shared by the generating commands.
+struct SamplingOptions: ParsableArguments {
+    @Flag(name: .long, help: "Greedy decoding (same as --temperature 0).")
+    var greedy = false
+
+    @Option(name: .long, help: "Softmax temperature; 0 decodes greedily.")
+    var temperature: Float = 0.7
+
+    @Option(name: .long, help: "Keep the k most likely tokens (0 keeps all).")
+    var topK = 50
+
+    @Option(name: .long, help: "Keep the smallest set of tokens whose probability reaches p.")
+    var topP: Float = 0.95
+
+    @Option(name: .long, help: "Drop tokens less likely than min-p times the most likely one.")
+    var minP: Float = 0
+
+    @Option(name: .long, help: "Divide the logits of recently seen tokens by this (1 = off).")
+    var repeatPenalty: Float = 1
+
+    @Option(name: .long, help: "Random seed, for reproducible sampling.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
+        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard minP >= 0, minP < 1 else { throw ValidationError("--min-p must be in [0, 1)") }
+        guard repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be > 0") }
+    }
+
+    var parameters: SamplingParameters {
+        if greedy || temperature == 0 { return .greedy }
+        return SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                  repetitionPenalty: repeatPenalty, seed: seed)
+    }
+}
+
+/// The tokenizer alone, without mapping the weights' compute path.
+func loadTokenizer(_ path: String) throws -> Tokenizer {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw ValidationError("model not found: \(path)")
+    }
+    if isDirectory.boolValue { return try Tokenizer(tokenizerJSONPath: path + "/tokenizer.json") }
+    return try Tokenizer(gguf: GGUFFile(path: path))
+}
+
+extension DecoderModel.Arithmetic: ExpressibleByArgument {}

@@ -1,0 +1,154 @@
+import CKernels
+import Foundation
+import Formats
+import Testing
+
+@testable import Inference
+
+/// The llama.cpp-compatible path: activations quantised to 8 bits per block, integer block dot products.
+@Suite struct QuantizedActivationTests {
+    static let levels = Array(0...min(1, Int(dera_max_kernel_level())))
+
+    /// Decodes quantised activations independently of the C code: (values, block scale per element).
+    static func decodeActivations(_ type: GGMLType, _ raw: [UInt8], count: Int) -> (values: [Float], step: [Float]) {
+        var values = [Float](), steps = [Float]()
+        func half(_ at: Int) -> Float { Float(Float16(bitPattern: UInt16(raw[at]) | UInt16(raw[at + 1]) << 8)) }
+        switch type {
+        case .f32:
+            for i in 0..<count {
+                values.append(raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) })
+                steps.append(0)
+            }
+        case .f16:
+            for i in 0..<count { values.append(half(2 * i)); steps.append(abs(values[i]) / 1024) }
+        case .bf16:
+            for i in 0..<count {
+                let bits = UInt32(raw[2 * i]) << 16 | UInt32(raw[2 * i + 1]) << 24
+                values.append(Float(bitPattern: bits))
+                steps.append(abs(values[i]) / 128)
+            }
+        case .q4_1:
+            for b in 0..<(count / 32) {
+                let d = half(36 * b)
+                for j in 0..<32 { values.append(d * Float(Int8(bitPattern: raw[36 * b + 4 + j]))); steps.append(d) }
+            }
+        case .q4_K, .q6_K:
+            for b in 0..<(count / 256) {
+                let d = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 292 * b, as: Float.self) }
+                for j in 0..<256 { values.append(d * Float(Int8(bitPattern: raw[292 * b + 4 + j]))); steps.append(abs(d)) }
+            }
+        default:  // Q8_0 for Q4_0, Q5_0, Q8_0
+            for b in 0..<(count / 32) {
+                let d = half(34 * b)
+                for j in 0..<32 { values.append(d * Float(Int8(bitPattern: raw[34 * b + 2 + j]))); steps.append(d) }
+            }
+        }
+        return (values, steps)
+    }
+
+    @Test(arguments: kernelTypes)
+    func activationsRoundTripWithinHalfAStep(type: GGMLType) {
+        var rng = SplitMix64(seed: 99 + UInt64(type.rawValue))
+        let count = 512
+        let x = ReferenceBlocks.randomVector(count, rng: &rng)
+        var raw = [UInt8](repeating: 0, count: dera_q8_row_bytes(type.rawValue, Int64(count)))
+        #expect(!raw.isEmpty)
+        raw.withUnsafeMutableBytes { dera_quantize_activations(type.rawValue, x, $0.baseAddress, Int64(count)) }
+        let (values, steps) = Self.decodeActivations(type, raw, count: count)
+        for i in 0..<count {
+            // Half a quantisation step, plus the F16 rounding of the stored scale.
+            #expect(abs(values[i] - x[i]) <= steps[i] * 0.51 + abs(x[i]) * 2e-3 + 1e-7, "\(type) element \(i)")
+        }
+        if type == .q4_1 {
+            // Q8_1 stores d times the sum of its quants.
+            for b in 0..<(count / 32) {
+                let s = Float(Float16(bitPattern: UInt16(raw[36 * b + 2]) | UInt16(raw[36 * b + 3]) << 8))
+                let sum = values[(32 * b)..<(32 * b + 32)].reduce(0, +)
+                #expect(abs(s - sum) <= abs(sum) * 2e-3 + 1e-3)
+            }
+        }
+        if type == .q4_K {
+            // Q8_K keeps the sum of each 16 quants.
+            raw.withUnsafeBytes { p in
+                for g in 0..<16 {
+                    let stored = p.loadUnaligned(fromByteOffset: 4 + 256 + 2 * g, as: Int16.self)
+                    let sum = (0..<16).reduce(0) { $0 + Int(Int8(bitPattern: raw[4 + 16 * g + $1])) }
+                    #expect(Int(stored) == sum)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: kernelTypes, levels)
+    func matvecMatchesDecodedProducts(type: GGMLType, level: Int) {
+        dera_set_kernel_level(Int32(level))
+        defer { dera_set_kernel_level(-1) }
+        var rng = SplitMix64(seed: 7 + UInt64(type.rawValue))
+        let columns = 512, rows = 9
+        let weights = ReferenceBlocks.random(type, count: rows * columns, rng: &rng)
+        let rowBytes = weights.count / rows
+        let vectors = 3
+        let xs = (0..<vectors).map { _ in ReferenceBlocks.randomVector(columns, rng: &rng) }
+        let stride = dera_q8_row_bytes(type.rawValue, Int64(columns))
+        var raw = [UInt8](repeating: 0, count: stride * vectors)
+        raw.withUnsafeMutableBytes { p in
+            for v in 0..<vectors { dera_quantize_activations(type.rawValue, xs[v], p.baseAddress! + v * stride, Int64(columns)) }
+        }
+        var single = [Float](repeating: 0, count: rows * vectors)
+        var batched = [Float](repeating: .nan, count: rows * vectors)
+        weights.withUnsafeBytes { w in
+            raw.withUnsafeBytes { a in
+                for v in 0..<vectors {
+                    single.withUnsafeMutableBufferPointer { y in
+                        dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress! + v * stride,
+                                       y.baseAddress! + v * rows, 0, Int64(rows), Int64(columns))
+                    }
+                }
+                dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride, Int64(vectors), &batched,
+                               Int64(rows), 0, Int64(rows), Int64(columns))
+            }
+        }
+        #expect(single == batched)
+        for v in 0..<vectors {
+            let decodedX = Self.decodeActivations(type, Array(raw[(v * stride)..<((v + 1) * stride)]), count: columns).values
+            for r in 0..<rows {
+                let w = weights[(r * rowBytes)..<((r + 1) * rowBytes)].withUnsafeBytes {
+                    ReferenceBlocks.decode(type, $0, count: columns)
+                }
+                let (expected, magnitude) = ReferenceBlocks.dot(w[...], decodedX[...])
+                // Q8_1 keeps d * sum(q) as F16 for the weights' minimum term, as ggml does: allow that rounding.
+                var minimumTerm = 0.0
+                if type == .q4_1 {
+                    for b in 0..<(columns / 32) {
+                        let at = r * rowBytes + 20 * b + 2
+                        let m = Float(Float16(bitPattern: UInt16(weights[at]) | UInt16(weights[at + 1]) << 8))
+                        minimumTerm += Double(abs(m)) * decodedX[(32 * b)..<(32 * b + 32)].reduce(0.0) { $0 + Double(abs($1)) }
+                    }
+                }
+                #expect(abs(Double(single[v * rows + r]) - expected) <= magnitude * 1e-5 + minimumTerm / 1024 + 1e-6,
+                        "\(type) level \(level) row \(r): \(single[v * rows + r]) vs \(expected)")
+            }
+        }
+    }
+
+    @Test func flashAttentionMatchesSoftmaxAttention() {
+        var rng = SplitMix64(seed: 5)
+        let d = 64, length = 37, stride = 3 * d
+        func f16(_ x: Float) -> Float { Float(Float16(x)) }
+        let q = ReferenceBlocks.randomVector(d, rng: &rng)
+        let keys = ReferenceBlocks.randomVector(length * stride, rng: &rng).map(f16)
+        let values = ReferenceBlocks.randomVector(length * stride, rng: &rng).map(f16)
+        let scale = 1 / Float(d).squareRoot()
+        var out = [Float](repeating: 0, count: d)
+        dera_flash_attention_f16(q, keys, values, stride, Int64(length), Int64(d), scale, &out)
+        let scores = (0..<length).map { j in (0..<d).reduce(0.0) { $0 + Double(f16(q[$1])) * Double(keys[j * stride + $1]) } * Double(scale) }
+        let top = scores.max()!
+        let weights = scores.map { exp($0 - top) }
+        let total = weights.reduce(0, +)
+        for i in 0..<d {
+            let expected = (0..<length).reduce(0.0) { $0 + weights[$1] / total * Double(values[$1 * stride + i]) }
+            // The running sum is kept in F16: a few half-precision roundings of error.
+            #expect(abs(Double(out[i]) - expected) < 4e-3, "dimension \(i)")
+        }
+    }
+}
