@@ -2,7 +2,8 @@ import Formats
 
 /// Renders a conversation into the prompt text a chat model was trained on. dera recognises ChatML templates
 /// (`<|im_start|>role\ncontent<|im_end|>\n`, as SmolLM2 and Qwen2.5 use) from their Jinja text, including the
-/// default system message such a template inserts when the conversation has none.
+/// default system message such a template inserts when the conversation has none, and Qwen2.5's wrapping of
+/// `tool` messages in `<tool_response>` blocks. Assistant tool calls are not rendered.
 ///
 /// ```swift
 /// let template = try ChatTemplate(gguf: file)
@@ -15,6 +16,8 @@ public struct ChatTemplate: Sendable, Equatable {
     public let defaultSystemMessage: String?
     /// Whether the default is added inside the message loop (SmolLM2), so an empty conversation gets none.
     let defaultNeedsMessages: Bool
+    /// Whether `tool` messages become `<tool_response>` blocks of one user turn (Qwen2.5).
+    let wrapsToolResponses: Bool
 
     static let start = "<|im_start|>"
     static let end = "<|im_end|>"
@@ -31,8 +34,10 @@ public struct ChatTemplate: Sendable, Equatable {
         guard let jinja else {
             defaultSystemMessage = nil
             defaultNeedsMessages = false
+            wrapsToolResponses = false
             return
         }
+        wrapsToolResponses = jinja.contains("<tool_response>") && jinja.contains(#"message.role == "tool""#)
         guard jinja.contains(Self.start), jinja.contains(Self.end) else {
             throw TokenizerError.unsupportedChatTemplate(start: String(jinja.prefix(80)))
         }
@@ -60,8 +65,14 @@ public struct ChatTemplate: Sendable, Equatable {
         if let defaultSystemMessage, messages.first?.role != "system", !(messages.isEmpty && defaultNeedsMessages) {
             text += Self.start + "system\n" + defaultSystemMessage + Self.end + "\n"
         }
-        for message in messages {
-            text += Self.start + message.role + "\n" + message.content + Self.end + "\n"
+        for (index, message) in messages.enumerated() {
+            if wrapsToolResponses && message.role == "tool" {
+                if index == 0 || messages[index - 1].role != "tool" { text += Self.start + "user" }
+                text += "\n<tool_response>\n" + message.content + "\n</tool_response>"
+                if index == messages.count - 1 || messages[index + 1].role != "tool" { text += Self.end + "\n" }
+            } else {
+                text += Self.start + message.role + "\n" + message.content + Self.end + "\n"
+            }
         }
         if addGenerationPrompt { text += Self.start + "assistant\n" }
         return text

@@ -59,4 +59,25 @@ struct GreedyFixture: Decodable {
             }
         }
     }
+
+    /// Tool results in Qwen2.5's real template; the expected text is what jinja2 3.1.6 renders
+    /// (`ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)`, as transformers does).
+    @Test(.enabled(if: TestPaths.exists(GreedyFixture.path("qwen2"))))
+    func qwenToolResponses() throws {
+        let template = try ChatTemplate(jinja: GreedyFixture.load("qwen2").chat_template)
+        let conversation = [ChatMessage.user("Weather?"), .assistant("Let me check."),
+                            ChatMessage(role: "tool", content: #"{"t": 21}"#), ChatMessage(role: "tool", content: "sunny"),
+                            .user("Thanks")]
+        #expect(template.render(conversation, addGenerationPrompt: true) ==
+            "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+            + "<|im_start|>user\nWeather?<|im_end|>\n<|im_start|>assistant\nLet me check.<|im_end|>\n"
+            + "<|im_start|>user\n<tool_response>\n{\"t\": 21}\n</tool_response>\n<tool_response>\nsunny\n</tool_response>"
+            + "<|im_end|>\n<|im_start|>user\nThanks<|im_end|>\n<|im_start|>assistant\n")
+        #expect(template.render([.system("S"), ChatMessage(role: "tool", content: "x")], addGenerationPrompt: false) ==
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n<tool_response>\nx\n</tool_response><|im_end|>\n")
+        // SmolLM2's template has no tool handling: a tool message is an ordinary turn.
+        let smol = try ChatTemplate(jinja: ChatTemplateTests.smolLM2Template)
+        #expect(smol.render([.system("S"), ChatMessage(role: "tool", content: "x")], addGenerationPrompt: false) ==
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>tool\nx<|im_end|>\n")
+    }
 }
