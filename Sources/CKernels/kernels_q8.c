@@ -480,23 +480,188 @@ static float dot_row(uint32_t type, const uint8_t *w, const void *a, int64_t n, 
     }
 }
 
+// ---- four weight rows per pass ----------------------------------------------------------------
+// Each activation block is loaded once and meets four rows; every row keeps its own accumulators with
+// exactly the lane structure of the one-row AVX2 kernels above (acc = fma(d_w * d_x, float(int32 lanes),
+// acc), the same horizontal sum, mins fused the same way), so results are bit-identical to dot_row.
+
+#if defined(__x86_64__)
+static inline uint32_t rd32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// 32 nibbles without a lane-crossing shuffle: the 16 bytes in both halves, the upper half shifted.
+AVX2 static inline __m256i nibbles32_bcast(const uint8_t *p, __m256i m4) {
+    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_and_si256(_mm256_blend_epi32(both, _mm256_srli_epi16(both, 4), 0xF0), m4);
+}
+
+// The integer part: 8 int32 lanes, lane k = sum of the products of bytes 4k..4k+3. maddubs cannot
+// saturate here (|u| <= 128, |s| <= 127 only when |u| <= 127 for Q8_0 weights, u <= 15 for nibbles), so
+// the VNNI form gives the same lanes.
+#define DOT_LANES_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), ones16)
+#define DOT_LANES_VNNI(u, s) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), (u), (s))
+
+// Blocks per chunk: the per-row block scales of a chunk are computed first into a small buffer, so the
+// dot-product loop broadcasts them straight from memory (no shuffles competing with the integer work).
+#define X4_CHUNK 64
+// Weight rows stream from memory once per token: prefetch the rows a few passes ahead.
+#ifndef X4_PF_ROWS
+#define X4_PF_ROWS 16
+#endif
+#define X4_PREFETCH(w0, rb, o)                                                                             \
+    do {                                                                                                   \
+        const char *pf = (const char *)(w0) + X4_PF_ROWS * (rb) + (o);                                     \
+        _mm_prefetch(pf, _MM_HINT_T0);                                                                     \
+        _mm_prefetch(pf + (rb), _MM_HINT_T0);                                                              \
+        _mm_prefetch(pf + 2 * (rb), _MM_HINT_T0);                                                          \
+        _mm_prefetch(pf + 3 * (rb), _MM_HINT_T0);                                                          \
+    } while (0)
+
+#define DEFINE_Q4_1_X4(NAME, TARGET, DOT)                                                                   \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const q8_1_block *a, int64_t nb, float *y) {      \
+        const __m256i m4 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);                           \
+        (void)ones16;                                                                                      \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, mins = acc0;            \
+        const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;                           \
+        float sc[X4_CHUNK][8] __attribute__((aligned(32)));                                                \
+        for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                    \
+            const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                    \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 20;                                                           \
+                X4_PREFETCH(w0, rb, o);                                                                    \
+                /* d0 m0 d1 m1 d2 m2 d3 m3 */                                                              \
+                const __m256 dm = _mm256_cvtph_ps(_mm_set_epi32((int)rd32(w3 + o), (int)rd32(w2 + o),     \
+                                                                (int)rd32(w1 + o), (int)rd32(w0 + o)));    \
+                _mm256_store_ps(sc[i], _mm256_mul_ps(dm, _mm256_set1_ps(h2f(a[c0 + i].d))));               \
+                mins = _mm256_fmadd_ps(dm, _mm256_set1_ps(h2f(a[c0 + i].s)), mins);                        \
+            }                                                                                              \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 20 + 4;                                                       \
+                const __m256i x = _mm256_loadu_si256((const __m256i *)a[c0 + i].q);                        \
+                __m256 p0 = _mm256_cvtepi32_ps(DOT(nibbles32_bcast(w0 + o, m4), x));                       \
+                __m256 p1 = _mm256_cvtepi32_ps(DOT(nibbles32_bcast(w1 + o, m4), x));                       \
+                __m256 p2 = _mm256_cvtepi32_ps(DOT(nibbles32_bcast(w2 + o, m4), x));                       \
+                __m256 p3 = _mm256_cvtepi32_ps(DOT(nibbles32_bcast(w3 + o, m4), x));                       \
+                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][0]), p0, acc0);                          \
+                acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][2]), p1, acc1);                          \
+                acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][4]), p2, acc2);                          \
+                acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][6]), p3, acc3);                          \
+            }                                                                                              \
+        }                                                                                                  \
+        float m[8];                                                                                        \
+        _mm256_storeu_ps(m, mins);                                                                         \
+        y[0] = hsum8(acc0) + m[1];                                                                         \
+        y[1] = hsum8(acc1) + m[3];                                                                         \
+        y[2] = hsum8(acc2) + m[5];                                                                         \
+        y[3] = hsum8(acc3) + m[7];                                                                         \
+    }
+
+#define DEFINE_Q8_0_X4(NAME, TARGET, DOT)                                                                   \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {      \
+        const __m256i ones16 = _mm256_set1_epi16(1);                                                       \
+        (void)ones16;                                                                                      \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                         \
+        const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;                           \
+        float sc[X4_CHUNK][4] __attribute__((aligned(16)));                                                \
+        for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                    \
+            const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                    \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 34;                                                           \
+                X4_PREFETCH(w0, rb, o);                                                                    \
+                const __m128 d = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o),              \
+                                                            (short)rd16(w2 + o), (short)rd16(w1 + o),      \
+                                                            (short)rd16(w0 + o)));                         \
+                _mm_store_ps(sc[i], _mm_mul_ps(d, _mm_set1_ps(h2f(a[c0 + i].d))));                         \
+            }                                                                                              \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 34 + 2;                                                       \
+                const __m256i x = _mm256_loadu_si256((const __m256i *)a[c0 + i].q);                        \
+                __m256i q0 = _mm256_loadu_si256((const __m256i *)(w0 + o));                                \
+                __m256i q1 = _mm256_loadu_si256((const __m256i *)(w1 + o));                                \
+                __m256i q2 = _mm256_loadu_si256((const __m256i *)(w2 + o));                                \
+                __m256i q3 = _mm256_loadu_si256((const __m256i *)(w3 + o));                                \
+                __m256 p0 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x, q0)));     \
+                __m256 p1 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x, q1)));     \
+                __m256 p2 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q2, q2), _mm256_sign_epi8(x, q2)));     \
+                __m256 p3 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q3, q3), _mm256_sign_epi8(x, q3)));     \
+                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][0]), p0, acc0);                          \
+                acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][1]), p1, acc1);                          \
+                acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][2]), p2, acc2);                          \
+                acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][3]), p3, acc3);                          \
+            }                                                                                              \
+        }                                                                                                  \
+        y[0] = hsum8(acc0);                                                                                \
+        y[1] = hsum8(acc1);                                                                                \
+        y[2] = hsum8(acc2);                                                                                \
+        y[3] = hsum8(acc3);                                                                                \
+    }
+
+#define VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+DEFINE_Q4_1_X4(q4_1_x4_avx2, AVX2, DOT_LANES_AVX2)
+DEFINE_Q4_1_X4(q4_1_x4_vnni, VNNI, DOT_LANES_VNNI)
+DEFINE_Q8_0_X4(q8_0_x4_avx2, AVX2, DOT_LANES_AVX2)
+DEFINE_Q8_0_X4(q8_0_x4_vnni, VNNI, DOT_LANES_VNNI)
+
+static int have_vnni(void) {
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avxvnni");
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    // VNNI only changes how the exact integer lanes are formed; level 2 gates it like the AVX-512 paths.
+    return v && dera_kernel_level() >= 2;
+}
+#endif
+
+typedef void (*rows4_fn)(const uint8_t *w, size_t rb, const void *a, int64_t nb, float *y);
+
+// The four-row kernel for a type (NULL when there is none), and blocks per row.
+static rows4_fn rows4_kernel(uint32_t type, int simd, int64_t n, int64_t *nb) {
+#if defined(__x86_64__)
+    if (!simd) return NULL;
+    const int vnni = have_vnni();
+    switch (type) {
+    case T_Q4_1: *nb = n / 32; return (rows4_fn)(vnni ? q4_1_x4_vnni : q4_1_x4_avx2);
+    case T_Q8_0: *nb = n / 32; return (rows4_fn)(vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
+    default: return NULL;
+    }
+#else
+    (void)type; (void)simd; (void)n; (void)nb;
+    return NULL;
+#endif
+}
+
 void dera_matvec_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, float *y,
                     int64_t row_begin, int64_t row_end, int64_t n) {
     const int simd = have_avx2();
-    for (int64_t r = row_begin; r < row_end; r++)
-        y[r] = dot_row(type, (const uint8_t *)w + r * row_bytes, xq, n, simd);
+    int64_t nb = 0;
+    rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
+    int64_t r = row_begin;
+    if (k4)
+        for (; r + 4 <= row_end; r += 4) k4((const uint8_t *)w + r * row_bytes, row_bytes, xq, nb, y + r);
+    for (; r < row_end; r++) y[r] = dot_row(type, (const uint8_t *)w + r * row_bytes, xq, n, simd);
 }
 
 void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, size_t xq_stride,
                     int64_t n_vec, float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
     const int simd = have_avx2();
+    int64_t nb = 0;
+    rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
     // Rows in tiles so a tile of weights stays in cache while every vector passes over it.
     const int64_t tile = 16;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += tile) {
         const int64_t r1 = r0 + tile < row_end ? r0 + tile : row_end;
         for (int64_t v = 0; v < n_vec; v++) {
             const void *a = (const uint8_t *)xq + v * xq_stride;
-            for (int64_t r = r0; r < r1; r++)
+            int64_t r = r0;
+            if (k4)
+                for (; r + 4 <= r1; r += 4) k4((const uint8_t *)w + r * row_bytes, row_bytes, a, nb, y + v * rows + r);
+            for (; r < r1; r++)
                 y[v * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes, a, n, simd);
         }
     }
