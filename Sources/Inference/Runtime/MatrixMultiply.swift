@@ -57,7 +57,8 @@ extension WeightMatrix {
             }
         }
         let activations = UnsafeRawPointer(quantized)
-        parallelFor(workers: workers, count: rows, granularity: 64) { range in
+        // 16-row units (a cache line of output, four passes of the four-row kernels) split 576 rows evenly.
+        parallelFor(workers: workers, count: rows, granularity: 16) { range in
             if count == 1 {
                 dera_matvec_q8(type, base, rowBytes, activations, y, Int64(range.lowerBound), Int64(range.upperBound),
                                Int64(columns))
