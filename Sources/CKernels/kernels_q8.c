@@ -732,8 +732,88 @@ __attribute__((target("avx2,fma,f16c"))) static void flash_attention_f16c(
 }
 #endif
 
+#if defined(__x86_64__)
+// The same computation with explicit vectors, for head dimensions that are a multiple of 64 (up to 512).
+// Every operation is lane-wise and in the order of flash_attention_body: F16 rounding with round-to-nearest-
+// even (what the (_Float16) casts do), the dot product's four 16-lane accumulators (two ymm each) and its
+// reduction tree, then the scalar softmax bookkeeping; so results are bit-identical to the portable path.
+AVX2 static inline __m256 round_f16(__m256 v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+AVX2 static void flash_attention_avx2(const float *query, const float *keys, const float *values, size_t stride,
+                                      int64_t length, int64_t d, float scale, float *out) {
+    __m256 q[64], acc[64];  // d / 8 vectors each
+    const int64_t nv = d / 8;
+    for (int64_t i = 0; i < nv; i++) {
+        q[i] = round_f16(_mm256_loadu_ps(query + 8 * i));
+        acc[i] = _mm256_setzero_ps();
+    }
+    float maximum = -INFINITY, sum = 0;
+    // Scores do not depend on the softmax state: compute a chunk of them first (independent dot products
+    // overlap), then run the serial online-softmax update over the chunk.
+    float scores[128];
+    for (int64_t j0 = 0; j0 < length; j0 += 128) {
+        const int64_t cn = length - j0 < 128 ? length - j0 : 128;
+        for (int64_t jj = 0; jj < cn; jj++) {
+            const float *key = keys + (j0 + jj) * stride;
+            // acc[j][l] of dot_f16_ggml_order: a[2j] holds lanes 0-7, a[2j+1] lanes 8-15.
+            __m256 a[8];
+            for (int t = 0; t < 8; t++) a[t] = _mm256_setzero_ps();
+            for (int64_t i = 0; i < d; i += 64)
+                for (int t = 0; t < 8; t++)
+                    a[t] = _mm256_fmadd_ps(round_f16(_mm256_loadu_ps(key + i + 8 * t)), q[i / 8 + t], a[t]);
+            // v[l] = (acc0 + acc2) + (acc1 + acc3), lanes 0-7 and 8-15.
+            const __m256 vlo = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
+            const __m256 vhi = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
+            const __m256 t3 = _mm256_add_ps(vhi, vlo);                                               // v[l+8] + v[l]
+            const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));  // t3[l+4] + t3[l]
+            float t[4];
+            _mm_storeu_ps(t, t6);
+            scores[jj] = (float)(double)((t[0] + t[2]) + (t[1] + t[3])) * scale;
+        }
+        for (int64_t jj = 0; jj < cn; jj++) {
+            const float *value = values + (j0 + jj) * stride;
+            const float s = scores[jj];
+            float ms = 1, vs = 1;
+            if (s > maximum) {
+                const float previous = maximum;
+                maximum = s;
+                ms = expf(previous - maximum);
+                const __m256 m = _mm256_set1_ps(ms);
+                for (int64_t i = 0; i < nv; i++) acc[i] = round_f16(_mm256_mul_ps(acc[i], m));
+            } else {
+                vs = expf(s - maximum);
+            }
+            const __m256 vv = _mm256_set1_ps(vs);
+            for (int64_t i = 0; i < nv; i++)
+                acc[i] = round_f16(_mm256_fmadd_ps(round_f16(_mm256_loadu_ps(value + 8 * i)), vv, acc[i]));
+            sum = sum * ms + vs;
+        }
+    }
+    const float inverse = sum == 0 ? 0 : 1.0f / sum;
+    const __m256 inv = _mm256_set1_ps(inverse);
+    for (int64_t i = 0; i < nv; i++) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], inv));
+}
+#endif
+
 void dera_flash_attention_f16(const float *query, const float *keys, const float *values, size_t stride,
                               int64_t length, int64_t d, float scale, float *out) {
+#if defined(__x86_64__)
+    if (have_avx2() && d % 64 == 0 && d <= 512) {
+        flash_attention_avx2(query, keys, values, stride, length, d, scale, out);
+        return;
+    }
+    if (have_avx2()) {
+        flash_attention_f16c(query, keys, values, stride, length, d, scale, out);
+        return;
+    }
+#endif
+    flash_attention_portable(query, keys, values, stride, length, d, scale, out);
+}
+
+void dera_flash_attention_f16_unvectorised(const float *query, const float *keys, const float *values,
+                                           size_t stride, int64_t length, int64_t d, float scale, float *out) {
 #if defined(__x86_64__)
     if (have_avx2()) {
         flash_attention_f16c(query, keys, values, stride, length, d, scale, out);

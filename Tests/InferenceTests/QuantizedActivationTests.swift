@@ -131,6 +131,23 @@ import Testing
         }
     }
 
+    @Test func flashAttentionVectorPathIsBitIdentical() {
+        var rng = SplitMix64(seed: 11)
+        func f16(_ x: Float) -> Float { Float(Float16(x)) }
+        for trial in 0..<60 {
+            let d = [64, 128, 192][trial % 3], length = 1 + trial * 5 + (trial % 7) * 40, stride = 3 * d + 64 * (trial % 2)
+            let amplitude: Float = [0.01, 1, 40][trial % 3 == 0 ? 2 : trial % 2]
+            let q = ReferenceBlocks.randomVector(d, rng: &rng).map { $0 * amplitude }
+            let keys = ReferenceBlocks.randomVector(length * stride, rng: &rng).map { f16($0 * amplitude) }
+            let values = ReferenceBlocks.randomVector(length * stride, rng: &rng).map { f16($0 * amplitude) }
+            let scale = 1 / Float(d).squareRoot()
+            var fast = [Float](repeating: 0, count: d), reference = fast
+            dera_flash_attention_f16(q, keys, values, stride, Int64(length), Int64(d), scale, &fast)
+            dera_flash_attention_f16_unvectorised(q, keys, values, stride, Int64(length), Int64(d), scale, &reference)
+            #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "d \(d) length \(length)")
+        }
+    }
+
     @Test func flashAttentionMatchesSoftmaxAttention() {
         var rng = SplitMix64(seed: 5)
         let d = 64, length = 37, stride = 3 * d
