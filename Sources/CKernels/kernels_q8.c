@@ -443,6 +443,103 @@ AVX2 static float dot_q6_k_avx2(const uint8_t *w, const q8_k_block *a, int64_t n
     return sum;
 }
 
+// K-quant and Q5_0 rows with the integer part vectorised further: block sums are formed in int32 vector
+// lanes (scales applied with madd) and reduced once per block. Integer addition is exact, so sumi is the
+// same integer as in the kernels above, and the float statements per block are written exactly as there
+// (same target, so the compiler fuses them the same way): results are bit-identical.
+AVX2 static float dot_q4_k_avx2_v2(const uint8_t *w, const q8_k_block *a, int64_t nb) {
+    float sum = 0, mins = 0;
+    const __m256i m4 = _mm256_set1_epi8(15);
+    for (int64_t b = 0; b < nb; b++, w += 144) {
+        const float d = a[b].d * h2f(rd16(w));
+        const float dmin = -a[b].d * h2f(rd16(w + 2));
+        const uint8_t *scales = w + 4, *qs = w + 16;
+        __m256i acc = _mm256_setzero_si256();
+        int summ = 0;
+        for (int g = 0; g < 4; g++) {
+            uint8_t sc0, m0, sc1, m1;
+            k4_scale_min(2 * g, scales, &sc0, &m0);
+            k4_scale_min(2 * g + 1, scales, &sc1, &m1);
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+            __m256i lo = _mm256_and_si256(bytes, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g + 32));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_set1_epi16(sc0)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x1), _mm256_set1_epi16(sc1)));
+            summ += m0 * (a[b].bsums[4 * g] + a[b].bsums[4 * g + 1]) + m1 * (a[b].bsums[4 * g + 2] + a[b].bsums[4 * g + 3]);
+        }
+        const int sumi = hsum_i32(acc);
+        sum += d * (float)sumi;
+        mins += dmin * (float)summ;
+    }
+    return sum + mins;
+}
+
+AVX2 static float dot_q6_k_avx2_v2(const uint8_t *w, const q8_k_block *a, int64_t nb) {
+    float sum = 0;
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    for (int64_t b = 0; b < nb; b++, w += 210) {
+        const uint8_t *ql = w, *qh = w + 128;
+        const int8_t *sc = (const int8_t *)(w + 192);
+        const int8_t *q8 = a[b].q;
+        const float d = a[b].d * h2f(rd16(w + 208));
+        __m256i acc = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                __m256i x = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+                // (q - 32) * x = q * x - 32 * x; i16 lanes 0-7 are elements 0-15 (scale sc[2k]), 8-15 the rest.
+                __m256i d16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], x), _mm256_maddubs_epi16(k32, x));
+                __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d16, scv));
+            }
+            ql += 64;
+            qh += 32;
+            sc += 8;
+            q8 += 128;
+        }
+        const int sumi = hsum_i32(acc);
+        sum += d * (float)sumi;
+    }
+    return sum;
+}
+
+// Q5_0 had no SIMD path: the integer block sum is vectorised here, the float statement is the scalar
+// kernel's, compiled without contraction as the scalar kernel is (it is built without FMA).
+AVX2 static float dot_q5_0_avx2(const uint8_t *w, const q8_0_block *a, int64_t nb) {
+#pragma clang fp contract(off)
+    float sum = 0;
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bitmask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    const __m256i m4 = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16);
+    for (int64_t b = 0; b < nb; b++, w += 22) {
+        uint32_t qh;
+        memcpy(&qh, w + 2, 4);
+        // Byte L is 0xFF where bit L of qh is set.
+        __m256i bits = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuffle);
+        bits = _mm256_cmpeq_epi8(_mm256_or_si256(bits, bitmask), _mm256_set1_epi64x(-1));
+        __m256i q = _mm256_or_si256(nibbles32(w + 6), _mm256_and_si256(bits, k16));
+        q = _mm256_sub_epi8(q, k16);  // -16..15
+        __m256i x = _mm256_loadu_si256((const __m256i *)a[b].q);
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q)),
+                                      _mm256_set1_epi16(1));
+        const int s = hsum_i32(p);
+        sum += (h2f(rd16(w)) * h2f(a[b].d)) * (float)s;
+    }
+    return sum;
+}
+
 static int have_avx2(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
@@ -463,16 +560,17 @@ static float dot_row(uint32_t type, const uint8_t *w, const void *a, int64_t n, 
     case T_Q4_0: return simd ? dot_q4_0_avx2(w, a, n / 32) : dot_q4_0(w, a, n / 32);
     case T_Q4_1: return simd ? dot_q4_1_avx2(w, a, n / 32) : dot_q4_1(w, a, n / 32);
     case T_Q8_0: return simd ? dot_q8_0_avx2(w, a, n / 32) : dot_q8_0(w, a, n / 32);
-    case T_Q4_K: return simd ? dot_q4_k_avx2(w, a, n / 256) : dot_q4_k(w, a, n / 256);
-    case T_Q6_K: return simd ? dot_q6_k_avx2(w, a, n / 256) : dot_q6_k(w, a, n / 256);
+    case T_Q4_K: return simd ? dot_q4_k_avx2_v2(w, a, n / 256) : dot_q4_k(w, a, n / 256);
+    case T_Q6_K: return simd ? dot_q6_k_avx2_v2(w, a, n / 256) : dot_q6_k(w, a, n / 256);
+    case T_Q5_0: return simd ? dot_q5_0_avx2(w, a, n / 32) : dot_q5_0(w, a, n / 32);
 #else
+    case T_Q5_0: return dot_q5_0(w, a, n / 32);
     case T_Q4_0: return dot_q4_0(w, a, n / 32);
     case T_Q4_1: return dot_q4_1(w, a, n / 32);
     case T_Q8_0: return dot_q8_0(w, a, n / 32);
     case T_Q4_K: return dot_q4_k(w, a, n / 256);
     case T_Q6_K: return dot_q6_k(w, a, n / 256);
 #endif
-    case T_Q5_0: return dot_q5_0(w, a, n / 32);
     case T_F16: return dot_f16(w, a, n);
     case T_BF16: return dot_bf16(w, a, n);
     case T_F32: return dot_f32(w, a, n);
