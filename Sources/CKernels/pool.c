@@ -1,7 +1,8 @@
 // A persistent worker pool for the many small parallel regions of decoding (about 7 matrix products per
 // layer per token): threads are created once, spin briefly on a generation counter between regions and
 // then sleep on a futex, and the caller runs one share itself, so a region costs a few hundred nanoseconds
-// instead of a dispatch-queue round trip.
+// instead of a dispatch-queue round trip. Shares are claimed from a counter, so a participant that the
+// shared machine deschedules does not hold up the others.
 #include "CKernelsPool.h"
 #include <limits.h>
 #include <pthread.h>
@@ -26,10 +27,12 @@
 typedef struct {
     _Alignas(64) unsigned generation;  // bumped by the caller for every region; futex word
     int sleepers;                      // workers waiting on the futex
-    _Alignas(64) int pending;          // shares not finished yet in the current region
+    _Alignas(64) int pending;          // workers of the current region not finished yet
+    _Alignas(64) int next;             // next unclaimed share
     _Alignas(64) dera_pool_fn fn;
     void *context;
-    int shares;                        // shares in the current region (caller takes share 0)
+    int shares;                        // shares in the current region
+    int helpers;                       // workers taking part in the current region
     int threads;                       // worker threads (the caller is not counted)
     int busy;                          // a region is running (nested or concurrent callers go serial)
     int stop;
@@ -59,6 +62,17 @@ static void futex_wake_all(unsigned *addr) {
 #endif
 }
 
+// Claims shares until none is left: a participant that is descheduled (the machine is shared) leaves its
+// shares to the others instead of holding up the region.
+static void run_shares(pool_t *p) {
+    const int shares = p->shares;
+    for (;;) {
+        const int share = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+        if (share >= shares) return;
+        p->fn(p->context, share, shares);
+    }
+}
+
 static void *worker_main(void *arg) {
     const int index = (int)(intptr_t)arg;  // 1-based share index
     pool_t *p = &g_pool;
@@ -78,8 +92,8 @@ static void *worker_main(void *arg) {
         }
         seen = g;
         if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) return NULL;
-        if (index < p->shares) {
-            p->fn(p->context, index, p->shares);
+        if (index <= p->helpers) {
+            run_shares(p);
             __atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL);
         }
     }
@@ -100,10 +114,11 @@ static int ensure_threads(int wanted) {
     return have < wanted ? have : wanted;
 }
 
-int dera_pool_run(int shares, dera_pool_fn fn, void *context) {
+int dera_pool_run(int threads, int shares, dera_pool_fn fn, void *context) {
     pool_t *p = &g_pool;
-    if (shares <= 1) {
-        if (shares == 1) fn(context, 0, 1);
+    if (threads > shares) threads = shares;
+    if (threads <= 1) {
+        for (int i = 0; i < shares; i++) fn(context, i, shares);
         return 1;
     }
     int expected = 0;
@@ -112,18 +127,17 @@ int dera_pool_run(int shares, dera_pool_fn fn, void *context) {
         for (int i = 0; i < shares; i++) fn(context, i, shares);
         return 0;
     }
-    const int workers = ensure_threads(shares - 1);
-    if (workers < shares - 1) {
-        // Could not create threads: the caller runs what no worker takes.
-        shares = workers + 1;
-    }
+    // If threads cannot be created, fewer workers take part; the shares are the same.
+    const int workers = ensure_threads(threads - 1);
     p->fn = fn;
     p->context = context;
     p->shares = shares;
-    __atomic_store_n(&p->pending, shares - 1, __ATOMIC_RELEASE);
+    p->helpers = workers;
+    p->next = 0;
+    __atomic_store_n(&p->pending, workers, __ATOMIC_RELEASE);
     __atomic_add_fetch(&p->generation, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&p->sleepers, __ATOMIC_SEQ_CST) > 0) futex_wake_all(&p->generation);
-    fn(context, 0, shares);
+    run_shares(p);
     while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) CPU_RELAX();
     __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
     return 1;
