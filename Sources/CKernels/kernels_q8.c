@@ -130,13 +130,75 @@ static void quantize_q8_k(const float *x, q8_k_block *y, int64_t n) {
     }
 }
 
+static int have_avx2(void);
+
+#if defined(__x86_64__)
+// The same quantisers with vectors: max|x| is order-independent, the scale and its inverse are the scalar
+// expressions, and rounding is round-half-to-even like nearbyintf, so the blocks are bit-identical.
+__attribute__((target("avx2,fma,f16c"))) static inline __m256i quantize_block_avx2(const float *v, float *d_out,
+                                                                                  float *id_out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 x0 = _mm256_loadu_ps(v), x1 = _mm256_loadu_ps(v + 8), x2 = _mm256_loadu_ps(v + 16),
+           x3 = _mm256_loadu_ps(v + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, x0), _mm256_andnot_ps(sign, x1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, x2), _mm256_andnot_ps(sign, x3)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    const float d = amax / 127.f;
+    const float id = amax != 0 ? 127.f / amax : 0.f;
+    *d_out = d;
+    *id_out = id;
+    const __m256 vid = _mm256_set1_ps(id);
+#define Q8_ROUND_MODE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x0, vid), Q8_ROUND_MODE));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x1, vid), Q8_ROUND_MODE));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x2, vid), Q8_ROUND_MODE));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x3, vid), Q8_ROUND_MODE));
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void quantize_q8_0_avx2(const float *x, q8_0_block *y, int64_t n) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        float d, id;
+        __m256i q = quantize_block_avx2(x + b * 32, &d, &id);
+        y[b].d = f2h(d);
+        _mm256_storeu_si256((__m256i *)y[b].q, q);
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void quantize_q8_1_avx2(const float *x, q8_1_block *y, int64_t n) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        float d, id;
+        __m256i q = quantize_block_avx2(x + b * 32, &d, &id);
+        _mm256_storeu_si256((__m256i *)y[b].q, q);
+        // Sum of the 32 int8 values (exact in int32).
+        __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+        __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+        const int sum = _mm_cvtsi128_si32(t);
+        y[b].d = f2h(d);
+        y[b].s = f2h(d * (float)sum);
+    }
+}
+#endif
+
 void dera_quantize_activations(uint32_t weight_type, const float *x, void *xq, int64_t n) {
     switch (activation_kind(weight_type)) {
     case A_F32: memcpy(xq, x, (size_t)n * 4); break;
     case A_F16: for (int64_t i = 0; i < n; i++) ((uint16_t *)xq)[i] = f2h(x[i]); break;
     case A_BF16: for (int64_t i = 0; i < n; i++) ((uint16_t *)xq)[i] = f2bf(x[i]); break;
+#if defined(__x86_64__)
+    case A_Q8_0: if (have_avx2()) quantize_q8_0_avx2(x, xq, n); else quantize_q8_0(x, xq, n); break;
+    case A_Q8_1: if (have_avx2()) quantize_q8_1_avx2(x, xq, n); else quantize_q8_1(x, xq, n); break;
+#else
     case A_Q8_0: quantize_q8_0(x, xq, n); break;
     case A_Q8_1: quantize_q8_1(x, xq, n); break;
+#endif
     case A_Q8_K: quantize_q8_k(x, xq, n); break;
     default: break;
     }
