@@ -759,11 +759,53 @@ AVX2 static inline __m256i nibbles32_bcast(const uint8_t *p, __m256i m4) {
         y[3] = hsum8(acc3);                                                                                \
     }
 
+#define DEFINE_Q4_0_X4(NAME, TARGET, DOT)                                                                   \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {      \
+        const __m256i m4 = _mm256_set1_epi8(15), k8 = _mm256_set1_epi8(8), ones16 = _mm256_set1_epi16(1); \
+        (void)ones16;                                                                                      \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                         \
+        const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;                           \
+        float sc[X4_CHUNK][4] __attribute__((aligned(16)));                                                \
+        for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                    \
+            const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                    \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 18;                                                           \
+                X4_PREFETCH(w0, rb, o);                                                                    \
+                const __m128 d = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o),              \
+                                                            (short)rd16(w2 + o), (short)rd16(w1 + o),      \
+                                                            (short)rd16(w0 + o)));                         \
+                _mm_store_ps(sc[i], _mm_mul_ps(d, _mm_set1_ps(h2f(a[c0 + i].d))));                         \
+            }                                                                                              \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 18 + 2;                                                       \
+                const __m256i x = _mm256_loadu_si256((const __m256i *)a[c0 + i].q);                        \
+                __m256i q0 = _mm256_sub_epi8(nibbles32_bcast(w0 + o, m4), k8);                             \
+                __m256i q1 = _mm256_sub_epi8(nibbles32_bcast(w1 + o, m4), k8);                             \
+                __m256i q2 = _mm256_sub_epi8(nibbles32_bcast(w2 + o, m4), k8);                             \
+                __m256i q3 = _mm256_sub_epi8(nibbles32_bcast(w3 + o, m4), k8);                             \
+                __m256 p0 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x, q0)));     \
+                __m256 p1 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x, q1)));     \
+                __m256 p2 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q2, q2), _mm256_sign_epi8(x, q2)));     \
+                __m256 p3 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q3, q3), _mm256_sign_epi8(x, q3)));     \
+                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][0]), p0, acc0);                          \
+                acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][1]), p1, acc1);                          \
+                acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][2]), p2, acc2);                          \
+                acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][3]), p3, acc3);                          \
+            }                                                                                              \
+        }                                                                                                  \
+        y[0] = hsum8(acc0);                                                                                \
+        y[1] = hsum8(acc1);                                                                                \
+        y[2] = hsum8(acc2);                                                                                \
+        y[3] = hsum8(acc3);                                                                                \
+    }
+
 #define VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 DEFINE_Q4_1_X4(q4_1_x4_avx2, AVX2, DOT_LANES_AVX2)
 DEFINE_Q4_1_X4(q4_1_x4_vnni, VNNI, DOT_LANES_VNNI)
 DEFINE_Q8_0_X4(q8_0_x4_avx2, AVX2, DOT_LANES_AVX2)
 DEFINE_Q8_0_X4(q8_0_x4_vnni, VNNI, DOT_LANES_VNNI)
+DEFINE_Q4_0_X4(q4_0_x4_avx2, AVX2, DOT_LANES_AVX2)
+DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 
 static int have_vnni(void) {
     static int cached = -1;
@@ -788,6 +830,7 @@ static rows4_fn rows4_kernel(uint32_t type, int simd, int64_t n, int64_t *nb) {
     switch (type) {
     case T_Q4_1: *nb = n / 32; return (rows4_fn)(vnni ? q4_1_x4_vnni : q4_1_x4_avx2);
     case T_Q8_0: *nb = n / 32; return (rows4_fn)(vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
+    case T_Q4_0: *nb = n / 32; return (rows4_fn)(vnni ? q4_0_x4_vnni : q4_0_x4_avx2);
     default: return NULL;
     }
 #else
