@@ -185,6 +185,56 @@ __attribute__((target("avx2,fma,f16c"))) static void quantize_q8_1_avx2(const fl
         y[b].s = f2h(d * (float)sum);
     }
 }
+
+// Q8_K with vectors: the value of largest magnitude is the first one reaching max|x| (as in the scalar
+// loop, which keeps the first on ties), the products iscale * x are the same single multiplications, rounded
+// half to even and clamped at 127 as there, and the 16-value sums are exact int16 sums.
+__attribute__((target("avx2,fma,f16c"))) static void quantize_q8_k_avx2(const float *x, q8_k_block *y, int64_t n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / 256; b++) {
+        const float *v = x + b * 256;
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < 256; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        if (!(amax > 0)) {
+            // All zero (or NaN, where the scalar loop also finds no positive magnitude).
+            memset(&y[b], 0, sizeof(q8_k_block));
+            continue;
+        }
+        float max = 0;
+        for (int j = 0; j < 256; j++)
+            if (fabsf(v[j]) == amax) {
+                max = v[j];
+                break;
+            }
+        const float iscale = -127.f / max;
+        const __m256 vs = _mm256_set1_ps(iscale);
+        const __m256i k127 = _mm256_set1_epi32(127);
+        for (int j = 0; j < 256; j += 32) {
+            __m256i i[4];
+            for (int t = 0; t < 4; t++) {
+                __m256 r = _mm256_round_ps(_mm256_mul_ps(vs, _mm256_loadu_ps(v + j + 8 * t)), Q8_ROUND_MODE);
+                i[t] = _mm256_min_epi32(_mm256_cvtps_epi32(r), k127);
+            }
+            __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+            q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(y[b].q + j), q);
+            // Sums of 16 values: pairs with maddubs, then horizontal adds within each 16-byte half.
+            __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);  // 16 sums of 2
+            __m128i lo = _mm256_castsi256_si128(s16), hi = _mm256_extracti128_si256(s16, 1);
+            __m128i s = _mm_hadd_epi16(lo, hi);  // sums of 4: lo 0-3, hi 4-7
+            s = _mm_hadd_epi16(s, s);            // sums of 8
+            s = _mm_hadd_epi16(s, s);            // sums of 16: [lo, hi, ...]
+            const int g = j / 16;
+            y[b].bsums[g] = (int16_t)_mm_extract_epi16(s, 0);
+            y[b].bsums[g + 1] = (int16_t)_mm_extract_epi16(s, 1);
+        }
+        y[b].d = 1 / iscale;
+    }
+}
 #endif
 
 void dera_quantize_activations(uint32_t weight_type, const float *x, void *xq, int64_t n) {
@@ -195,11 +245,12 @@ void dera_quantize_activations(uint32_t weight_type, const float *x, void *xq, i
 #if defined(__x86_64__)
     case A_Q8_0: if (have_avx2()) quantize_q8_0_avx2(x, xq, n); else quantize_q8_0(x, xq, n); break;
     case A_Q8_1: if (have_avx2()) quantize_q8_1_avx2(x, xq, n); else quantize_q8_1(x, xq, n); break;
+    case A_Q8_K: if (have_avx2()) quantize_q8_k_avx2(x, xq, n); else quantize_q8_k(x, xq, n); break;
 #else
     case A_Q8_0: quantize_q8_0(x, xq, n); break;
     case A_Q8_1: quantize_q8_1(x, xq, n); break;
-#endif
     case A_Q8_K: quantize_q8_k(x, xq, n); break;
+#endif
     default: break;
     }
 }
