@@ -131,6 +131,47 @@ import Testing
         }
     }
 
+    /// Row ranges of one row take the one-row kernels, longer ranges the four-row (and multi-vector) kernels:
+    /// the products must agree bit for bit, on every level.
+    @Test(arguments: kernelTypes)
+    func multiRowKernelsMatchOneRowKernelsExactly(type: GGMLType) {
+        var rng = SplitMix64(seed: 41 + UInt64(type.rawValue))
+        let rows = 22, columns = 512, vectors = 3
+        let weights = ReferenceBlocks.random(type, count: rows * columns, rng: &rng)
+        let rowBytes = weights.count / rows
+        let stride = dera_q8_row_bytes(type.rawValue, Int64(columns))
+        var xq = [UInt8](repeating: 0, count: stride * vectors)
+        for v in 0..<vectors {
+            let x = ReferenceBlocks.randomVector(columns, rng: &rng)
+            xq.withUnsafeMutableBytes { dera_quantize_activations(type.rawValue, x, $0.baseAddress! + v * stride, Int64(columns)) }
+        }
+        for level in 0...2 {
+            _ = dera_set_kernel_level(Int32(level))
+            defer { _ = dera_set_kernel_level(-1) }
+            weights.withUnsafeBytes { w in
+                xq.withUnsafeBytes { a in
+                    var whole = [Float](repeating: 0, count: rows), single = whole
+                    dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, &whole, 0, Int64(rows), Int64(columns))
+                    for r in 0..<rows {
+                        dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, &single, Int64(r), Int64(r + 1),
+                                       Int64(columns))
+                    }
+                    #expect(whole.map(\.bitPattern) == single.map(\.bitPattern), "\(type) level \(level) matvec")
+                    var batch = [Float](repeating: 0, count: rows * vectors), separate = batch
+                    dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride, Int64(vectors), &batch,
+                                   Int64(rows), 0, Int64(rows), Int64(columns))
+                    for v in 0..<vectors {
+                        for r in 0..<rows {
+                            dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress! + v * stride,
+                                           &separate[v * rows], Int64(r), Int64(r + 1), Int64(columns))
+                        }
+                    }
+                    #expect(batch.map(\.bitPattern) == separate.map(\.bitPattern), "\(type) level \(level) matmat")
+                }
+            }
+        }
+    }
+
     @Test func flashAttentionVectorPathIsBitIdentical() {
         var rng = SplitMix64(seed: 11)
         func f16(_ x: Float) -> Float { Float(Float16(x)) }
