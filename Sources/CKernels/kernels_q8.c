@@ -130,14 +130,127 @@ static void quantize_q8_k(const float *x, q8_k_block *y, int64_t n) {
     }
 }
 
+static int have_avx2(void);
+
+#if defined(__x86_64__)
+// The same quantisers with vectors: max|x| is order-independent, the scale and its inverse are the scalar
+// expressions, and rounding is round-half-to-even like nearbyintf, so the blocks are bit-identical.
+__attribute__((target("avx2,fma,f16c"))) static inline __m256i quantize_block_avx2(const float *v, float *d_out,
+                                                                                  float *id_out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 x0 = _mm256_loadu_ps(v), x1 = _mm256_loadu_ps(v + 8), x2 = _mm256_loadu_ps(v + 16),
+           x3 = _mm256_loadu_ps(v + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, x0), _mm256_andnot_ps(sign, x1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, x2), _mm256_andnot_ps(sign, x3)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    const float d = amax / 127.f;
+    const float id = amax != 0 ? 127.f / amax : 0.f;
+    *d_out = d;
+    *id_out = id;
+    const __m256 vid = _mm256_set1_ps(id);
+#define Q8_ROUND_MODE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x0, vid), Q8_ROUND_MODE));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x1, vid), Q8_ROUND_MODE));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x2, vid), Q8_ROUND_MODE));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x3, vid), Q8_ROUND_MODE));
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void quantize_q8_0_avx2(const float *x, q8_0_block *y, int64_t n) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        float d, id;
+        __m256i q = quantize_block_avx2(x + b * 32, &d, &id);
+        y[b].d = f2h(d);
+        _mm256_storeu_si256((__m256i *)y[b].q, q);
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void quantize_q8_1_avx2(const float *x, q8_1_block *y, int64_t n) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        float d, id;
+        __m256i q = quantize_block_avx2(x + b * 32, &d, &id);
+        _mm256_storeu_si256((__m256i *)y[b].q, q);
+        // Sum of the 32 int8 values (exact in int32).
+        __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+        __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+        const int sum = _mm_cvtsi128_si32(t);
+        y[b].d = f2h(d);
+        y[b].s = f2h(d * (float)sum);
+    }
+}
+
+// Q8_K with vectors: the value of largest magnitude is the first one reaching max|x| (as in the scalar
+// loop, which keeps the first on ties), the products iscale * x are the same single multiplications, rounded
+// half to even and clamped at 127 as there, and the 16-value sums are exact int16 sums.
+__attribute__((target("avx2,fma,f16c"))) static void quantize_q8_k_avx2(const float *x, q8_k_block *y, int64_t n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / 256; b++) {
+        const float *v = x + b * 256;
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < 256; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        if (!(amax > 0)) {
+            // All zero (or NaN, where the scalar loop also finds no positive magnitude).
+            memset(&y[b], 0, sizeof(q8_k_block));
+            continue;
+        }
+        float max = 0;
+        for (int j = 0; j < 256; j++)
+            if (fabsf(v[j]) == amax) {
+                max = v[j];
+                break;
+            }
+        const float iscale = -127.f / max;
+        const __m256 vs = _mm256_set1_ps(iscale);
+        const __m256i k127 = _mm256_set1_epi32(127);
+        for (int j = 0; j < 256; j += 32) {
+            __m256i i[4];
+            for (int t = 0; t < 4; t++) {
+                __m256 r = _mm256_round_ps(_mm256_mul_ps(vs, _mm256_loadu_ps(v + j + 8 * t)), Q8_ROUND_MODE);
+                i[t] = _mm256_min_epi32(_mm256_cvtps_epi32(r), k127);
+            }
+            __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+            q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(y[b].q + j), q);
+            // Sums of 16 values: pairs with maddubs, then horizontal adds within each 16-byte half.
+            __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);  // 16 sums of 2
+            __m128i lo = _mm256_castsi256_si128(s16), hi = _mm256_extracti128_si256(s16, 1);
+            __m128i s = _mm_hadd_epi16(lo, hi);  // sums of 4: lo 0-3, hi 4-7
+            s = _mm_hadd_epi16(s, s);            // sums of 8
+            s = _mm_hadd_epi16(s, s);            // sums of 16: [lo, hi, ...]
+            const int g = j / 16;
+            y[b].bsums[g] = (int16_t)_mm_extract_epi16(s, 0);
+            y[b].bsums[g + 1] = (int16_t)_mm_extract_epi16(s, 1);
+        }
+        y[b].d = 1 / iscale;
+    }
+}
+#endif
+
 void dera_quantize_activations(uint32_t weight_type, const float *x, void *xq, int64_t n) {
     switch (activation_kind(weight_type)) {
     case A_F32: memcpy(xq, x, (size_t)n * 4); break;
     case A_F16: for (int64_t i = 0; i < n; i++) ((uint16_t *)xq)[i] = f2h(x[i]); break;
     case A_BF16: for (int64_t i = 0; i < n; i++) ((uint16_t *)xq)[i] = f2bf(x[i]); break;
+#if defined(__x86_64__)
+    case A_Q8_0: if (have_avx2()) quantize_q8_0_avx2(x, xq, n); else quantize_q8_0(x, xq, n); break;
+    case A_Q8_1: if (have_avx2()) quantize_q8_1_avx2(x, xq, n); else quantize_q8_1(x, xq, n); break;
+    case A_Q8_K: if (have_avx2()) quantize_q8_k_avx2(x, xq, n); else quantize_q8_k(x, xq, n); break;
+#else
     case A_Q8_0: quantize_q8_0(x, xq, n); break;
     case A_Q8_1: quantize_q8_1(x, xq, n); break;
     case A_Q8_K: quantize_q8_k(x, xq, n); break;
+#endif
     default: break;
     }
 }
@@ -443,6 +556,103 @@ AVX2 static float dot_q6_k_avx2(const uint8_t *w, const q8_k_block *a, int64_t n
     return sum;
 }
 
+// K-quant and Q5_0 rows with the integer part vectorised further: block sums are formed in int32 vector
+// lanes (scales applied with madd) and reduced once per block. Integer addition is exact, so sumi is the
+// same integer as in the kernels above, and the float statements per block are written exactly as there
+// (same target, so the compiler fuses them the same way): results are bit-identical.
+AVX2 static float dot_q4_k_avx2_v2(const uint8_t *w, const q8_k_block *a, int64_t nb) {
+    float sum = 0, mins = 0;
+    const __m256i m4 = _mm256_set1_epi8(15);
+    for (int64_t b = 0; b < nb; b++, w += 144) {
+        const float d = a[b].d * h2f(rd16(w));
+        const float dmin = -a[b].d * h2f(rd16(w + 2));
+        const uint8_t *scales = w + 4, *qs = w + 16;
+        __m256i acc = _mm256_setzero_si256();
+        int summ = 0;
+        for (int g = 0; g < 4; g++) {
+            uint8_t sc0, m0, sc1, m1;
+            k4_scale_min(2 * g, scales, &sc0, &m0);
+            k4_scale_min(2 * g + 1, scales, &sc1, &m1);
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+            __m256i lo = _mm256_and_si256(bytes, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g + 32));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_set1_epi16(sc0)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x1), _mm256_set1_epi16(sc1)));
+            summ += m0 * (a[b].bsums[4 * g] + a[b].bsums[4 * g + 1]) + m1 * (a[b].bsums[4 * g + 2] + a[b].bsums[4 * g + 3]);
+        }
+        const int sumi = hsum_i32(acc);
+        sum += d * (float)sumi;
+        mins += dmin * (float)summ;
+    }
+    return sum + mins;
+}
+
+AVX2 static float dot_q6_k_avx2_v2(const uint8_t *w, const q8_k_block *a, int64_t nb) {
+    float sum = 0;
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    for (int64_t b = 0; b < nb; b++, w += 210) {
+        const uint8_t *ql = w, *qh = w + 128;
+        const int8_t *sc = (const int8_t *)(w + 192);
+        const int8_t *q8 = a[b].q;
+        const float d = a[b].d * h2f(rd16(w + 208));
+        __m256i acc = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                __m256i x = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+                // (q - 32) * x = q * x - 32 * x; i16 lanes 0-7 are elements 0-15 (scale sc[2k]), 8-15 the rest.
+                __m256i d16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], x), _mm256_maddubs_epi16(k32, x));
+                __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d16, scv));
+            }
+            ql += 64;
+            qh += 32;
+            sc += 8;
+            q8 += 128;
+        }
+        const int sumi = hsum_i32(acc);
+        sum += d * (float)sumi;
+    }
+    return sum;
+}
+
+// Q5_0 had no SIMD path: the integer block sum is vectorised here, the float statement is the scalar
+// kernel's, compiled without contraction as the scalar kernel is (it is built without FMA).
+AVX2 static float dot_q5_0_avx2(const uint8_t *w, const q8_0_block *a, int64_t nb) {
+#pragma clang fp contract(off)
+    float sum = 0;
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bitmask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    const __m256i m4 = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16);
+    for (int64_t b = 0; b < nb; b++, w += 22) {
+        uint32_t qh;
+        memcpy(&qh, w + 2, 4);
+        // Byte L is 0xFF where bit L of qh is set.
+        __m256i bits = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuffle);
+        bits = _mm256_cmpeq_epi8(_mm256_or_si256(bits, bitmask), _mm256_set1_epi64x(-1));
+        __m256i q = _mm256_or_si256(nibbles32(w + 6), _mm256_and_si256(bits, k16));
+        q = _mm256_sub_epi8(q, k16);  // -16..15
+        __m256i x = _mm256_loadu_si256((const __m256i *)a[b].q);
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q)),
+                                      _mm256_set1_epi16(1));
+        const int s = hsum_i32(p);
+        sum += (h2f(rd16(w)) * h2f(a[b].d)) * (float)s;
+    }
+    return sum;
+}
+
 static int have_avx2(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
@@ -463,16 +673,17 @@ static float dot_row(uint32_t type, const uint8_t *w, const void *a, int64_t n, 
     case T_Q4_0: return simd ? dot_q4_0_avx2(w, a, n / 32) : dot_q4_0(w, a, n / 32);
     case T_Q4_1: return simd ? dot_q4_1_avx2(w, a, n / 32) : dot_q4_1(w, a, n / 32);
     case T_Q8_0: return simd ? dot_q8_0_avx2(w, a, n / 32) : dot_q8_0(w, a, n / 32);
-    case T_Q4_K: return simd ? dot_q4_k_avx2(w, a, n / 256) : dot_q4_k(w, a, n / 256);
-    case T_Q6_K: return simd ? dot_q6_k_avx2(w, a, n / 256) : dot_q6_k(w, a, n / 256);
+    case T_Q4_K: return simd ? dot_q4_k_avx2_v2(w, a, n / 256) : dot_q4_k(w, a, n / 256);
+    case T_Q6_K: return simd ? dot_q6_k_avx2_v2(w, a, n / 256) : dot_q6_k(w, a, n / 256);
+    case T_Q5_0: return simd ? dot_q5_0_avx2(w, a, n / 32) : dot_q5_0(w, a, n / 32);
 #else
+    case T_Q5_0: return dot_q5_0(w, a, n / 32);
     case T_Q4_0: return dot_q4_0(w, a, n / 32);
     case T_Q4_1: return dot_q4_1(w, a, n / 32);
     case T_Q8_0: return dot_q8_0(w, a, n / 32);
     case T_Q4_K: return dot_q4_k(w, a, n / 256);
     case T_Q6_K: return dot_q6_k(w, a, n / 256);
 #endif
-    case T_Q5_0: return dot_q5_0(w, a, n / 32);
     case T_F16: return dot_f16(w, a, n);
     case T_BF16: return dot_bf16(w, a, n);
     case T_F32: return dot_f32(w, a, n);
@@ -480,23 +691,231 @@ static float dot_row(uint32_t type, const uint8_t *w, const void *a, int64_t n, 
     }
 }
 
+// ---- four weight rows per pass ----------------------------------------------------------------
+// Each activation block is loaded once and meets four rows; every row keeps its own accumulators with
+// exactly the lane structure of the one-row AVX2 kernels above (acc = fma(d_w * d_x, float(int32 lanes),
+// acc), the same horizontal sum, mins fused the same way), so results are bit-identical to dot_row.
+
+#if defined(__x86_64__)
+static inline uint32_t rd32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// 32 nibbles without a lane-crossing shuffle: the 16 bytes in both halves, the upper half shifted.
+AVX2 static inline __m256i nibbles32_bcast(const uint8_t *p, __m256i m4) {
+    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_and_si256(_mm256_blend_epi32(both, _mm256_srli_epi16(both, 4), 0xF0), m4);
+}
+
+// The integer part: 8 int32 lanes, lane k = sum of the products of bytes 4k..4k+3. maddubs cannot
+// saturate here (|u| <= 128, |s| <= 127 only when |u| <= 127 for Q8_0 weights, u <= 15 for nibbles), so
+// the VNNI form gives the same lanes.
+#define DOT_LANES_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), ones16)
+#define DOT_LANES_VNNI(u, s) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), (u), (s))
+
+// Blocks per chunk: the per-row block scales of a chunk are computed first into a small buffer, so the
+// dot-product loop broadcasts them straight from memory (no shuffles competing with the integer work).
+#define X4_CHUNK 64
+// Weight rows stream from memory once per token: prefetch the rows a few passes ahead.
+#ifndef X4_PF_ROWS
+#define X4_PF_ROWS 16
+#endif
+#define X4_PREFETCH(w0, rb, o)                                                                             \
+    do {                                                                                                   \
+        const char *pf = (const char *)(w0) + X4_PF_ROWS * (rb) + (o);                                     \
+        _mm_prefetch(pf, _MM_HINT_T0);                                                                     \
+        _mm_prefetch(pf + (rb), _MM_HINT_T0);                                                              \
+        _mm_prefetch(pf + 2 * (rb), _MM_HINT_T0);                                                          \
+        _mm_prefetch(pf + 3 * (rb), _MM_HINT_T0);                                                          \
+    } while (0)
+
+#define DEFINE_Q4_1_X4(NAME, TARGET, DOT)                                                                   \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const q8_1_block *a, int64_t nb, float *y) {      \
+        const __m256i m4 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);                           \
+        (void)ones16;                                                                                      \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, mins = acc0;            \
+        const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;                           \
+        float sc[X4_CHUNK][8] __attribute__((aligned(32)));                                                \
+        for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                    \
+            const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                    \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 20;                                                           \
+                X4_PREFETCH(w0, rb, o);                                                                    \
+                /* d0 m0 d1 m1 d2 m2 d3 m3 */                                                              \
+                const __m256 dm = _mm256_cvtph_ps(_mm_set_epi32((int)rd32(w3 + o), (int)rd32(w2 + o),     \
+                                                                (int)rd32(w1 + o), (int)rd32(w0 + o)));    \
+                _mm256_store_ps(sc[i], _mm256_mul_ps(dm, _mm256_set1_ps(h2f(a[c0 + i].d))));               \
+                mins = _mm256_fmadd_ps(dm, _mm256_set1_ps(h2f(a[c0 + i].s)), mins);                        \
+            }                                                                                              \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 20 + 4;                                                       \
+                const __m256i x = _mm256_loadu_si256((const __m256i *)a[c0 + i].q);                        \
+                __m256 p0 = _mm256_cvtepi32_ps(DOT(nibbles32_bcast(w0 + o, m4), x));                       \
+                __m256 p1 = _mm256_cvtepi32_ps(DOT(nibbles32_bcast(w1 + o, m4), x));                       \
+                __m256 p2 = _mm256_cvtepi32_ps(DOT(nibbles32_bcast(w2 + o, m4), x));                       \
+                __m256 p3 = _mm256_cvtepi32_ps(DOT(nibbles32_bcast(w3 + o, m4), x));                       \
+                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][0]), p0, acc0);                          \
+                acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][2]), p1, acc1);                          \
+                acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][4]), p2, acc2);                          \
+                acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][6]), p3, acc3);                          \
+            }                                                                                              \
+        }                                                                                                  \
+        float m[8];                                                                                        \
+        _mm256_storeu_ps(m, mins);                                                                         \
+        y[0] = hsum8(acc0) + m[1];                                                                         \
+        y[1] = hsum8(acc1) + m[3];                                                                         \
+        y[2] = hsum8(acc2) + m[5];                                                                         \
+        y[3] = hsum8(acc3) + m[7];                                                                         \
+    }
+
+#define DEFINE_Q8_0_X4(NAME, TARGET, DOT)                                                                   \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {      \
+        const __m256i ones16 = _mm256_set1_epi16(1);                                                       \
+        (void)ones16;                                                                                      \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                         \
+        const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;                           \
+        float sc[X4_CHUNK][4] __attribute__((aligned(16)));                                                \
+        for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                    \
+            const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                    \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 34;                                                           \
+                X4_PREFETCH(w0, rb, o);                                                                    \
+                const __m128 d = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o),              \
+                                                            (short)rd16(w2 + o), (short)rd16(w1 + o),      \
+                                                            (short)rd16(w0 + o)));                         \
+                _mm_store_ps(sc[i], _mm_mul_ps(d, _mm_set1_ps(h2f(a[c0 + i].d))));                         \
+            }                                                                                              \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 34 + 2;                                                       \
+                const __m256i x = _mm256_loadu_si256((const __m256i *)a[c0 + i].q);                        \
+                __m256i q0 = _mm256_loadu_si256((const __m256i *)(w0 + o));                                \
+                __m256i q1 = _mm256_loadu_si256((const __m256i *)(w1 + o));                                \
+                __m256i q2 = _mm256_loadu_si256((const __m256i *)(w2 + o));                                \
+                __m256i q3 = _mm256_loadu_si256((const __m256i *)(w3 + o));                                \
+                __m256 p0 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x, q0)));     \
+                __m256 p1 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x, q1)));     \
+                __m256 p2 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q2, q2), _mm256_sign_epi8(x, q2)));     \
+                __m256 p3 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q3, q3), _mm256_sign_epi8(x, q3)));     \
+                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][0]), p0, acc0);                          \
+                acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][1]), p1, acc1);                          \
+                acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][2]), p2, acc2);                          \
+                acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][3]), p3, acc3);                          \
+            }                                                                                              \
+        }                                                                                                  \
+        y[0] = hsum8(acc0);                                                                                \
+        y[1] = hsum8(acc1);                                                                                \
+        y[2] = hsum8(acc2);                                                                                \
+        y[3] = hsum8(acc3);                                                                                \
+    }
+
+#define DEFINE_Q4_0_X4(NAME, TARGET, DOT)                                                                   \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {      \
+        const __m256i m4 = _mm256_set1_epi8(15), k8 = _mm256_set1_epi8(8), ones16 = _mm256_set1_epi16(1); \
+        (void)ones16;                                                                                      \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                         \
+        const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;                           \
+        float sc[X4_CHUNK][4] __attribute__((aligned(16)));                                                \
+        for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                    \
+            const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                    \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 18;                                                           \
+                X4_PREFETCH(w0, rb, o);                                                                    \
+                const __m128 d = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o),              \
+                                                            (short)rd16(w2 + o), (short)rd16(w1 + o),      \
+                                                            (short)rd16(w0 + o)));                         \
+                _mm_store_ps(sc[i], _mm_mul_ps(d, _mm_set1_ps(h2f(a[c0 + i].d))));                         \
+            }                                                                                              \
+            for (int64_t i = 0; i < cn; i++) {                                                             \
+                const int64_t o = (c0 + i) * 18 + 2;                                                       \
+                const __m256i x = _mm256_loadu_si256((const __m256i *)a[c0 + i].q);                        \
+                __m256i q0 = _mm256_sub_epi8(nibbles32_bcast(w0 + o, m4), k8);                             \
+                __m256i q1 = _mm256_sub_epi8(nibbles32_bcast(w1 + o, m4), k8);                             \
+                __m256i q2 = _mm256_sub_epi8(nibbles32_bcast(w2 + o, m4), k8);                             \
+                __m256i q3 = _mm256_sub_epi8(nibbles32_bcast(w3 + o, m4), k8);                             \
+                __m256 p0 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x, q0)));     \
+                __m256 p1 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x, q1)));     \
+                __m256 p2 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q2, q2), _mm256_sign_epi8(x, q2)));     \
+                __m256 p3 = _mm256_cvtepi32_ps(DOT(_mm256_sign_epi8(q3, q3), _mm256_sign_epi8(x, q3)));     \
+                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][0]), p0, acc0);                          \
+                acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][1]), p1, acc1);                          \
+                acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][2]), p2, acc2);                          \
+                acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][3]), p3, acc3);                          \
+            }                                                                                              \
+        }                                                                                                  \
+        y[0] = hsum8(acc0);                                                                                \
+        y[1] = hsum8(acc1);                                                                                \
+        y[2] = hsum8(acc2);                                                                                \
+        y[3] = hsum8(acc3);                                                                                \
+    }
+
+#define VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+DEFINE_Q4_1_X4(q4_1_x4_avx2, AVX2, DOT_LANES_AVX2)
+DEFINE_Q4_1_X4(q4_1_x4_vnni, VNNI, DOT_LANES_VNNI)
+DEFINE_Q8_0_X4(q8_0_x4_avx2, AVX2, DOT_LANES_AVX2)
+DEFINE_Q8_0_X4(q8_0_x4_vnni, VNNI, DOT_LANES_VNNI)
+DEFINE_Q4_0_X4(q4_0_x4_avx2, AVX2, DOT_LANES_AVX2)
+DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
+
+static int have_vnni(void) {
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avxvnni");
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    // VNNI only changes how the exact integer lanes are formed; level 2 gates it like the AVX-512 paths.
+    return v && dera_kernel_level() >= 2;
+}
+#endif
+
+typedef void (*rows4_fn)(const uint8_t *w, size_t rb, const void *a, int64_t nb, float *y);
+
+// The four-row kernel for a type (NULL when there is none), and blocks per row.
+static rows4_fn rows4_kernel(uint32_t type, int simd, int64_t n, int64_t *nb) {
+#if defined(__x86_64__)
+    if (!simd) return NULL;
+    const int vnni = have_vnni();
+    switch (type) {
+    case T_Q4_1: *nb = n / 32; return (rows4_fn)(vnni ? q4_1_x4_vnni : q4_1_x4_avx2);
+    case T_Q8_0: *nb = n / 32; return (rows4_fn)(vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
+    case T_Q4_0: *nb = n / 32; return (rows4_fn)(vnni ? q4_0_x4_vnni : q4_0_x4_avx2);
+    default: return NULL;
+    }
+#else
+    (void)type; (void)simd; (void)n; (void)nb;
+    return NULL;
+#endif
+}
+
 void dera_matvec_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, float *y,
                     int64_t row_begin, int64_t row_end, int64_t n) {
     const int simd = have_avx2();
-    for (int64_t r = row_begin; r < row_end; r++)
-        y[r] = dot_row(type, (const uint8_t *)w + r * row_bytes, xq, n, simd);
+    int64_t nb = 0;
+    rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
+    int64_t r = row_begin;
+    if (k4)
+        for (; r + 4 <= row_end; r += 4) k4((const uint8_t *)w + r * row_bytes, row_bytes, xq, nb, y + r);
+    for (; r < row_end; r++) y[r] = dot_row(type, (const uint8_t *)w + r * row_bytes, xq, n, simd);
 }
 
 void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, size_t xq_stride,
                     int64_t n_vec, float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
     const int simd = have_avx2();
+    int64_t nb = 0;
+    rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
     // Rows in tiles so a tile of weights stays in cache while every vector passes over it.
     const int64_t tile = 16;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += tile) {
         const int64_t r1 = r0 + tile < row_end ? r0 + tile : row_end;
         for (int64_t v = 0; v < n_vec; v++) {
             const void *a = (const uint8_t *)xq + v * xq_stride;
-            for (int64_t r = r0; r < r1; r++)
+            int64_t r = r0;
+            if (k4)
+                for (; r + 4 <= r1; r += 4) k4((const uint8_t *)w + r * row_bytes, row_bytes, a, nb, y + v * rows + r);
+            for (; r < r1; r++)
                 y[v * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes, a, n, simd);
         }
     }
@@ -567,8 +986,88 @@ __attribute__((target("avx2,fma,f16c"))) static void flash_attention_f16c(
 }
 #endif
 
+#if defined(__x86_64__)
+// The same computation with explicit vectors, for head dimensions that are a multiple of 64 (up to 512).
+// Every operation is lane-wise and in the order of flash_attention_body: F16 rounding with round-to-nearest-
+// even (what the (_Float16) casts do), the dot product's four 16-lane accumulators (two ymm each) and its
+// reduction tree, then the scalar softmax bookkeeping; so results are bit-identical to the portable path.
+AVX2 static inline __m256 round_f16(__m256 v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+AVX2 static void flash_attention_avx2(const float *query, const float *keys, const float *values, size_t stride,
+                                      int64_t length, int64_t d, float scale, float *out) {
+    __m256 q[64], acc[64];  // d / 8 vectors each
+    const int64_t nv = d / 8;
+    for (int64_t i = 0; i < nv; i++) {
+        q[i] = round_f16(_mm256_loadu_ps(query + 8 * i));
+        acc[i] = _mm256_setzero_ps();
+    }
+    float maximum = -INFINITY, sum = 0;
+    // Scores do not depend on the softmax state: compute a chunk of them first (independent dot products
+    // overlap), then run the serial online-softmax update over the chunk.
+    float scores[128];
+    for (int64_t j0 = 0; j0 < length; j0 += 128) {
+        const int64_t cn = length - j0 < 128 ? length - j0 : 128;
+        for (int64_t jj = 0; jj < cn; jj++) {
+            const float *key = keys + (j0 + jj) * stride;
+            // acc[j][l] of dot_f16_ggml_order: a[2j] holds lanes 0-7, a[2j+1] lanes 8-15.
+            __m256 a[8];
+            for (int t = 0; t < 8; t++) a[t] = _mm256_setzero_ps();
+            for (int64_t i = 0; i < d; i += 64)
+                for (int t = 0; t < 8; t++)
+                    a[t] = _mm256_fmadd_ps(round_f16(_mm256_loadu_ps(key + i + 8 * t)), q[i / 8 + t], a[t]);
+            // v[l] = (acc0 + acc2) + (acc1 + acc3), lanes 0-7 and 8-15.
+            const __m256 vlo = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
+            const __m256 vhi = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
+            const __m256 t3 = _mm256_add_ps(vhi, vlo);                                               // v[l+8] + v[l]
+            const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));  // t3[l+4] + t3[l]
+            float t[4];
+            _mm_storeu_ps(t, t6);
+            scores[jj] = (float)(double)((t[0] + t[2]) + (t[1] + t[3])) * scale;
+        }
+        for (int64_t jj = 0; jj < cn; jj++) {
+            const float *value = values + (j0 + jj) * stride;
+            const float s = scores[jj];
+            float ms = 1, vs = 1;
+            if (s > maximum) {
+                const float previous = maximum;
+                maximum = s;
+                ms = expf(previous - maximum);
+                const __m256 m = _mm256_set1_ps(ms);
+                for (int64_t i = 0; i < nv; i++) acc[i] = round_f16(_mm256_mul_ps(acc[i], m));
+            } else {
+                vs = expf(s - maximum);
+            }
+            const __m256 vv = _mm256_set1_ps(vs);
+            for (int64_t i = 0; i < nv; i++)
+                acc[i] = round_f16(_mm256_fmadd_ps(round_f16(_mm256_loadu_ps(value + 8 * i)), vv, acc[i]));
+            sum = sum * ms + vs;
+        }
+    }
+    const float inverse = sum == 0 ? 0 : 1.0f / sum;
+    const __m256 inv = _mm256_set1_ps(inverse);
+    for (int64_t i = 0; i < nv; i++) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], inv));
+}
+#endif
+
 void dera_flash_attention_f16(const float *query, const float *keys, const float *values, size_t stride,
                               int64_t length, int64_t d, float scale, float *out) {
+#if defined(__x86_64__)
+    if (have_avx2() && d % 64 == 0 && d <= 512) {
+        flash_attention_avx2(query, keys, values, stride, length, d, scale, out);
+        return;
+    }
+    if (have_avx2()) {
+        flash_attention_f16c(query, keys, values, stride, length, d, scale, out);
+        return;
+    }
+#endif
+    flash_attention_portable(query, keys, values, stride, length, d, scale, out);
+}
+
+void dera_flash_attention_f16_unvectorised(const float *query, const float *keys, const float *values,
+                                           size_t stride, int64_t length, int64_t d, float scale, float *out) {
 #if defined(__x86_64__)
     if (have_avx2()) {
         flash_attention_f16c(query, keys, values, stride, length, d, scale, out);

@@ -131,6 +131,64 @@ import Testing
         }
     }
 
+    /// Row ranges of one row take the one-row kernels, longer ranges the four-row (and multi-vector) kernels:
+    /// the products must agree bit for bit, on every level.
+    @Test(arguments: kernelTypes)
+    func multiRowKernelsMatchOneRowKernelsExactly(type: GGMLType) {
+        var rng = SplitMix64(seed: 41 + UInt64(type.rawValue))
+        let rows = 22, columns = 512, vectors = 3
+        let weights = ReferenceBlocks.random(type, count: rows * columns, rng: &rng)
+        let rowBytes = weights.count / rows
+        let stride = dera_q8_row_bytes(type.rawValue, Int64(columns))
+        var xq = [UInt8](repeating: 0, count: stride * vectors)
+        for v in 0..<vectors {
+            let x = ReferenceBlocks.randomVector(columns, rng: &rng)
+            xq.withUnsafeMutableBytes { dera_quantize_activations(type.rawValue, x, $0.baseAddress! + v * stride, Int64(columns)) }
+        }
+        for level in 0...2 {
+            _ = dera_set_kernel_level(Int32(level))
+            defer { _ = dera_set_kernel_level(-1) }
+            weights.withUnsafeBytes { w in
+                xq.withUnsafeBytes { a in
+                    var whole = [Float](repeating: 0, count: rows), single = whole
+                    dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, &whole, 0, Int64(rows), Int64(columns))
+                    for r in 0..<rows {
+                        dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, &single, Int64(r), Int64(r + 1),
+                                       Int64(columns))
+                    }
+                    #expect(whole.map(\.bitPattern) == single.map(\.bitPattern), "\(type) level \(level) matvec")
+                    var batch = [Float](repeating: 0, count: rows * vectors), separate = batch
+                    dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride, Int64(vectors), &batch,
+                                   Int64(rows), 0, Int64(rows), Int64(columns))
+                    for v in 0..<vectors {
+                        for r in 0..<rows {
+                            dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress! + v * stride,
+                                           &separate[v * rows], Int64(r), Int64(r + 1), Int64(columns))
+                        }
+                    }
+                    #expect(batch.map(\.bitPattern) == separate.map(\.bitPattern), "\(type) level \(level) matmat")
+                }
+            }
+        }
+    }
+
+    @Test func flashAttentionVectorPathIsBitIdentical() {
+        var rng = SplitMix64(seed: 11)
+        func f16(_ x: Float) -> Float { Float(Float16(x)) }
+        for trial in 0..<60 {
+            let d = [64, 128, 192][trial % 3], length = 1 + trial * 5 + (trial % 7) * 40, stride = 3 * d + 64 * (trial % 2)
+            let amplitude: Float = [0.01, 1, 40][trial % 3 == 0 ? 2 : trial % 2]
+            let q = ReferenceBlocks.randomVector(d, rng: &rng).map { $0 * amplitude }
+            let keys = ReferenceBlocks.randomVector(length * stride, rng: &rng).map { f16($0 * amplitude) }
+            let values = ReferenceBlocks.randomVector(length * stride, rng: &rng).map { f16($0 * amplitude) }
+            let scale = 1 / Float(d).squareRoot()
+            var fast = [Float](repeating: 0, count: d), reference = fast
+            dera_flash_attention_f16(q, keys, values, stride, Int64(length), Int64(d), scale, &fast)
+            dera_flash_attention_f16_unvectorised(q, keys, values, stride, Int64(length), Int64(d), scale, &reference)
+            #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "d \(d) length \(length)")
+        }
+    }
+
     @Test func flashAttentionMatchesSoftmaxAttention() {
         var rng = SplitMix64(seed: 5)
         let d = 64, length = 37, stride = 3 * d

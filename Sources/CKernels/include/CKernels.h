@@ -53,4 +53,5 @@ int dera_set_kernel_level(int level);
 }
 #endif
 #include "CKernelsQ8.h"
+#include "CKernelsPool.h"
 #endif

@@ -44,4 +44,8 @@ void dera_round_to_f16(float *x, int64_t n);
 // keys/values hold F16-representable floats, `stride` floats apart; d is the head dimension.
 void dera_flash_attention_f16(const float *query, const float *keys, const float *values, size_t stride,
                               int64_t length, int64_t d, float scale, float *out);
+// The same loop as plain C compiled for the same level, without the explicit vector path (head dimensions
+// that are multiples of 64 take that path): the reference the vector path must match bit for bit.
+void dera_flash_attention_f16_unvectorised(const float *query, const float *keys, const float *values,
+                                           size_t stride, int64_t length, int64_t d, float scale, float *out);
 #endif

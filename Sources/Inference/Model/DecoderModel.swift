@@ -112,9 +112,7 @@ public final class DecoderModel: @unchecked Sendable {
 
         for (layerIndex, layer) in weights.layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, rows: n, into: h)
-            multiply(layer.query, h, n, q)
-            multiply(layer.key, h, n, k)
-            multiply(layer.value, h, n, v)
+            multiply([(layer.query, q), (layer.key, k), (layer.value, v)], h, n)
             if let bias = layer.queryBias { addBias(bias, to: q, rows: n) }
             if let bias = layer.keyBias { addBias(bias, to: k, rows: n) }
             if let bias = layer.valueBias { addBias(bias, to: v, rows: n) }
@@ -145,8 +143,7 @@ public final class DecoderModel: @unchecked Sendable {
             for i in 0..<(n * d) { x[i] += projected[i] }
 
             rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
-            multiply(layer.gate, h, n, gate)
-            multiply(layer.up, h, n, up)
+            multiply([(layer.gate, gate), (layer.up, up)], h, n)
             for i in 0..<(n * ff) {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
@@ -169,6 +166,18 @@ public final class DecoderModel: @unchecked Sendable {
         switch arithmetic {
         case .float32: w.multiply(x, count: count, into: y, workers: workers)
         case .llamaCpp: w.multiplyQuantizingActivations(x, count: count, into: y, workers: workers)
+        }
+    }
+
+    /// Products of the same input: one parallel region and one activation quantisation for all of them.
+    private func multiply(_ products: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: UnsafeMutablePointer<Float>,
+                          _ count: Int) {
+        switch arithmetic {
+        case .float32:
+            for (w, y) in products { w.multiply(x, count: count, into: y, workers: workers) }
+        case .llamaCpp:
+            WeightMatrix.multiplyQuantizingActivations(products.map { (matrix: $0.0, output: $0.1) }, x, count: count,
+                                                       workers: workers)
         }
     }
 

@@ -57,13 +57,58 @@ extension WeightMatrix {
             }
         }
         let activations = UnsafeRawPointer(quantized)
-        parallelFor(workers: workers, count: rows, granularity: 64) { range in
+        // 16-row units (a cache line of output, four passes of the four-row kernels) split 576 rows evenly.
+        parallelFor(workers: workers, count: rows, granularity: 16) { range in
             if count == 1 {
                 dera_matvec_q8(type, base, rowBytes, activations, y, Int64(range.lowerBound), Int64(range.upperBound),
                                Int64(columns))
             } else {
                 dera_matmat_q8(type, base, rowBytes, activations, stride, Int64(count), y, Int64(rows),
                                Int64(range.lowerBound), Int64(range.upperBound), Int64(columns))
+            }
+        }
+    }
+}
+
+extension WeightMatrix {
+    /// Several products of the same activations (query/key/value, gate/up) in one parallel region with the
+    /// activations quantised once: each output is exactly what `multiplyQuantizingActivations` gives, but the
+    /// workers meet once instead of once per matrix. Matrices of different types or widths go one by one.
+    static func multiplyQuantizingActivations(_ products: [(matrix: WeightMatrix, output: UnsafeMutablePointer<Float>)],
+                                              _ x: UnsafePointer<Float>, count: Int, workers: Int) {
+        guard let first = products.first?.matrix else { return }
+        let type = first.type.rawValue, columns = first.columns
+        guard products.allSatisfy({ $0.matrix.type.rawValue == type && $0.matrix.columns == columns && $0.matrix.rows % 16 == 0 })
+        else {
+            for (matrix, output) in products {
+                matrix.multiplyQuantizingActivations(x, count: count, into: output, workers: workers)
+            }
+            return
+        }
+        let stride = dera_q8_row_bytes(type, Int64(columns))
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(stride * count, 1), alignment: 64)
+        defer { quantized.deallocate() }
+        parallelFor(workers: workers, count: count, granularity: 1) { range in
+            for v in range {
+                dera_quantize_activations(type, x + v * columns, quantized + v * stride, Int64(columns))
+            }
+        }
+        let activations = UnsafeRawPointer(quantized)
+        // Offsets of each matrix's rows in the combined row space.
+        var starts = [0]
+        for (matrix, _) in products { starts.append(starts.last! + matrix.rows) }
+        parallelFor(workers: workers, count: starts.last!, granularity: 16) { range in
+            for (index, (matrix, y)) in products.enumerated() {
+                let lower = max(range.lowerBound, starts[index]) - starts[index]
+                let upper = min(range.upperBound, starts[index + 1]) - starts[index]
+                guard lower < upper else { continue }
+                if count == 1 {
+                    dera_matvec_q8(type, matrix.base, matrix.rowBytes, activations, y, Int64(lower), Int64(upper),
+                                   Int64(columns))
+                } else {
+                    dera_matmat_q8(type, matrix.base, matrix.rowBytes, activations, stride, Int64(count), y,
+                                   Int64(matrix.rows), Int64(lower), Int64(upper), Int64(columns))
+                }
             }
         }
     }
