@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 import Formats
 import Testing
 
@@ -69,6 +70,8 @@ import Testing
         #expect(dera_set_kernel_level(99) == max)
         #expect(dera_set_kernel_level(0) == 0)
         #expect(dera_kernel_level() == 0)
-        #expect(dera_set_kernel_level(-1) == max)
+        #expect(dera_set_kernel_level(-1) == dera_default_kernel_level())
+        let pinnedByEnvironment = ProcessInfo.processInfo.environment["DERA_KERNEL_LEVEL"] == "2"
+        #expect(dera_default_kernel_level() == (pinnedByEnvironment ? max : min(max, 1)))
     }
 }

@@ -43,6 +43,9 @@ void dera_f32_to_f16(const float *src, uint16_t *dst, int64_t n);
 // Implementation levels: 0 = portable scalar, 1 = AVX2/FMA/F16C, 2 = AVX-512 (F/BW/VL/DQ) for the products.
 // The best level this CPU supports (capped by the environment variable DERA_KERNEL_LEVEL=0|1|2 if set).
 int dera_max_kernel_level(void);
+// The level used unless a thread pins one: AVX2 (1) where the CPU has it, even with AVX-512, whose kernels
+// were slower on whole models here; DERA_KERNEL_LEVEL=2 opts in to AVX-512.
+int dera_default_kernel_level(void);
 // The level calls from the calling thread use.
 int dera_kernel_level(void);
 // Pins the level for calls made from the calling thread only (clamped to the CPU's maximum;
