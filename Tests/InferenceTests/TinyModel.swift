@@ -16,7 +16,7 @@ struct TinyModel {
     var matrixType: GGMLType = .f32
 
     func write(to path: String) throws {
-        var random = TestRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         var writer = GGUFWriter()
         let a = architecture
         writer.set("general.architecture", .string(a))
@@ -65,17 +65,8 @@ struct TinyModel {
     }
 }
 
-/// Uniform values in [-1, 1) from a seeded SplitMix64.
-struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    /// Uniform values in [-1, 1).
     mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 53)) * 2 - 1 }
 }
 

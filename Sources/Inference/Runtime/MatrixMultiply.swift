@@ -42,20 +42,29 @@ extension WeightMatrix {
 }
 
 extension WeightMatrix {
+    /// `count` rows of activations quantised for weights of `type`, `stride` bytes apart; the caller
+    /// deallocates the buffer.
+    static func quantizeActivations(_ x: UnsafePointer<Float>, count: Int, type: UInt32, columns: Int, workers: Int)
+        -> (buffer: UnsafeMutableRawPointer, stride: Int) {
+        let stride = dera_q8_row_bytes(type, Int64(columns))
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(stride * count, 1), alignment: 64)
+        parallelFor(workers: workers, count: count, granularity: 1) { range in
+            for v in range {
+                dera_quantize_activations(type, x + v * columns, quantized + v * stride, Int64(columns))
+            }
+        }
+        return (quantized, stride)
+    }
+
     /// The same product with activations quantised to 8 bits per block first, as llama.cpp does on the CPU
     /// (see CKernelsQ8.h): integer block dot products, never expanding the weights to floats.
     public func multiplyQuantizingActivations(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>,
                                               workers: Int) {
         let rows = self.rows, columns = self.columns, type = self.type.rawValue, rowBytes = self.rowBytes
         let base = self.base
-        let stride = dera_q8_row_bytes(type, Int64(columns))
-        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(stride * count, 1), alignment: 64)
+        let (quantized, stride) = Self.quantizeActivations(x, count: count, type: type, columns: columns,
+                                                          workers: workers)
         defer { quantized.deallocate() }
-        parallelFor(workers: workers, count: count, granularity: 1) { range in
-            for v in range {
-                dera_quantize_activations(type, x + v * columns, quantized + v * stride, Int64(columns))
-            }
-        }
         let activations = UnsafeRawPointer(quantized)
         // 16-row units (a cache line of output, four passes of the four-row kernels) split 576 rows evenly.
         parallelFor(workers: workers, count: rows, granularity: 16) { range in
@@ -85,14 +94,9 @@ extension WeightMatrix {
             }
             return
         }
-        let stride = dera_q8_row_bytes(type, Int64(columns))
-        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(stride * count, 1), alignment: 64)
+        let (quantized, stride) = Self.quantizeActivations(x, count: count, type: type, columns: columns,
+                                                          workers: workers)
         defer { quantized.deallocate() }
-        parallelFor(workers: workers, count: count, granularity: 1) { range in
-            for v in range {
-                dera_quantize_activations(type, x + v * columns, quantized + v * stride, Int64(columns))
-            }
-        }
         let activations = UnsafeRawPointer(quantized)
         // Offsets of each matrix's rows in the combined row space.
         var starts = [0]
