@@ -28,7 +28,7 @@ import Testing
             let count = dimensions.reduce(1, *)
             var out = [Float](repeating: 0, count: count)
             let rows = dimensions.count == 2 ? dimensions[1] : 1
-            let matrix = WeightMatrix(name: name, type: file.info(name)!.type, rows: rows, columns: dimensions[0],
+            let matrix = try WeightMatrix(name: name, type: file.info(name)!.type, rows: rows, columns: dimensions[0],
                                       base: try file.bytes(name).baseAddress!, owner: file.mapping)
             out.withUnsafeMutableBufferPointer { p in
                 for r in 0..<rows { matrix.dequantizeRow(r, into: p.baseAddress! + r * dimensions[0]) }

@@ -1,46 +1,38 @@
 import CKernels
 import Formats
 
-/// A weight matrix read in place from a checkpoint: `rows` output features, each a row of `columns` input
-/// features encoded in `type` (quantised blocks or plain floats). `y = W x` reads row r for output r.
+/// A named weight matrix read in place from a checkpoint: a ``QuantizedMatrix`` view (`rows` output features,
+/// each a row of `columns` input features encoded in `type`) plus the mapping that keeps its bytes alive.
+/// `y = W x` reads row r for output r.
 public struct WeightMatrix: @unchecked Sendable {
     public let name: String
-    public let type: GGMLType
-    public let rows: Int
-    public let columns: Int
-    public let rowBytes: Int
-    public let base: UnsafeRawPointer
+    public let matrix: QuantizedMatrix
     /// Keeps the memory map (or owned buffer) alive while the view is used.
     let owner: AnyObject
 
-    public init(name: String, type: GGMLType, rows: Int, columns: Int, base: UnsafeRawPointer, owner: AnyObject) {
+    /// - Throws: `ModelError.unsupportedTensorType` when the kernels cannot compute with `type` or the row
+    ///   length is not a whole number of its blocks.
+    public init(name: String, type: GGMLType, rows: Int, columns: Int, base: UnsafeRawPointer, owner: AnyObject,
+                path: String = "") throws {
+        do {
+            matrix = try QuantizedMatrix(type: type, rows: rows, cols: columns, base: base)
+        } catch {
+            throw ModelError.unsupportedTensorType(path: path, tensor: name, type: "\(type) (\(error))")
+        }
         self.name = name
-        self.type = type
-        self.rows = rows
-        self.columns = columns
-        self.rowBytes = type.byteCount(elements: columns) ?? 0
-        self.base = base
         self.owner = owner
     }
 
-    @inlinable public func row(_ index: Int) -> UnsafeRawPointer { base + index * rowBytes }
+    public var type: GGMLType { matrix.type }
+    public var rows: Int { matrix.rows }
+    public var columns: Int { matrix.cols }
+    public var rowBytes: Int { matrix.rowBytes }
+    public var base: UnsafeRawPointer { matrix.base }
 
     /// Writes row `index` as floats into `destination` (which holds `columns` floats).
     public func dequantizeRow(_ index: Int, into destination: UnsafeMutablePointer<Float>) {
-        dera_dequantize_row(type.rawValue, row(index), destination, Int64(columns))
+        matrix.dequantizeRow(index, into: destination)
     }
-}
-
-/// An owned, aligned float buffer for weights that had to be converted (for example transposed or merged).
-final class FloatStorage: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    let count: Int
-    init(count: Int) {
-        self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
-    }
-    deinit { pointer.deallocate() }
 }
 
 /// Where a model's tensors come from: a GGUF file or a Hugging Face folder, behind one interface.
@@ -65,7 +57,8 @@ extension TensorSource {
             throw ModelError.unsupportedTensorType(path: path, tensor: name, type: type.description)
         }
         let data = try bytes(name)
-        return WeightMatrix(name: name, type: type, rows: rows, columns: columns, base: data.baseAddress!, owner: owner)
+        return try WeightMatrix(name: name, type: type, rows: rows, columns: columns, base: data.baseAddress!,
+                                owner: owner, path: path)
     }
 
     /// A 1-D tensor (norm weights, biases) converted to floats.

@@ -7,19 +7,16 @@ extension WeightMatrix {
     /// dequantise a panel of weights and hand it to OpenBLAS sgemm.
     /// - Complexity: O(count * rows * columns).
     public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, workers: Int) {
-        let rows = self.rows, columns = self.columns, type = self.type.rawValue, rowBytes = self.rowBytes
-        let base = self.base
+        let matrix = self.matrix, rows = self.rows, columns = self.columns
         if count == 1 {
             parallelFor(workers: workers, count: rows, granularity: 64) { range in
-                dera_matvec(type, base, rowBytes, x, y, Int64(range.lowerBound), Int64(range.upperBound),
-                            Int64(columns))
+                matrix.matvec(rows: range, x: x, y: y)
             }
             return
         }
         if count <= 4 {
             parallelFor(workers: workers, count: rows, granularity: 64) { range in
-                dera_matmat(type, base, rowBytes, x, Int64(count), y, Int64(rows),
-                            Int64(range.lowerBound), Int64(range.upperBound), Int64(columns))
+                matrix.matmat(rows: range, x: x, count: count, y: y)
             }
             return
         }
@@ -30,9 +27,7 @@ extension WeightMatrix {
             var r = range.lowerBound
             while r < range.upperBound {
                 let n = min(panelRows, range.upperBound - r)
-                for i in 0..<n {
-                    dera_dequantize_row(type, base + (r + i) * rowBytes, panel + i * columns, Int64(columns))
-                }
+                matrix.dequantize(rows: r..<(r + n), into: panel)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(columns),
                             1, x, Int32(columns), panel, Int32(columns), 0, y + r, Int32(rows))
                 r += n
