@@ -37,7 +37,7 @@ struct Ask: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else {
-            throw ValidationError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
+            throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
         }
         var answerer = GroundedAnswerer(store: try PassageStore(path: db, createIfMissing: false),
                                         bundle: try model.open(), template: try PromptTemplate(contentsOf: template))

@@ -69,7 +69,7 @@ struct Bench: ParsableCommand {
         process.waitUntilExit()
         guard process.terminationStatus == 0,
               let runs = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
-            throw ValidationError("\(path) failed (exit \(process.terminationStatus)); run it by hand to see why")
+            throw CommandError("\(path) failed (exit \(process.terminationStatus)); run it by hand to see why")
         }
         var figures: [String: Double] = [:]
         for run in runs {

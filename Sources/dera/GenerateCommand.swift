@@ -35,7 +35,7 @@ struct Generate: ParsableCommand {
         let text: String
         if chat {
             guard let template = bundle.chatTemplate else {
-                throw ValidationError("\(model.model) has no chat template; drop --chat and write the prompt in full")
+                throw CommandError("\(model.model) has no chat template; drop --chat and write the prompt in full")
             }
             var messages: [ChatMessage] = []
             if let system { messages.append(ChatMessage(role: "system", content: system)) }

@@ -24,7 +24,7 @@ struct ModelOptions: ParsableArguments {
 
     func open() throws -> ModelBundle {
         guard FileManager.default.fileExists(atPath: model) else {
-            throw ValidationError(
+            throw CommandError(
                 "model not found: \(model)\(model == Self.defaultModel ? " (run scripts/setup to fetch it)" : "")")
         }
         let bundle = try ModelBundle.open(model, workers: threads)
@@ -75,10 +75,17 @@ struct SamplingOptions: ParsableArguments {
 func loadTokenizer(_ path: String) throws -> Tokenizer {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw ValidationError("model not found: \(path)")
+        throw CommandError("model not found: \(path)")
     }
     if isDirectory.boolValue { return try Tokenizer(tokenizerJSONPath: path + "/tokenizer.json") }
     return try Tokenizer(gguf: GGUFFile(path: path))
 }
 
 extension DecoderModel.Arithmetic: ExpressibleByArgument {}
+
+/// A failure while running a command (a missing file, a failed peer run): printed as `Error: ...` without
+/// the usage text that argument mistakes get.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
