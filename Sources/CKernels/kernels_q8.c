@@ -858,6 +858,176 @@ DEFINE_Q8_0_X4(q8_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 DEFINE_Q4_0_X4(q4_0_x4_avx2, AVX2, DOT_LANES_AVX2)
 DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 
+// Q5_0 rows, four per pass. The four rows' integer block sums are reduced together into one 4-lane vector
+// (exact integers), and the per-row float statement of dot_q5_0_avx2, sum += (d_w * d_x) * (float)s with
+// no contraction, is carried out lane-wise with separate multiplies and an add: each lane rounds exactly as
+// the scalar statement does, so the results are bit-identical.
+AVX2 static inline __m256i q5_0_signed(const uint8_t *blk, __m256i shuffle, __m256i bitmask, __m256i m4,
+                                       __m256i k16) {
+    __m256i bits = _mm256_shuffle_epi8(_mm256_set1_epi32((int)rd32(blk + 2)), shuffle);
+    bits = _mm256_cmpeq_epi8(_mm256_or_si256(bits, bitmask), _mm256_set1_epi64x(-1));
+    const __m256i q = _mm256_or_si256(nibbles32_bcast(blk + 6, m4), _mm256_and_si256(bits, k16));
+    return _mm256_sub_epi8(q, k16);  // -16..15
+}
+
+AVX2 static void q5_0_x4_avx2(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {
+#pragma clang fp contract(off)
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bitmask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    const __m256i m4 = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16), ones16 = _mm256_set1_epi16(1);
+    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    __m128 sum = _mm_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t o = b * 22;
+        X4_PREFETCH(w0, rb, o);
+        const __m256i x = _mm256_loadu_si256((const __m256i *)a[b].q);
+        const __m256i q0 = q5_0_signed(w0 + o, shuffle, bitmask, m4, k16);
+        const __m256i q1 = q5_0_signed(w1 + o, shuffle, bitmask, m4, k16);
+        const __m256i q2 = q5_0_signed(w2 + o, shuffle, bitmask, m4, k16);
+        const __m256i q3 = q5_0_signed(w3 + o, shuffle, bitmask, m4, k16);
+        const __m256i p0 = DOT_LANES_AVX2(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x, q0));
+        const __m256i p1 = DOT_LANES_AVX2(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x, q1));
+        const __m256i p2 = DOT_LANES_AVX2(_mm256_sign_epi8(q2, q2), _mm256_sign_epi8(x, q2));
+        const __m256i p3 = DOT_LANES_AVX2(_mm256_sign_epi8(q3, q3), _mm256_sign_epi8(x, q3));
+        // Per 128-bit half: lane r holds a partial sum of row r; the two halves together give s_r.
+        const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+        const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        const __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o), (short)rd16(w2 + o),
+                                                     (short)rd16(w1 + o), (short)rd16(w0 + o)));
+        const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(h2f(a[b].d)));
+        sum = _mm_add_ps(sum, _mm_mul_ps(dd, _mm_cvtepi32_ps(s)));
+    }
+    _mm_storeu_ps(y, sum);
+}
+
+// K-quant rows, four per pass. Each 256-element activation super-block is loaded once for four rows; each
+// row's 6-bit scales are decoded once per super-block; the integer block sum of every row is formed exactly
+// (integer addition is associative, so any exact grouping gives dot_*_avx2_v2's sumi) and then meets the
+// same float statements as there, in the same order and under the same target, so the results are
+// bit-identical to the one-row kernels.
+
+// Q4_K: 12 bytes of packed 6-bit scales and mins -> 8 scales and 8 mins as bytes.
+static inline void k4_unpack_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8]) {
+    const uint32_t u0 = rd32(q), u1 = rd32(q + 4), u2 = rd32(q + 8);
+    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+    const uint32_t s_lo = u0 & lo6, m_lo = u1 & lo6;
+    const uint32_t s_hi = (u2 & lo4) | (((u0 >> 6) & lo2) << 4);
+    const uint32_t m_hi = ((u2 >> 4) & lo4) | (((u1 >> 6) & lo2) << 4);
+    memcpy(sc, &s_lo, 4);
+    memcpy(sc + 4, &s_hi, 4);
+    memcpy(m, &m_lo, 4);
+    memcpy(m + 4, &m_hi, 4);
+}
+
+AVX2 static void q4_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    float sum[4] = {0, 0, 0, 0}, mins[4] = {0, 0, 0, 0};
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t o = b * 144;
+        X4_PREFETCH(w, rb, o);
+        X4_PREFETCH(w, rb, o + 64);
+        X4_PREFETCH(w, rb, o + 128);
+        // Pairs of 16-element activation sums: group j (32 elements) of the 8 that share one min.
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
+        const __m128i bpair = _mm_packs_epi32(_mm256_castsi256_si128(_mm256_madd_epi16(bs, _mm256_set1_epi16(1))),
+                                              _mm256_extracti128_si256(_mm256_madd_epi16(bs, _mm256_set1_epi16(1)), 1));
+        int16_t sc16[4][8] __attribute__((aligned(16)));
+        int summ[4];
+        for (int r = 0; r < 4; r++) {
+            uint8_t sc[8], m[8];
+            k4_unpack_scales(w + r * rb + o + 4, sc, m);
+            _mm_store_si128((__m128i *)sc16[r], _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+            __m128i mm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m)), bpair);
+            mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+            mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
+            summ[r] = _mm_cvtsi128_si32(mm);
+        }
+        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                          _mm256_setzero_si256()};
+        for (int g = 0; g < 4; g++) {
+            const __m256i x0 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g));
+            const __m256i x1 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g + 32));
+            for (int r = 0; r < 4; r++) {
+                const __m256i bytes = _mm256_loadu_si256((const __m256i *)(w + r * rb + o + 16 + 32 * g));
+                const __m256i lo = _mm256_and_si256(bytes, m4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0),
+                                                                    _mm256_set1_epi16(sc16[r][2 * g])));
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x1),
+                                                                    _mm256_set1_epi16(sc16[r][2 * g + 1])));
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *wr = w + r * rb + o;
+            const float d = a[b].d * h2f(rd16(wr));
+            const float dmin = -a[b].d * h2f(rd16(wr + 2));
+            const int sumi = hsum_i32(acc[r]);
+            sum[r] += d * (float)sumi;
+            mins[r] += dmin * (float)summ[r];
+        }
+    }
+    for (int r = 0; r < 4; r++) y[r] = sum[r] + mins[r];
+}
+
+// Q6_K: (q - 32) * x summed with scale s_j over 16-element group j equals s_j * sum(q * x) - 32 * s_j *
+// bsums[j], since Q8_K's bsums are exactly those 16-element groups; both parts are exact integers.
+AVX2 static void q6_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    float sum[4] = {0, 0, 0, 0};
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t o = b * 210;
+        X4_PREFETCH(w, rb, o);
+        X4_PREFETCH(w, rb, o + 64);
+        X4_PREFETCH(w, rb, o + 128);
+        X4_PREFETCH(w, rb, o + 192);
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
+        int16_t sc16[4][16] __attribute__((aligned(32)));
+        int corr[4];
+        for (int r = 0; r < 4; r++) {
+            const __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + r * rb + o + 192)));
+            _mm256_store_si256((__m256i *)sc16[r], s);
+            corr[r] = hsum_i32(_mm256_madd_epi16(s, bs));
+        }
+        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                          _mm256_setzero_si256()};
+        for (int half = 0; half < 2; half++) {
+            const int8_t *q8 = a[b].q + 128 * half;
+            const __m256i x0 = _mm256_loadu_si256((const __m256i *)q8);
+            const __m256i x1 = _mm256_loadu_si256((const __m256i *)(q8 + 32));
+            const __m256i x2 = _mm256_loadu_si256((const __m256i *)(q8 + 64));
+            const __m256i x3 = _mm256_loadu_si256((const __m256i *)(q8 + 96));
+            for (int r = 0; r < 4; r++) {
+                const uint8_t *ql = w + r * rb + o + 64 * half, *qh = w + r * rb + o + 128 + 32 * half;
+                const int16_t *s = sc16[r] + 8 * half;
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+                const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+                const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+                const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+                const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+                const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+                // i16 lanes 0-7 are elements 0-15 of a 32-run (scale s[2k]), lanes 8-15 the rest (s[2k+1]).
+#define Q6_SCV(k) _mm256_set_m128i(_mm_set1_epi16(s[2 * (k) + 1]), _mm_set1_epi16(s[2 * (k)]))
+                __m256i t = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, x0), Q6_SCV(0));
+                t = _mm256_add_epi32(t, _mm256_madd_epi16(_mm256_maddubs_epi16(q1, x1), Q6_SCV(1)));
+                t = _mm256_add_epi32(t, _mm256_madd_epi16(_mm256_maddubs_epi16(q2, x2), Q6_SCV(2)));
+                t = _mm256_add_epi32(t, _mm256_madd_epi16(_mm256_maddubs_epi16(q3, x3), Q6_SCV(3)));
+#undef Q6_SCV
+                acc[r] = _mm256_add_epi32(acc[r], t);
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            const float d = a[b].d * h2f(rd16(w + r * rb + o + 208));
+            const int sumi = hsum_i32(acc[r]) - 32 * corr[r];
+            sum[r] += d * (float)sumi;
+        }
+    }
+    for (int r = 0; r < 4; r++) y[r] = sum[r];
+}
+
 static int have_vnni(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
@@ -882,6 +1052,9 @@ static rows4_fn rows4_kernel(uint32_t type, int simd, int64_t n, int64_t *nb) {
     case T_Q4_1: *nb = n / 32; return (rows4_fn)(vnni ? q4_1_x4_vnni : q4_1_x4_avx2);
     case T_Q8_0: *nb = n / 32; return (rows4_fn)(vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
     case T_Q4_0: *nb = n / 32; return (rows4_fn)(vnni ? q4_0_x4_vnni : q4_0_x4_avx2);
+    case T_Q4_K: *nb = n / 256; return (rows4_fn)q4_k_x4_avx2;
+    case T_Q6_K: *nb = n / 256; return (rows4_fn)q6_k_x4_avx2;
+    case T_Q5_0: *nb = n / 32; return (rows4_fn)q5_0_x4_avx2;
     default: return NULL;
     }
 #else
