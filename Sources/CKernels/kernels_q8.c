@@ -858,48 +858,6 @@ DEFINE_Q8_0_X4(q8_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 DEFINE_Q4_0_X4(q4_0_x4_avx2, AVX2, DOT_LANES_AVX2)
 DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 
-// Q5_0 rows, four per pass. The four rows' integer block sums are reduced together into one 4-lane vector
-// (exact integers), and the per-row float statement of dot_q5_0_avx2, sum += (d_w * d_x) * (float)s with
-// no contraction, is carried out lane-wise with separate multiplies and an add: each lane rounds exactly as
-// the scalar statement does, so the results are bit-identical.
-AVX2 static inline __m256i q5_0_signed(const uint8_t *blk, __m256i shuffle, __m256i bitmask, __m256i m4,
-                                       __m256i k16) {
-    __m256i bits = _mm256_shuffle_epi8(_mm256_set1_epi32((int)rd32(blk + 2)), shuffle);
-    bits = _mm256_cmpeq_epi8(_mm256_or_si256(bits, bitmask), _mm256_set1_epi64x(-1));
-    const __m256i q = _mm256_or_si256(nibbles32_bcast(blk + 6, m4), _mm256_and_si256(bits, k16));
-    return _mm256_sub_epi8(q, k16);  // -16..15
-}
-
-AVX2 static void q5_0_x4_avx2(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {
-#pragma clang fp contract(off)
-    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    const __m256i bitmask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    const __m256i m4 = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16), ones16 = _mm256_set1_epi16(1);
-    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
-    __m128 sum = _mm_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const int64_t o = b * 22;
-        X4_PREFETCH(w0, rb, o);
-        const __m256i x = _mm256_loadu_si256((const __m256i *)a[b].q);
-        const __m256i q0 = q5_0_signed(w0 + o, shuffle, bitmask, m4, k16);
-        const __m256i q1 = q5_0_signed(w1 + o, shuffle, bitmask, m4, k16);
-        const __m256i q2 = q5_0_signed(w2 + o, shuffle, bitmask, m4, k16);
-        const __m256i q3 = q5_0_signed(w3 + o, shuffle, bitmask, m4, k16);
-        const __m256i p0 = DOT_LANES_AVX2(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x, q0));
-        const __m256i p1 = DOT_LANES_AVX2(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x, q1));
-        const __m256i p2 = DOT_LANES_AVX2(_mm256_sign_epi8(q2, q2), _mm256_sign_epi8(x, q2));
-        const __m256i p3 = DOT_LANES_AVX2(_mm256_sign_epi8(q3, q3), _mm256_sign_epi8(x, q3));
-        // Per 128-bit half: lane r holds a partial sum of row r; the two halves together give s_r.
-        const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
-        const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-        const __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o), (short)rd16(w2 + o),
-                                                     (short)rd16(w1 + o), (short)rd16(w0 + o)));
-        const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(h2f(a[b].d)));
-        sum = _mm_add_ps(sum, _mm_mul_ps(dd, _mm_cvtepi32_ps(s)));
-    }
-    _mm_storeu_ps(y, sum);
-}
-
 // Q5_0 weights as unsigned 0..31 (the stored value + 16): nibble plus the fifth bit from qh.
 AVX2 static inline __m256i q5_0_unsigned(const uint8_t *blk, __m256i shuffle, __m256i bitmask, __m256i m4,
                                          __m256i k16) {
@@ -914,49 +872,53 @@ AVX2 static inline __m128i hsum4_i32(__m256i p0, __m256i p1, __m256i p2, __m256i
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-// Four Q5_0 rows against two activation vectors: the weights are decoded once for both. Per block,
-// (u - 16) . x = u . x - 16 . x with the second term shared by the rows; lanes are exact integers, so each
-// (row, vector) block sum is the same integer as in dot_q5_0_avx2, and its float statement runs lane-wise
-// as in q5_0_x4_avx2: bit-identical.
-AVX2 static void q5_0_x4v2_avx2(const uint8_t *w, size_t rb, const q8_0_block *a0, const q8_0_block *a1,
-                                int64_t nb, float *y0, float *y1) {
+// Q5_0 rows, four per pass, against NV activation vectors: each weight block is decoded once for all of
+// them (decoding costs more than the products). Per block, (u - 16) . x = u . x - 16 . x with the second
+// term shared by the rows; lanes are exact integers, so every (row, vector) block sum is the integer of
+// dot_q5_0_avx2. Its float statement, sum += (d_w * d_x) * (float)s without contraction, runs lane-wise
+// with separate multiplies and an add, so each lane rounds exactly as the scalar statement: bit-identical.
+AVX2 static inline __attribute__((always_inline)) void q5_0_rows4(const uint8_t *w, size_t rb,
+                                                                  const q8_0_block *const *a, int nv, int prefetch,
+                                                                  int64_t nb, float *const *y) {
 #pragma clang fp contract(off)
     const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
     const __m256i bitmask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
     const __m256i m4 = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16), ones16 = _mm256_set1_epi16(1);
     const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
-    __m128 sum0 = _mm_setzero_ps(), sum1 = _mm_setzero_ps();
+    __m128 sum[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
         const int64_t o = b * 22;
+        if (prefetch) X4_PREFETCH(w0, rb, o);
         const __m256i u0 = q5_0_unsigned(w0 + o, shuffle, bitmask, m4, k16);
         const __m256i u1 = q5_0_unsigned(w1 + o, shuffle, bitmask, m4, k16);
         const __m256i u2 = q5_0_unsigned(w2 + o, shuffle, bitmask, m4, k16);
         const __m256i u3 = q5_0_unsigned(w3 + o, shuffle, bitmask, m4, k16);
         const __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o), (short)rd16(w2 + o),
                                                      (short)rd16(w1 + o), (short)rd16(w0 + o)));
-        {
-            const __m256i x = _mm256_loadu_si256((const __m256i *)a0[b].q);
+        for (int v = 0; v < nv; v++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)a[v][b].q);
             const __m256i c = DOT_LANES_AVX2(k16, x);
             const __m128i s = hsum4_i32(_mm256_sub_epi32(DOT_LANES_AVX2(u0, x), c),
                                         _mm256_sub_epi32(DOT_LANES_AVX2(u1, x), c),
                                         _mm256_sub_epi32(DOT_LANES_AVX2(u2, x), c),
                                         _mm256_sub_epi32(DOT_LANES_AVX2(u3, x), c));
-            const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(h2f(a0[b].d)));
-            sum0 = _mm_add_ps(sum0, _mm_mul_ps(dd, _mm_cvtepi32_ps(s)));
-        }
-        {
-            const __m256i x = _mm256_loadu_si256((const __m256i *)a1[b].q);
-            const __m256i c = DOT_LANES_AVX2(k16, x);
-            const __m128i s = hsum4_i32(_mm256_sub_epi32(DOT_LANES_AVX2(u0, x), c),
-                                        _mm256_sub_epi32(DOT_LANES_AVX2(u1, x), c),
-                                        _mm256_sub_epi32(DOT_LANES_AVX2(u2, x), c),
-                                        _mm256_sub_epi32(DOT_LANES_AVX2(u3, x), c));
-            const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(h2f(a1[b].d)));
-            sum1 = _mm_add_ps(sum1, _mm_mul_ps(dd, _mm_cvtepi32_ps(s)));
+            const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(h2f(a[v][b].d)));
+            sum[v] = _mm_add_ps(sum[v], _mm_mul_ps(dd, _mm_cvtepi32_ps(s)));
         }
     }
-    _mm_storeu_ps(y0, sum0);
-    _mm_storeu_ps(y1, sum1);
+    for (int v = 0; v < nv; v++) _mm_storeu_ps(y[v], sum[v]);
+}
+
+AVX2 static void q5_0_x4_avx2(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {
+    q5_0_rows4(w, rb, &a, 1, 1, nb, &y);
+}
+
+AVX2 static void q5_0_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 2, 0, nb, y);
+}
+
+AVX2 static void q5_0_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 4, 0, nb, y);
 }
 
 // K-quant rows, four per pass. Each 256-element activation super-block is loaded once for four rows; each
@@ -1122,15 +1084,15 @@ static rows4_fn rows4_kernel(uint32_t type, int simd, int64_t n, int64_t *nb) {
 #endif
 }
 
-typedef void (*rows4v2_fn)(const uint8_t *w, size_t rb, const void *a0, const void *a1, int64_t nb, float *y0,
-                           float *y1);
+typedef void (*rows4vn_fn)(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y);
 
-// The kernel for four rows against two vectors (NULL when there is none); blocks per row as rows4_kernel.
-static rows4v2_fn rows4v2_kernel(uint32_t type, int simd) {
+// Kernels for four rows against several vectors at once (NULL when there is none), as four-row kernels
+// in every other respect: two and four vectors.
+static rows4vn_fn rows4vn_kernel(uint32_t type, int simd, int nv) {
 #if defined(__x86_64__)
-    if (simd && type == T_Q5_0) return (rows4v2_fn)q5_0_x4v2_avx2;
+    if (simd && type == T_Q5_0) return nv == 4 ? (rows4vn_fn)q5_0_x4v4_avx2 : (rows4vn_fn)q5_0_x4v2_avx2;
 #else
-    (void)type; (void)simd;
+    (void)type; (void)simd; (void)nv;
 #endif
     return NULL;
 }
@@ -1151,23 +1113,33 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
     const int simd = have_avx2();
     int64_t nb = 0;
     rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
-    rows4v2_fn k42 = rows4v2_kernel(type, simd);
+    rows4vn_fn kv[2] = {rows4vn_kernel(type, simd, 4), rows4vn_kernel(type, simd, 2)};
+    const int nvs[2] = {4, 2};
     // Rows in tiles so a tile of weights stays in cache while every vector passes over it.
     const int64_t tile = 16;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += tile) {
         const int64_t r1 = r0 + tile < row_end ? r0 + tile : row_end;
         int64_t v = 0;
-        if (k42 && k4)
-            for (; v + 2 <= n_vec; v += 2) {
-                const void *a0 = (const uint8_t *)xq + v * xq_stride, *a1 = (const uint8_t *)a0 + xq_stride;
+        for (int k = 0; k < 2; k++) {
+            if (!kv[k] || !k4) continue;
+            const int nv = nvs[k];
+            for (; v + nv <= n_vec; v += nv) {
+                const void *a[4];
+                float *yv[4];
                 int64_t r = r0;
-                for (; r + 4 <= r1; r += 4)
-                    k42((const uint8_t *)w + r * row_bytes, row_bytes, a0, a1, nb, y + v * rows + r, y + (v + 1) * rows + r);
-                for (; r < r1; r++) {
-                    y[v * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes, a0, n, simd);
-                    y[(v + 1) * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes, a1, n, simd);
+                for (; r + 4 <= r1; r += 4) {
+                    for (int j = 0; j < nv; j++) {
+                        a[j] = (const uint8_t *)xq + (v + j) * xq_stride;
+                        yv[j] = y + (v + j) * rows + r;
+                    }
+                    kv[k]((const uint8_t *)w + r * row_bytes, row_bytes, a, nb, yv);
                 }
+                for (; r < r1; r++)
+                    for (int j = 0; j < nv; j++)
+                        y[(v + j) * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes,
+                                                        (const uint8_t *)xq + (v + j) * xq_stride, n, simd);
             }
+        }
         for (; v < n_vec; v++) {
             const void *a = (const uint8_t *)xq + v * xq_stride;
             int64_t r = r0;
