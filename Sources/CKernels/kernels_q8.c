@@ -921,11 +921,11 @@ AVX2 static void q5_0_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *
     q5_0_rows4(w, rb, (const q8_0_block *const *)a, 4, 0, nb, y);
 }
 
-// K-quant rows, four per pass. Each 256-element activation super-block is loaded once for four rows; each
-// row's 6-bit scales are decoded once per super-block; the integer block sum of every row is formed exactly
-// (integer addition is associative, so any exact grouping gives dot_*_avx2_v2's sumi) and then meets the
-// same float statements as there, in the same order and under the same target, so the results are
-// bit-identical to the one-row kernels.
+// K-quant rows, four per pass, against NV activation vectors (1, 2 or 4). Each row's 6-bit scales are
+// decoded once per super-block and its weights once for all vectors; the integer block sum of every
+// (row, vector) is formed exactly (integer addition is associative, so any exact grouping gives
+// dot_*_avx2_v2's sumi) and then meets the same float statements as there, in the same order and under the
+// same target, so the results are bit-identical to the one-row kernels.
 
 // Q4_K: 12 bytes of packed 6-bit scales and mins -> 8 scales and 8 mins as bytes.
 static inline void k4_unpack_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8]) {
@@ -940,113 +940,140 @@ static inline void k4_unpack_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8
     memcpy(m + 4, &m_hi, 4);
 }
 
-AVX2 static void q4_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
-    const __m256i m4 = _mm256_set1_epi8(15);
-    float sum[4] = {0, 0, 0, 0}, mins[4] = {0, 0, 0, 0};
+AVX2 static inline __attribute__((always_inline)) void q4_k_rows4(const uint8_t *w, size_t rb,
+                                                                  const q8_k_block *const *a, int nv, int prefetch,
+                                                                  int64_t nb, float *const *y) {
+    const __m256i m4 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    float sum[4][4] = {{0}}, mins[4][4] = {{0}};
     for (int64_t b = 0; b < nb; b++) {
         const int64_t o = b * 144;
-        X4_PREFETCH(w, rb, o);
-        X4_PREFETCH(w, rb, o + 64);
-        X4_PREFETCH(w, rb, o + 128);
-        // Pairs of 16-element activation sums: group j (32 elements) of the 8 that share one min.
-        const __m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
-        const __m128i bpair = _mm_packs_epi32(_mm256_castsi256_si128(_mm256_madd_epi16(bs, _mm256_set1_epi16(1))),
-                                              _mm256_extracti128_si256(_mm256_madd_epi16(bs, _mm256_set1_epi16(1)), 1));
-        int16_t sc16[4][8] __attribute__((aligned(16)));
-        int summ[4];
-        for (int r = 0; r < 4; r++) {
-            uint8_t sc[8], m[8];
-            k4_unpack_scales(w + r * rb + o + 4, sc, m);
-            _mm_store_si128((__m128i *)sc16[r], _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
-            __m128i mm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m)), bpair);
-            mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
-            mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
-            summ[r] = _mm_cvtsi128_si32(mm);
+        if (prefetch) {
+            X4_PREFETCH(w, rb, o);
+            X4_PREFETCH(w, rb, o + 64);
+            X4_PREFETCH(w, rb, o + 128);
         }
-        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                          _mm256_setzero_si256()};
-        for (int g = 0; g < 4; g++) {
-            const __m256i x0 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g));
-            const __m256i x1 = _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g + 32));
-            for (int r = 0; r < 4; r++) {
-                const __m256i bytes = _mm256_loadu_si256((const __m256i *)(w + r * rb + o + 16 + 32 * g));
-                const __m256i lo = _mm256_and_si256(bytes, m4);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
-                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0),
-                                                                    _mm256_set1_epi16(sc16[r][2 * g])));
-                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x1),
-                                                                    _mm256_set1_epi16(sc16[r][2 * g + 1])));
-            }
+        // Per vector, pairs of 16-element activation sums: the 8 groups of 32 that share one min.
+        __m128i bpair[4];
+        for (int v = 0; v < nv; v++) {
+            const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[v][b].bsums), ones16);
+            bpair[v] = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         }
         for (int r = 0; r < 4; r++) {
             const uint8_t *wr = w + r * rb + o;
-            const float d = a[b].d * h2f(rd16(wr));
-            const float dmin = -a[b].d * h2f(rd16(wr + 2));
-            const int sumi = hsum_i32(acc[r]);
-            sum[r] += d * (float)sumi;
-            mins[r] += dmin * (float)summ[r];
+            uint8_t sc[8], m[8];
+            k4_unpack_scales(wr + 4, sc, m);
+            int16_t sc16[8] __attribute__((aligned(16)));
+            _mm_store_si128((__m128i *)sc16, _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+            const __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+            __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                              _mm256_setzero_si256()};
+            for (int g = 0; g < 4; g++) {
+                const __m256i bytes = _mm256_loadu_si256((const __m256i *)(wr + 16 + 32 * g));
+                const __m256i lo = _mm256_and_si256(bytes, m4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+                const __m256i s0 = _mm256_set1_epi16(sc16[2 * g]), s1 = _mm256_set1_epi16(sc16[2 * g + 1]);
+                for (int v = 0; v < nv; v++) {
+                    const __m256i x0 = _mm256_loadu_si256((const __m256i *)(a[v][b].q + 64 * g));
+                    const __m256i x1 = _mm256_loadu_si256((const __m256i *)(a[v][b].q + 64 * g + 32));
+                    acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0), s0));
+                    acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x1), s1));
+                }
+            }
+            for (int v = 0; v < nv; v++) {
+                __m128i mm = _mm_madd_epi16(m16, bpair[v]);
+                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
+                const int summ = _mm_cvtsi128_si32(mm);
+                const float d = a[v][b].d * h2f(rd16(wr));
+                const float dmin = -a[v][b].d * h2f(rd16(wr + 2));
+                const int sumi = hsum_i32(acc[v]);
+                sum[v][r] += d * (float)sumi;
+                mins[v][r] += dmin * (float)summ;
+            }
         }
     }
-    for (int r = 0; r < 4; r++) y[r] = sum[r] + mins[r];
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < 4; r++) y[v][r] = sum[v][r] + mins[v][r];
 }
 
 // Q6_K: (q - 32) * x summed with scale s_j over 16-element group j equals s_j * sum(q * x) - 32 * s_j *
 // bsums[j], since Q8_K's bsums are exactly those 16-element groups; both parts are exact integers.
-AVX2 static void q6_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
+AVX2 static inline __attribute__((always_inline)) void q6_k_rows4(const uint8_t *w, size_t rb,
+                                                                  const q8_k_block *const *a, int nv, int prefetch,
+                                                                  int64_t nb, float *const *y) {
     const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
-    float sum[4] = {0, 0, 0, 0};
+    float sum[4][4] = {{0}};
     for (int64_t b = 0; b < nb; b++) {
         const int64_t o = b * 210;
-        X4_PREFETCH(w, rb, o);
-        X4_PREFETCH(w, rb, o + 64);
-        X4_PREFETCH(w, rb, o + 128);
-        X4_PREFETCH(w, rb, o + 192);
-        const __m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
-        int16_t sc16[4][16] __attribute__((aligned(32)));
-        int corr[4];
-        for (int r = 0; r < 4; r++) {
-            const __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + r * rb + o + 192)));
-            _mm256_store_si256((__m256i *)sc16[r], s);
-            corr[r] = hsum_i32(_mm256_madd_epi16(s, bs));
+        if (prefetch) {
+            X4_PREFETCH(w, rb, o);
+            X4_PREFETCH(w, rb, o + 64);
+            X4_PREFETCH(w, rb, o + 128);
+            X4_PREFETCH(w, rb, o + 192);
         }
-        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                          _mm256_setzero_si256()};
-        for (int half = 0; half < 2; half++) {
-            const int8_t *q8 = a[b].q + 128 * half;
-            const __m256i x0 = _mm256_loadu_si256((const __m256i *)q8);
-            const __m256i x1 = _mm256_loadu_si256((const __m256i *)(q8 + 32));
-            const __m256i x2 = _mm256_loadu_si256((const __m256i *)(q8 + 64));
-            const __m256i x3 = _mm256_loadu_si256((const __m256i *)(q8 + 96));
-            for (int r = 0; r < 4; r++) {
-                const uint8_t *ql = w + r * rb + o + 64 * half, *qh = w + r * rb + o + 128 + 32 * half;
-                const int16_t *s = sc16[r] + 8 * half;
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *wr = w + r * rb + o;
+            const __m256i sv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wr + 192)));
+            int16_t sc16[16] __attribute__((aligned(32)));
+            _mm256_store_si256((__m256i *)sc16, sv);
+            __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                              _mm256_setzero_si256()};
+            for (int half = 0; half < 2; half++) {
+                const uint8_t *ql = wr + 64 * half, *qh = wr + 128 + 32 * half;
+                const int16_t *s = sc16 + 8 * half;
                 const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
                 const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
                 const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-                const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
-                const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
-                const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
-                const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+                __m256i q[4], scv[4];
+                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
                 // i16 lanes 0-7 are elements 0-15 of a 32-run (scale s[2k]), lanes 8-15 the rest (s[2k+1]).
-#define Q6_SCV(k) _mm256_set_m128i(_mm_set1_epi16(s[2 * (k) + 1]), _mm_set1_epi16(s[2 * (k)]))
-                __m256i t = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, x0), Q6_SCV(0));
-                t = _mm256_add_epi32(t, _mm256_madd_epi16(_mm256_maddubs_epi16(q1, x1), Q6_SCV(1)));
-                t = _mm256_add_epi32(t, _mm256_madd_epi16(_mm256_maddubs_epi16(q2, x2), Q6_SCV(2)));
-                t = _mm256_add_epi32(t, _mm256_madd_epi16(_mm256_maddubs_epi16(q3, x3), Q6_SCV(3)));
-#undef Q6_SCV
-                acc[r] = _mm256_add_epi32(acc[r], t);
+                for (int k = 0; k < 4; k++)
+                    scv[k] = _mm256_set_m128i(_mm_set1_epi16(s[2 * k + 1]), _mm_set1_epi16(s[2 * k]));
+                for (int v = 0; v < nv; v++) {
+                    const int8_t *q8 = a[v][b].q + 128 * half;
+                    __m256i t = _mm256_setzero_si256();
+                    for (int k = 0; k < 4; k++) {
+                        const __m256i x = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+                        t = _mm256_add_epi32(t, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], x), scv[k]));
+                    }
+                    acc[v] = _mm256_add_epi32(acc[v], t);
+                }
+            }
+            for (int v = 0; v < nv; v++) {
+                const int corr = hsum_i32(_mm256_madd_epi16(sv, _mm256_loadu_si256((const __m256i *)a[v][b].bsums)));
+                const float d = a[v][b].d * h2f(rd16(wr + 208));
+                const int sumi = hsum_i32(acc[v]) - 32 * corr;
+                sum[v][r] += d * (float)sumi;
             }
         }
-        for (int r = 0; r < 4; r++) {
-            const float d = a[b].d * h2f(rd16(w + r * rb + o + 208));
-            const int sumi = hsum_i32(acc[r]) - 32 * corr[r];
-            sum[r] += d * (float)sumi;
-        }
     }
-    for (int r = 0; r < 4; r++) y[r] = sum[r];
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < 4; r++) y[v][r] = sum[v][r];
+}
+
+AVX2 static void q4_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
+    q4_k_rows4(w, rb, &a, 1, 1, nb, &y);
+}
+AVX2 static void q4_k_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 0, nb, y);
+}
+AVX2 static void q4_k_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 0, nb, y);
+}
+AVX2 static void q6_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
+    q6_k_rows4(w, rb, &a, 1, 1, nb, &y);
+}
+AVX2 static void q6_k_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 0, nb, y);
+}
+AVX2 static void q6_k_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 0, nb, y);
 }
 
 static int have_vnni(void) {
@@ -1090,7 +1117,13 @@ typedef void (*rows4vn_fn)(const uint8_t *w, size_t rb, const void *const *a, in
 // in every other respect: two and four vectors.
 static rows4vn_fn rows4vn_kernel(uint32_t type, int simd, int nv) {
 #if defined(__x86_64__)
-    if (simd && type == T_Q5_0) return nv == 4 ? (rows4vn_fn)q5_0_x4v4_avx2 : (rows4vn_fn)q5_0_x4v2_avx2;
+    if (!simd) return NULL;
+    switch (type) {
+    case T_Q5_0: return nv == 4 ? (rows4vn_fn)q5_0_x4v4_avx2 : (rows4vn_fn)q5_0_x4v2_avx2;
+    case T_Q4_K: return nv == 4 ? (rows4vn_fn)q4_k_x4v4_avx2 : (rows4vn_fn)q4_k_x4v2_avx2;
+    case T_Q6_K: return nv == 4 ? (rows4vn_fn)q6_k_x4v4_avx2 : (rows4vn_fn)q6_k_x4v2_avx2;
+    default: break;
+    }
 #else
     (void)type; (void)simd; (void)nv;
 #endif
