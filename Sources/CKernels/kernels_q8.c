@@ -705,8 +705,8 @@ static inline uint32_t rd32(const uint8_t *p) {
 
 // 32 nibbles without a lane-crossing shuffle: the 16 bytes in both halves, the upper half shifted.
 AVX2 static inline __m256i nibbles32_bcast(const uint8_t *p, __m256i m4) {
-    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_and_si256(_mm256_blend_epi32(both, _mm256_srli_epi16(both, 4), 0xF0), m4);
+    const __m128i lo = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), _mm_srli_epi16(lo, 4), 1), m4);
 }
 
 // The integer part: 8 int32 lanes, lane k = sum of the products of bytes 4k..4k+3. maddubs cannot
