@@ -705,8 +705,8 @@ static inline uint32_t rd32(const uint8_t *p) {
 
 // 32 nibbles without a lane-crossing shuffle: the 16 bytes in both halves, the upper half shifted.
 AVX2 static inline __m256i nibbles32_bcast(const uint8_t *p, __m256i m4) {
-    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_and_si256(_mm256_blend_epi32(both, _mm256_srli_epi16(both, 4), 0xF0), m4);
+    const __m128i lo = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), _mm_srli_epi16(lo, 4), 1), m4);
 }
 
 // The integer part: 8 int32 lanes, lane k = sum of the products of bytes 4k..4k+3. maddubs cannot
@@ -858,6 +858,224 @@ DEFINE_Q8_0_X4(q8_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 DEFINE_Q4_0_X4(q4_0_x4_avx2, AVX2, DOT_LANES_AVX2)
 DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 
+// Q5_0 weights as unsigned 0..31 (the stored value + 16): nibble plus the fifth bit from qh.
+AVX2 static inline __m256i q5_0_unsigned(const uint8_t *blk, __m256i shuffle, __m256i bitmask, __m256i m4,
+                                         __m256i k16) {
+    __m256i bits = _mm256_shuffle_epi8(_mm256_set1_epi32((int)rd32(blk + 2)), shuffle);
+    bits = _mm256_cmpeq_epi8(_mm256_or_si256(bits, bitmask), _mm256_set1_epi64x(-1));
+    return _mm256_or_si256(nibbles32_bcast(blk + 6, m4), _mm256_and_si256(bits, k16));
+}
+
+// Sums of four rows' int32 lanes: lane r of the result is the sum of the eight lanes of p_r.
+AVX2 static inline __m128i hsum4_i32(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// Q5_0 rows, four per pass, against NV activation vectors: each weight block is decoded once for all of
+// them (decoding costs more than the products). Per block, (u - 16) . x = u . x - 16 . x with the second
+// term shared by the rows; lanes are exact integers, so every (row, vector) block sum is the integer of
+// dot_q5_0_avx2. Its float statement, sum += (d_w * d_x) * (float)s without contraction, runs lane-wise
+// with separate multiplies and an add, so each lane rounds exactly as the scalar statement: bit-identical.
+AVX2 static inline __attribute__((always_inline)) void q5_0_rows4(const uint8_t *w, size_t rb,
+                                                                  const q8_0_block *const *a, int nv, int prefetch,
+                                                                  int64_t nb, float *const *y) {
+#pragma clang fp contract(off)
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bitmask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    const __m256i m4 = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16), ones16 = _mm256_set1_epi16(1);
+    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    __m128 sum[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t o = b * 22;
+        if (prefetch) X4_PREFETCH(w0, rb, o);
+        const __m256i u0 = q5_0_unsigned(w0 + o, shuffle, bitmask, m4, k16);
+        const __m256i u1 = q5_0_unsigned(w1 + o, shuffle, bitmask, m4, k16);
+        const __m256i u2 = q5_0_unsigned(w2 + o, shuffle, bitmask, m4, k16);
+        const __m256i u3 = q5_0_unsigned(w3 + o, shuffle, bitmask, m4, k16);
+        const __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o), (short)rd16(w2 + o),
+                                                     (short)rd16(w1 + o), (short)rd16(w0 + o)));
+        for (int v = 0; v < nv; v++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)a[v][b].q);
+            const __m256i c = DOT_LANES_AVX2(k16, x);
+            const __m128i s = hsum4_i32(_mm256_sub_epi32(DOT_LANES_AVX2(u0, x), c),
+                                        _mm256_sub_epi32(DOT_LANES_AVX2(u1, x), c),
+                                        _mm256_sub_epi32(DOT_LANES_AVX2(u2, x), c),
+                                        _mm256_sub_epi32(DOT_LANES_AVX2(u3, x), c));
+            const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(h2f(a[v][b].d)));
+            sum[v] = _mm_add_ps(sum[v], _mm_mul_ps(dd, _mm_cvtepi32_ps(s)));
+        }
+    }
+    for (int v = 0; v < nv; v++) _mm_storeu_ps(y[v], sum[v]);
+}
+
+AVX2 static void q5_0_x4_avx2(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {
+    q5_0_rows4(w, rb, &a, 1, 1, nb, &y);
+}
+
+AVX2 static void q5_0_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 2, 0, nb, y);
+}
+
+AVX2 static void q5_0_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 4, 0, nb, y);
+}
+
+// K-quant rows, four per pass, against NV activation vectors (1, 2 or 4). Each row's 6-bit scales are
+// decoded once per super-block and its weights once for all vectors; the integer block sum of every
+// (row, vector) is formed exactly (integer addition is associative, so any exact grouping gives
+// dot_*_avx2_v2's sumi) and then meets the same float statements as there, in the same order and under the
+// same target, so the results are bit-identical to the one-row kernels.
+
+// Q4_K: 12 bytes of packed 6-bit scales and mins -> 8 scales and 8 mins as bytes.
+static inline void k4_unpack_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8]) {
+    const uint32_t u0 = rd32(q), u1 = rd32(q + 4), u2 = rd32(q + 8);
+    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+    const uint32_t s_lo = u0 & lo6, m_lo = u1 & lo6;
+    const uint32_t s_hi = (u2 & lo4) | (((u0 >> 6) & lo2) << 4);
+    const uint32_t m_hi = ((u2 >> 4) & lo4) | (((u1 >> 6) & lo2) << 4);
+    memcpy(sc, &s_lo, 4);
+    memcpy(sc + 4, &s_hi, 4);
+    memcpy(m, &m_lo, 4);
+    memcpy(m + 4, &m_hi, 4);
+}
+
+AVX2 static inline __attribute__((always_inline)) void q4_k_rows4(const uint8_t *w, size_t rb,
+                                                                  const q8_k_block *const *a, int nv, int prefetch,
+                                                                  int64_t nb, float *const *y) {
+    const __m256i m4 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    float sum[4][4] = {{0}}, mins[4][4] = {{0}};
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t o = b * 144;
+        if (prefetch) {
+            X4_PREFETCH(w, rb, o);
+            X4_PREFETCH(w, rb, o + 64);
+            X4_PREFETCH(w, rb, o + 128);
+        }
+        // Per vector, pairs of 16-element activation sums: the 8 groups of 32 that share one min.
+        __m128i bpair[4];
+        for (int v = 0; v < nv; v++) {
+            const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[v][b].bsums), ones16);
+            bpair[v] = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        }
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *wr = w + r * rb + o;
+            uint8_t sc[8], m[8];
+            k4_unpack_scales(wr + 4, sc, m);
+            int16_t sc16[8] __attribute__((aligned(16)));
+            _mm_store_si128((__m128i *)sc16, _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+            const __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+            __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                              _mm256_setzero_si256()};
+            for (int g = 0; g < 4; g++) {
+                const __m256i bytes = _mm256_loadu_si256((const __m256i *)(wr + 16 + 32 * g));
+                const __m256i lo = _mm256_and_si256(bytes, m4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+                const __m256i s0 = _mm256_set1_epi16(sc16[2 * g]), s1 = _mm256_set1_epi16(sc16[2 * g + 1]);
+                for (int v = 0; v < nv; v++) {
+                    const __m256i x0 = _mm256_loadu_si256((const __m256i *)(a[v][b].q + 64 * g));
+                    const __m256i x1 = _mm256_loadu_si256((const __m256i *)(a[v][b].q + 64 * g + 32));
+                    acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0), s0));
+                    acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x1), s1));
+                }
+            }
+            for (int v = 0; v < nv; v++) {
+                __m128i mm = _mm_madd_epi16(m16, bpair[v]);
+                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
+                const int summ = _mm_cvtsi128_si32(mm);
+                const float d = a[v][b].d * h2f(rd16(wr));
+                const float dmin = -a[v][b].d * h2f(rd16(wr + 2));
+                const int sumi = hsum_i32(acc[v]);
+                sum[v][r] += d * (float)sumi;
+                mins[v][r] += dmin * (float)summ;
+            }
+        }
+    }
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < 4; r++) y[v][r] = sum[v][r] + mins[v][r];
+}
+
+// Q6_K: (q - 32) * x summed with scale s_j over 16-element group j equals s_j * sum(q * x) - 32 * s_j *
+// bsums[j], since Q8_K's bsums are exactly those 16-element groups; both parts are exact integers.
+AVX2 static inline __attribute__((always_inline)) void q6_k_rows4(const uint8_t *w, size_t rb,
+                                                                  const q8_k_block *const *a, int nv, int prefetch,
+                                                                  int64_t nb, float *const *y) {
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    float sum[4][4] = {{0}};
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t o = b * 210;
+        if (prefetch) {
+            X4_PREFETCH(w, rb, o);
+            X4_PREFETCH(w, rb, o + 64);
+            X4_PREFETCH(w, rb, o + 128);
+            X4_PREFETCH(w, rb, o + 192);
+        }
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *wr = w + r * rb + o;
+            const __m256i sv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wr + 192)));
+            int16_t sc16[16] __attribute__((aligned(32)));
+            _mm256_store_si256((__m256i *)sc16, sv);
+            __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                              _mm256_setzero_si256()};
+            for (int half = 0; half < 2; half++) {
+                const uint8_t *ql = wr + 64 * half, *qh = wr + 128 + 32 * half;
+                const int16_t *s = sc16 + 8 * half;
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+                const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+                __m256i q[4], scv[4];
+                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+                // i16 lanes 0-7 are elements 0-15 of a 32-run (scale s[2k]), lanes 8-15 the rest (s[2k+1]).
+                for (int k = 0; k < 4; k++)
+                    scv[k] = _mm256_set_m128i(_mm_set1_epi16(s[2 * k + 1]), _mm_set1_epi16(s[2 * k]));
+                for (int v = 0; v < nv; v++) {
+                    const int8_t *q8 = a[v][b].q + 128 * half;
+                    __m256i t = _mm256_setzero_si256();
+                    for (int k = 0; k < 4; k++) {
+                        const __m256i x = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+                        t = _mm256_add_epi32(t, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], x), scv[k]));
+                    }
+                    acc[v] = _mm256_add_epi32(acc[v], t);
+                }
+            }
+            for (int v = 0; v < nv; v++) {
+                const int corr = hsum_i32(_mm256_madd_epi16(sv, _mm256_loadu_si256((const __m256i *)a[v][b].bsums)));
+                const float d = a[v][b].d * h2f(rd16(wr + 208));
+                const int sumi = hsum_i32(acc[v]) - 32 * corr;
+                sum[v][r] += d * (float)sumi;
+            }
+        }
+    }
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < 4; r++) y[v][r] = sum[v][r];
+}
+
+AVX2 static void q4_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
+    q4_k_rows4(w, rb, &a, 1, 1, nb, &y);
+}
+AVX2 static void q4_k_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 0, nb, y);
+}
+AVX2 static void q4_k_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 0, nb, y);
+}
+AVX2 static void q6_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
+    q6_k_rows4(w, rb, &a, 1, 1, nb, &y);
+}
+AVX2 static void q6_k_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 0, nb, y);
+}
+AVX2 static void q6_k_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
+    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 0, nb, y);
+}
+
 static int have_vnni(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
@@ -882,12 +1100,34 @@ static rows4_fn rows4_kernel(uint32_t type, int simd, int64_t n, int64_t *nb) {
     case T_Q4_1: *nb = n / 32; return (rows4_fn)(vnni ? q4_1_x4_vnni : q4_1_x4_avx2);
     case T_Q8_0: *nb = n / 32; return (rows4_fn)(vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
     case T_Q4_0: *nb = n / 32; return (rows4_fn)(vnni ? q4_0_x4_vnni : q4_0_x4_avx2);
+    case T_Q4_K: *nb = n / 256; return (rows4_fn)q4_k_x4_avx2;
+    case T_Q6_K: *nb = n / 256; return (rows4_fn)q6_k_x4_avx2;
+    case T_Q5_0: *nb = n / 32; return (rows4_fn)q5_0_x4_avx2;
     default: return NULL;
     }
 #else
     (void)type; (void)simd; (void)n; (void)nb;
     return NULL;
 #endif
+}
+
+typedef void (*rows4vn_fn)(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y);
+
+// Kernels for four rows against several vectors at once (NULL when there is none), as four-row kernels
+// in every other respect: two and four vectors.
+static rows4vn_fn rows4vn_kernel(uint32_t type, int simd, int nv) {
+#if defined(__x86_64__)
+    if (!simd) return NULL;
+    switch (type) {
+    case T_Q5_0: return nv == 4 ? (rows4vn_fn)q5_0_x4v4_avx2 : (rows4vn_fn)q5_0_x4v2_avx2;
+    case T_Q4_K: return nv == 4 ? (rows4vn_fn)q4_k_x4v4_avx2 : (rows4vn_fn)q4_k_x4v2_avx2;
+    case T_Q6_K: return nv == 4 ? (rows4vn_fn)q6_k_x4v4_avx2 : (rows4vn_fn)q6_k_x4v2_avx2;
+    default: break;
+    }
+#else
+    (void)type; (void)simd; (void)nv;
+#endif
+    return NULL;
 }
 
 void dera_matvec_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, float *y,
@@ -906,11 +1146,34 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
     const int simd = have_avx2();
     int64_t nb = 0;
     rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
+    rows4vn_fn kv[2] = {rows4vn_kernel(type, simd, 4), rows4vn_kernel(type, simd, 2)};
+    const int nvs[2] = {4, 2};
     // Rows in tiles so a tile of weights stays in cache while every vector passes over it.
     const int64_t tile = 16;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += tile) {
         const int64_t r1 = r0 + tile < row_end ? r0 + tile : row_end;
-        for (int64_t v = 0; v < n_vec; v++) {
+        int64_t v = 0;
+        for (int k = 0; k < 2; k++) {
+            if (!kv[k] || !k4) continue;
+            const int nv = nvs[k];
+            for (; v + nv <= n_vec; v += nv) {
+                const void *a[4];
+                float *yv[4];
+                int64_t r = r0;
+                for (; r + 4 <= r1; r += 4) {
+                    for (int j = 0; j < nv; j++) {
+                        a[j] = (const uint8_t *)xq + (v + j) * xq_stride;
+                        yv[j] = y + (v + j) * rows + r;
+                    }
+                    kv[k]((const uint8_t *)w + r * row_bytes, row_bytes, a, nb, yv);
+                }
+                for (; r < r1; r++)
+                    for (int j = 0; j < nv; j++)
+                        y[(v + j) * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes,
+                                                        (const uint8_t *)xq + (v + j) * xq_stride, n, simd);
+            }
+        }
+        for (; v < n_vec; v++) {
             const void *a = (const uint8_t *)xq + v * xq_stride;
             int64_t r = r0;
             if (k4)

@@ -132,11 +132,12 @@ import Testing
     }
 
     /// Row ranges of one row take the one-row kernels, longer ranges the four-row (and multi-vector) kernels:
-    /// the products must agree bit for bit, on every level.
-    @Test(arguments: kernelTypes)
-    func multiRowKernelsMatchOneRowKernelsExactly(type: GGMLType) {
-        var rng = SplitMix64(seed: 41 + UInt64(type.rawValue))
-        let rows = 22, columns = 512, vectors = 3
+    /// the products must agree bit for bit, on every level. 4864 columns (Qwen2.5-0.5B's feed-forward width)
+    /// gives 19 K-quant super-blocks and 152 32-blocks, past the four-row kernels' 64-block scale chunks.
+    @Test(arguments: kernelTypes, [512, 4864])
+    func multiRowKernelsMatchOneRowKernelsExactly(type: GGMLType, columns: Int) {
+        var rng = SplitMix64(seed: 41 + UInt64(type.rawValue) + UInt64(columns))
+        let rows = 22, vectors = 7  // multi-vector kernels take groups of 4, then 2, then 1
         let weights = ReferenceBlocks.random(type, count: rows * columns, rng: &rng)
         let rowBytes = weights.count / rows
         let stride = dera_q8_row_bytes(type.rawValue, Int64(columns))
@@ -156,7 +157,7 @@ import Testing
                         dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, &single, Int64(r), Int64(r + 1),
                                        Int64(columns))
                     }
-                    #expect(whole.map(\.bitPattern) == single.map(\.bitPattern), "\(type) level \(level) matvec")
+                    #expect(whole.map(\.bitPattern) == single.map(\.bitPattern), "\(type) \(columns) level \(level) matvec")
                     var batch = [Float](repeating: 0, count: rows * vectors), separate = batch
                     dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride, Int64(vectors), &batch,
                                    Int64(rows), 0, Int64(rows), Int64(columns))
@@ -166,7 +167,7 @@ import Testing
                                            &separate[v * rows], Int64(r), Int64(r + 1), Int64(columns))
                         }
                     }
-                    #expect(batch.map(\.bitPattern) == separate.map(\.bitPattern), "\(type) level \(level) matmat")
+                    #expect(batch.map(\.bitPattern) == separate.map(\.bitPattern), "\(type) \(columns) level \(level) matmat")
                 }
             }
         }
