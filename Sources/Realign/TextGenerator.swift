@@ -36,7 +36,9 @@ public struct TextGenerator: Sendable {
     ///   - prompt: token ids of the prompt (with BOS if the model wants one).
     ///   - maxTokens: most tokens to generate.
     ///   - sampling: how tokens are chosen.
-    ///   - onToken: called with each token id and the text it completes; return false to stop.
+    ///   - onToken: called with each token id and the text it completes (empty while a UTF-8 sequence is
+    ///     incomplete); return false to stop. Bytes still held back at the end arrive in one last call with
+    ///     token id -1.
     /// - Returns: the generated token ids and timings.
     @discardableResult
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy,

@@ -35,9 +35,3 @@ private struct ParallelJob {
     let units: Int
     let granularity: Int
 }
-
-/// Carries a value the compiler cannot prove Sendable into a parallel region whose ranges are disjoint.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
