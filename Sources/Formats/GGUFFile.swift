@@ -169,29 +169,22 @@ public struct GGUFFile: Sendable {
 
     /// A string array such as `tokenizer.ggml.tokens`.
     public func strings(_ key: String) throws -> [String]? {
-        guard let value = metadata[key] else { return nil }
-        guard let array = value.arrayValue else {
-            throw FormatError.invalidValue(path: path, field: key, offset: 0, reason: "expected an array of strings")
-        }
-        return try array.map {
-            guard let s = $0.stringValue else {
-                throw FormatError.invalidValue(path: path, field: key, offset: 0, reason: "expected an array of strings")
-            }
-            return s
-        }
+        try array(key, expected: "expected an array of strings", \.stringValue)
     }
 
     /// A numeric array such as `tokenizer.ggml.token_type` or `tokenizer.ggml.scores`.
     public func numbers(_ key: String) throws -> [Double]? {
+        try array(key, expected: "expected a numeric array", \.doubleValue)
+    }
+
+    /// An array whose every element converts with `element`; nil when the key is absent.
+    private func array<T>(_ key: String, expected: String, _ element: (GGUFValue) -> T?) throws -> [T]? {
         guard let value = metadata[key] else { return nil }
-        guard let array = value.arrayValue else {
-            throw FormatError.invalidValue(path: path, field: key, offset: 0, reason: "expected a numeric array")
-        }
+        let reject = FormatError.invalidValue(path: path, field: key, offset: 0, reason: expected)
+        guard let array = value.arrayValue else { throw reject }
         return try array.map {
-            guard let d = $0.doubleValue else {
-                throw FormatError.invalidValue(path: path, field: key, offset: 0, reason: "expected a numeric array")
-            }
-            return d
+            guard let converted = element($0) else { throw reject }
+            return converted
         }
     }
 }
