@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Inference", targets: ["Inference"]),
         .library(name: "Realign", targets: ["Realign"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
+        .library(name: "Factuality", targets: ["Factuality"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
     ],
     dependencies: [
@@ -55,14 +56,19 @@ let package = Package(
             name: "Retrieval",
             dependencies: ["CLibXML2", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]),
+        // The factuality checker: claims, lexical and model-based support signals, calibration, evidence.
+        .target(
+            name: "Factuality",
+            dependencies: ["Inference", "Tokenization"],
+            swiftSettings: optimise),
         // End-to-end jobs: grounded question answering (and, later, summarisation and lambda tuning).
         .target(
             name: "Pipelines",
-            dependencies: ["Inference", "Realign", "Retrieval", "Tokenization"]),
+            dependencies: ["Inference", "Realign", "Retrieval", "Factuality", "Tokenization"]),
         // The command-line tool: argument parsing only, no logic.
         .executableTarget(
             name: "dera",
-            dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval", "Pipelines",
+            dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval", "Factuality", "Pipelines",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
 
@@ -71,6 +77,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
         .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
+        .testTarget(name: "FactualityTests", dependencies: ["Factuality", "Inference", "Tokenization"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,114 @@
+import Foundation
+
+/// The features the calibrated score combines, each computed from a claim's signals.
+public enum CheckerFeature: String, Sendable, CaseIterable, Codable {
+    /// ``LexicalSignals/support``.
+    case lexicalSupport
+    /// ``LexicalSignals/pairSupport``.
+    case pairSupport
+    /// Missing hard facts, capped at 3.
+    case missingFacts
+    /// `log(1 + unsupported content words)`.
+    case unsupportedWords
+    /// 1 when the claim negates and its evidence does not.
+    case negationMismatch
+    /// ``GroundingScore/pmi``, clamped to [-5, 5].
+    case pmi
+
+    public static let lexical: [CheckerFeature] = [.lexicalSupport, .pairSupport, .missingFacts, .unsupportedWords,
+                                                   .negationMismatch]
+    public static let withModel: [CheckerFeature] = lexical + [.pmi]
+
+    /// The feature's value for one claim; `pmi` needs `grounding`.
+    public func value(_ lexical: LexicalSignals, _ grounding: GroundingScore?) -> Double {
+        switch self {
+        case .lexicalSupport: return lexical.support
+        case .pairSupport: return lexical.pairSupport
+        case .missingFacts: return Double(min(lexical.missingFacts.count, 3))
+        case .unsupportedWords: return log1p(Double(lexical.unsupportedWords.count))
+        case .negationMismatch: return lexical.negationMismatch ? 1 : 0
+        case .pmi: return min(5, max(-5, grounding?.pmi ?? 0))
+        }
+    }
+}
+
+/// The fitted models of one kind of text (QA answers, summaries): the combined scores the checker uses, and, for
+/// the evaluation, one model per single signal and a length-only baseline.
+public struct CalibrationProfile: Sendable, Hashable, Codable {
+    /// The combination of the lexical signals (used with `--no-model`).
+    public var lexical: LogisticModel?
+    /// The combination of the lexical signals and the model's PMI.
+    public var model: LogisticModel?
+    /// One-feature models, by feature name, to report each signal on its own.
+    public var signals: [String: LogisticModel] = [:]
+    /// Answer length in words as the only feature: the baseline the checker must beat.
+    public var length: LogisticModel?
+    /// What each model was fitted on, by model name.
+    public var trainedOn: [String: String] = [:]
+
+    public init() {}
+}
+
+/// The committed calibration file (`models/checker/calibration.json`): profiles by name.
+public struct CheckerCalibration: Sendable, Hashable, Codable {
+    public static let defaultPath = "models/checker/calibration.json"
+    public var version = 1
+    public var profiles: [String: CalibrationProfile] = [:]
+
+    public init() {}
+
+    /// Reads the file at `path`.
+    public static func load(_ path: String) throws -> CheckerCalibration {
+        guard FileManager.default.fileExists(atPath: path) else { throw CalibrationError.missing(path: path) }
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let calibration = try JSONDecoder().decode(CheckerCalibration.self, from: data)
+            guard calibration.version == 1 else {
+                throw CalibrationError.unreadable(path: path, reason: "version \(calibration.version), expected 1")
+            }
+            return calibration
+        } catch let error as CalibrationError {
+            throw error
+        } catch let error as DecodingError {
+            throw CalibrationError.unreadable(path: path, reason: Self.describe(error))
+        } catch {
+            throw CalibrationError.unreadable(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Reads the file at `path`, or starts an empty calibration when there is none.
+    public static func loadOrEmpty(_ path: String) throws -> CheckerCalibration {
+        FileManager.default.fileExists(atPath: path) ? try load(path) : CheckerCalibration()
+    }
+
+    /// The profile named `name`.
+    public func profile(_ name: String, path: String) throws -> CalibrationProfile {
+        guard let profile = profiles[name] else {
+            throw CalibrationError.noProfile(path: path, profile: name, available: profiles.keys.sorted())
+        }
+        return profile
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var data = try encoder.encode(self)
+        data.append(contentsOf: Array("\n".utf8))
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func at(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case let .keyNotFound(key, context): return "missing field '\(at(context.codingPath + [key]))'"
+        case let .typeMismatch(_, context), let .valueNotFound(_, context):
+            return "wrong type at '\(at(context.codingPath))': \(context.debugDescription)"
+        case let .dataCorrupted(context): return "\(context.debugDescription) at '\(at(context.codingPath))'"
+        @unknown default: return "\(error)"
+        }
+    }
+}

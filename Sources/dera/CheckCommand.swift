@@ -1,0 +1,89 @@
+import ArgumentParser
+import Factuality
+import Foundation
+import Pipelines
+import Retrieval
+
+/// Where the checker's calibration comes from.
+struct CalibrationOptions: ParsableArguments {
+    @Option(help: "The calibration file written by `dera eval checker --fit`.")
+    var calibration: String = CheckerCalibration.defaultPath
+
+    @Option(help: "The calibration profile: qa (short answers to a question) or summarization.")
+    var profile: String = "qa"
+
+    func load() throws -> CalibrationProfile {
+        do {
+            return try CheckerCalibration.load(calibration).profile(profile, path: calibration)
+        } catch let error as CalibrationError {
+            throw CommandError("\(error)")
+        }
+    }
+}
+
+/// `dera check`: score each claim of an answer against passages, with evidence.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check an answer against passages: a support score, label and evidence for every claim.",
+        discussion: """
+            The answer is split into claims (sentences, and clauses where a sentence joins several). Each claim \
+            gets lexical support, a hard-fact check (numbers, dates, names), and, unless --no-model, the reference \
+            model's PMI (how much the passages raise its likelihood); a calibrated logistic combination gives the \
+            score. Passages come from a file (--passages: plain text with passages separated by blank lines, or \
+            JSON Lines with a `text` field) or from a passage store searched with the question (--db). Spans are \
+            Unicode scalar offsets.
+            """)
+
+    @Option(help: "The answer to check.")
+    var answer: String
+
+    @Option(help: "The question the answer responds to.")
+    var question: String?
+
+    @Option(help: "Passages file: blank-line-separated text blocks, or JSONL with a `text` (and optional `id`) field.")
+    var passages: String?
+
+    @Option(help: "A passage store made by `dera index`, searched with the question.")
+    var db: String?
+
+    @Option(name: .customShort("k"), help: "Passages to retrieve with --db.")
+    var limit = 5
+
+    @Flag(help: "Lexical signals only: no model is loaded.")
+    var noModel = false
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var calibration: CalibrationOptions
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (passages == nil) != (db == nil) else { throw ValidationError("give exactly one of --passages and --db") }
+        if db != nil, question == nil { throw ValidationError("--db needs --question to search the store with") }
+        guard limit >= 1 else { throw ValidationError("-k must be at least 1") }
+    }
+
+    func run() throws {
+        let passageList: [Factuality.Passage]
+        if let path = passages {
+            do { passageList = try PassageFile.load(path) } catch let error as PassageFileError {
+                throw CommandError("\(error)")
+            }
+        } else {
+            let db = self.db!
+            guard FileManager.default.fileExists(atPath: db) else {
+                throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
+            }
+            passageList = try PassageStore(path: db, createIfMissing: false)
+                .checkerPassages(for: question!, limit: limit)
+        }
+        let profile = try calibration.load()
+        let grounding = noModel ? nil : ModelGrounding(bundle: try model.open())
+        let checker: FactualityChecker
+        do { checker = try FactualityChecker(profile: profile, grounding: grounding, path: calibration.calibration) }
+        catch let error as CalibrationError { throw CommandError("\(error)") }
+        let report = try checker.check(answer: answer, passages: passageList, question: question)
+        print(json ? try JSONOutput.encode(report) : report.summary)
+    }
+}
