@@ -29,9 +29,12 @@ public struct FactualityReport: Sendable, Hashable, Codable {
     /// Lowest claim score; nil when the answer makes no claim.
     public var minScore: Double?
     public var meanScore: Double?
+    /// How the claim scores make the answer's score (the calibration chose it), and that score.
+    public var aggregate: ClaimAggregate
+    public var answerScore: Double?
     /// The calibrated threshold the labels and the flag use.
     public var threshold: Double
-    /// Some claim scores under the threshold.
+    /// The answer score is under the threshold.
     public var hallucinated: Bool
     /// Which calibrated model scored it: "lexical" or "model".
     public var scorer: String
@@ -99,10 +102,12 @@ public struct FactualityChecker: Sendable {
                                grounding: grounding, evidence: lexical.evidence)
         }
         let scores = claims.map(\.score)
+        let answerScore = scorer.aggregate.apply(scores)
         return FactualityReport(
-            question: question, answer: answer, claims: claims, minScore: scores.min(),
-            meanScore: scores.isEmpty ? nil : scores.reduce(0, +) / Double(scores.count), threshold: scorer.threshold,
-            hallucinated: scores.contains { $0 < scorer.threshold }, scorer: grounding == nil ? "lexical" : "model")
+            question: question, answer: answer, claims: claims, minScore: ClaimAggregate.minimum.apply(scores),
+            meanScore: ClaimAggregate.mean.apply(scores), aggregate: scorer.aggregate, answerScore: answerScore,
+            threshold: scorer.threshold, hallucinated: answerScore.map { $0 < scorer.threshold } ?? false,
+            scorer: grounding == nil ? "lexical" : "model")
     }
 
     /// The calibrated score of one claim's signals.
@@ -135,8 +140,9 @@ extension FactualityReport {
                 lines.append("    evidence: passage \(evidence.passageID) chars \(evidence.span.start)..<\(evidence.span.end): \(text)")
             }
         }
-        if let minScore, let meanScore {
-            lines.append("min \(fixed(minScore)), mean \(fixed(meanScore)), threshold \(fixed(threshold)) (\(scorer)): "
+        if let minScore, let meanScore, let answerScore {
+            lines.append("min \(fixed(minScore)), mean \(fixed(meanScore)); answer score (\(aggregate.rawValue)) "
+                         + "\(fixed(answerScore)) vs threshold \(fixed(threshold)) (\(scorer)): "
                          + (hallucinated ? "HALLUCINATION" : "supported"))
         }
         return lines.joined(separator: "\n")

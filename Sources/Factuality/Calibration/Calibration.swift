@@ -10,13 +10,15 @@ public enum CheckerFeature: String, Sendable, CaseIterable, Codable {
     case missingFacts
     /// `log(1 + unsupported content words)`.
     case unsupportedWords
+    /// Share of the claim's content words that some passage (or the question) mentions anywhere.
+    case coverage
     /// 1 when the claim negates and its evidence does not.
     case negationMismatch
     /// ``GroundingScore/pmi``, clamped to [-5, 5].
     case pmi
 
     public static let lexical: [CheckerFeature] = [.lexicalSupport, .pairSupport, .missingFacts, .unsupportedWords,
-                                                   .negationMismatch]
+                                                   .coverage, .negationMismatch]
     public static let withModel: [CheckerFeature] = lexical + [.pmi]
 
     /// The feature's value for one claim; `pmi` needs `grounding`.
@@ -26,6 +28,9 @@ public enum CheckerFeature: String, Sendable, CaseIterable, Codable {
         case .pairSupport: return lexical.pairSupport
         case .missingFacts: return Double(min(lexical.missingFacts.count, 3))
         case .unsupportedWords: return log1p(Double(lexical.unsupportedWords.count))
+        case .coverage:
+            guard lexical.contentWords > 0 else { return 1 }
+            return 1 - Double(lexical.unsupportedWords.count) / Double(lexical.contentWords)
         case .negationMismatch: return lexical.negationMismatch ? 1 : 0
         case .pmi: return min(5, max(-5, grounding?.pmi ?? 0))
         }

@@ -11,6 +11,8 @@ public struct LogisticModel: Sendable, Hashable, Codable {
     public var bias: Double
     /// Scores at or above this count as supported.
     public var threshold: Double
+    /// How an answer's score follows from its claims' scores (the threshold applies to it).
+    public var aggregate: ClaimAggregate = .minimum
 
     public init(features: [String], mean: [Double], scale: [Double], weights: [Double], bias: Double,
                 threshold: Double = 0.5) {
@@ -108,6 +110,23 @@ public struct LogisticModel: Sendable, Hashable, Codable {
             x[row] = sum / a[row][row]
         }
         return x
+    }
+}
+
+/// How claim scores combine into an answer score.
+public enum ClaimAggregate: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The weakest claim decides: one unsupported claim flags the answer.
+    case minimum
+    /// The mean claim score: for long outputs, where many claims make the minimum fall with length alone.
+    case mean
+
+    /// The aggregate of `scores`, or nil when there are none.
+    public func apply(_ scores: [Double]) -> Double? {
+        guard !scores.isEmpty else { return nil }
+        switch self {
+        case .minimum: return scores.min()
+        case .mean: return scores.reduce(0, +) / Double(scores.count)
+        }
     }
 }
 

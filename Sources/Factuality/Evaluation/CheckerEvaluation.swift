@@ -150,7 +150,8 @@ public struct CheckerEvaluation: Sendable {
         return profile
     }
 
-    /// A claim-level fit (every claim takes its output's label), thresholded on the outputs' lowest claim score.
+    /// A claim-level fit (every claim takes its output's label); the aggregate of claim scores (lowest or mean)
+    /// and its threshold are then chosen for the best balanced accuracy over the outputs.
     static func fitClaims(_ examples: [MeasuredExample], features: [CheckerFeature]) throws -> LogisticModel {
         let columns = features.map { CheckerFeature.withModel.firstIndex(of: $0)! }
         var x: [[Double]] = [], y: [Bool] = []
@@ -161,14 +162,23 @@ public struct CheckerEvaluation: Sendable {
             }
         }
         var model = try LogisticModel.fit(features: features.map(\.rawValue), x: x, y: y)
-        let scores = examples.map { score($0, model, columns: columns) }
-        model.threshold = BinaryMetrics.bestThreshold(scores: scores, labels: examples.map(\.supported))
+        let labels = examples.map(\.supported)
+        var best: (accuracy: Double, aggregate: ClaimAggregate, threshold: Double)?
+        for aggregate in ClaimAggregate.allCases {
+            model.aggregate = aggregate
+            let scores = examples.map { score($0, model, columns: columns) }
+            let threshold = BinaryMetrics.bestThreshold(scores: scores, labels: labels)
+            let accuracy = BinaryMetrics.balancedAccuracy(scores: scores, labels: labels, threshold: threshold)
+            if best == nil || accuracy > best!.accuracy + 1e-9 { best = (accuracy, aggregate, threshold) }
+        }
+        model.aggregate = best!.aggregate
+        model.threshold = best!.threshold
         return model
     }
 
-    /// An output's score: its lowest claim score (1 when it makes no claim).
+    /// An output's score: its claims' scores aggregated as the model says (1 when it makes no claim).
     static func score(_ example: MeasuredExample, _ model: LogisticModel, columns: [Int]) -> Double {
-        example.claims.map { claim in model.probability(columns.map { claim[$0] }) }.min() ?? 1
+        model.aggregate.apply(example.claims.map { claim in model.probability(columns.map { claim[$0] }) }) ?? 1
     }
 
     // MARK: - Reporting
