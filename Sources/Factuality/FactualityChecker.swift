@@ -50,6 +50,7 @@ public struct FactualityReport: Sendable, Hashable, Codable {
 /// ```
 ///
 /// With a ``ModelGrounding`` the calibrated score includes the model's PMI; without one, the lexical signals only.
+/// The model reads the passages cut down to the claims' evidence windows (``EvidenceIndex/focused(on:)``).
 public struct FactualityChecker: Sendable {
     public var splitter = ClaimSplitter()
     /// Sentences per evidence window.
@@ -87,7 +88,8 @@ public struct FactualityChecker: Sendable {
         let claims = splitter.claims(in: answer)
         let lexical = claims.map { LexicalSignals(claim: $0.text, index: index) }
         let grounding: [GroundingScore]? = try grounding.map {
-            try $0.score(claims: claims.map(\.text), passages: index.passages, question: question)
+            try $0.score(claims: claims.map(\.text), passages: index.focused(on: lexical.compactMap(\.evidence)),
+                         question: question)
         }
         return claims.indices.map { (claims[$0], lexical[$0], grounding?[$0]) }
     }

@@ -97,7 +97,8 @@ public struct CheckerEvaluation: Sendable {
             var grounded: [[GroundingScore?]] = claims.map { $0.map { _ in nil } }
             if let grounding {
                 start = Date()
-                let all = try grounding.score(claims: claims.flatMap { $0.map(\.text) }, passages: passages,
+                let focused = index.focused(on: lexical.flatMap { $0.compactMap(\.evidence) })
+                let all = try grounding.score(claims: claims.flatMap { $0.map(\.text) }, passages: focused,
                                               question: row.question)
                 grounded = [Array(all[0..<claims[0].count]), Array(all[claims[0].count...])]
                 modelSeconds += Date().timeIntervalSince(start)

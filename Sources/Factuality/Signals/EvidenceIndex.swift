@@ -78,6 +78,30 @@ public struct EvidenceIndex: Sendable {
         return Set((1..<content.count).map { content[$0 - 1].stem + " " + content[$0].stem })
     }
 
+    /// The passages cut down to the given evidence windows: overlapping windows of one passage merged, in
+    /// passage order. This is the context the model reads, so a long document costs only what supports the claims.
+    public func focused(on evidence: [Evidence]) -> [Passage] {
+        var spans: [Int: [TextSpan]] = [:]
+        for item in evidence {
+            guard let p = passages.firstIndex(where: { $0.id == item.passageID }) else { continue }
+            spans[p, default: []].append(item.span)
+        }
+        var result: [Passage] = []
+        for p in spans.keys.sorted() {
+            var merged: [TextSpan] = []
+            for span in spans[p]!.sorted(by: { $0.start < $1.start }) {
+                if let last = merged.last, span.start <= last.end {
+                    merged[merged.count - 1] = TextSpan(start: last.start, end: max(last.end, span.end))
+                } else {
+                    merged.append(span)
+                }
+            }
+            let text = merged.map { $0.text(in: passageScalars[p]) }.joined(separator: " ... ")
+            result.append(Passage(id: passages[p].id, text: text))
+        }
+        return result
+    }
+
     /// Whether `word` (a fact or a content word) is mentioned by any passage or by the question.
     func mentions(_ word: AnalyzedWord, includingQuestion: Bool) -> Bool {
         let keys = [word.fact, word.stem, word.lower].compactMap { $0 }

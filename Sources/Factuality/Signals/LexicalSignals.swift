@@ -13,6 +13,7 @@ public struct LexicalSignals: Sendable, Hashable, Codable {
     public var support: Double
     /// Share of the claim's adjacent content-word pairs found, in order, in the best window for pairs: it drops
     /// when known words are recombined ("Paris, capital of Germany" against "Paris ... France. Berlin ... Germany").
+    /// Equals ``support`` for a claim of fewer than two content words.
     public var pairSupport: Double
     /// How many content words the claim has.
     public var contentWords: Int
@@ -55,7 +56,8 @@ public struct LexicalSignals: Sendable, Hashable, Codable {
 
         let pairs = EvidenceIndex.bigrams(content)
         if pairs.isEmpty {
-            pairSupport = 1
+            // A claim of one content word has no pairs: its single word decides, so short claims gain nothing.
+            pairSupport = bestShare
         } else {
             var bestPairs = 0
             for window in index.windows {

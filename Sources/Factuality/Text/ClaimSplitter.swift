@@ -50,15 +50,19 @@ public struct ClaimSplitter: Sendable {
         }
         // Candidate cuts: the last word of one clause and the first word of the next.
         var cuts: [(last: Int, next: Int)] = []
+        var commaSinceCut = false
         for index in 0..<max(0, words.count - 1) {
             let word = words[index]
             let last = s[word.end - 1]
             if last == ";" {
                 cuts.append((index, index + 1))
+                commaSinceCut = false
             } else if last == "," {
                 let next = words[index + 1]
                 let lower = next.text(in: s).lowercased()
-                if Self.coordinators.contains(lower), index + 2 < words.count {
+                defer { commaSinceCut = true }
+                // "apples, pears, and plums": an earlier comma makes ", and" end a list, not a clause.
+                if Self.coordinators.contains(lower), index + 2 < words.count, !(commaSinceCut && lower == "and") {
                     cuts.append((index, index + 2))
                 } else if Self.relatives.contains(lower) {
                     cuts.append((index, index + 1))
