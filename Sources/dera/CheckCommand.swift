@@ -9,8 +9,11 @@ struct CalibrationOptions: ParsableArguments {
     @Option(help: "The calibration file written by `dera eval checker --fit`.")
     var calibration: String = CheckerCalibration.defaultPath
 
-    @Option(help: "The calibration profile: qa (short answers to a question) or summarization.")
-    var profile: String = "qa"
+    @Option(help: """
+        The calibration profile: general (fitted on HaluEval QA and summarization together; the default), qa or \
+        summarization (fitted on one task, and leaning on its quirks: qa prefers answers copied word for word).
+        """)
+    var profile: String = "general"
 
     func load() throws -> CalibrationProfile {
         do {

@@ -2,7 +2,18 @@ import ArgumentParser
 import Factuality
 import Foundation
 
-extension HaluEvalTask: ExpressibleByArgument {}
+/// A calibration profile and the HaluEval tasks it is fitted and measured on.
+enum CheckerTask: String, ExpressibleByArgument, CaseIterable {
+    case qa, summarization, general
+
+    var tasks: [HaluEvalTask] {
+        switch self {
+        case .qa: return [.qa]
+        case .summarization: return [.summarization]
+        case .general: return [.qa, .summarization]
+        }
+    }
+}
 
 extension RowRange: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -22,8 +33,11 @@ struct CheckerEvalCommand: ParsableCommand {
             equal length, and claims per second.
             """)
 
-    @Option(help: "qa (knowledge, question, answers) or summarization (document, summaries).")
-    var task: HaluEvalTask = .qa
+    @Option(help: """
+        qa (knowledge, question, answers), summarization (document, summaries), or general (both, the same rows \
+        of each): also the name of the calibration profile fitted or used.
+        """)
+    var task: CheckerTask = .qa
 
     @Option(help: "The task's JSONL file (default: data/halueval/dataset_halueval_TASK.jsonl from corpora/fetch.sh).")
     var data: String?
@@ -45,22 +59,29 @@ struct CheckerEvalCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
+    func validate() throws {
+        if data != nil, task == .general { throw ValidationError("--data names one file; general reads both tasks' files") }
+    }
+
     func run() throws {
-        let path = data ?? task.defaultPath
-        let loaded: [HaluEvalRow]
-        do { loaded = try task.load(path: path, rows: rows.rows) } catch let error as HaluEvalError {
-            throw CommandError("\(error)")
-        }
         let grounding = noModel ? nil : ModelGrounding(bundle: try model.open())
-        let evaluation = CheckerEvaluation(task: task, grounding: grounding)
-        let started = Date()
-        let measured = try evaluation.measure(loaded) { done, total in
-            if done % 50 == 0 || done == total {
-                FileHandle.standardError.write(Data(String(
-                    format: "\r%d/%d rows, %.0f s", done, total, Date().timeIntervalSince(started)).utf8))
-                if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        var parts: [MeasuredExamples] = []
+        for haluTask in task.tasks {
+            let path = data ?? haluTask.defaultPath
+            let loaded: [HaluEvalRow]
+            do { loaded = try haluTask.load(path: path, rows: rows.rows) } catch let error as HaluEvalError {
+                throw CommandError("\(error)")
             }
+            let started = Date()
+            parts.append(try CheckerEvaluation(task: haluTask, grounding: grounding).measure(loaded) { done, total in
+                if done % 50 == 0 || done == total {
+                    let seconds = Int(Date().timeIntervalSince(started))
+                    FileHandle.standardError.write(Data("\r\(haluTask.rawValue): \(done)/\(total) rows, \(seconds) s".utf8))
+                    if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+                }
+            })
         }
+        let measured = CheckerEvaluation.merge(parts)
         var file: CheckerCalibration
         do {
             file = fit ? try CheckerCalibration.loadOrEmpty(calibration) : try CheckerCalibration.load(calibration)

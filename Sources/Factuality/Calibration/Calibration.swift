@@ -21,6 +21,16 @@ public enum CheckerFeature: String, Sendable, CaseIterable, Codable {
                                                    .coverage, .negationMismatch]
     public static let withModel: [CheckerFeature] = lexical + [.pmi]
 
+    /// The sign its weight must have in a combination: +1 for evidence of support, -1 for evidence against.
+    /// HaluEval's outputs carry correlated cues (a fitted weight can take the wrong sign to correct another
+    /// feature); the constraint keeps the combination meaningful on other text.
+    public var sign: Double {
+        switch self {
+        case .lexicalSupport, .pairSupport, .coverage, .pmi: return 1
+        case .missingFacts, .unsupportedWords, .negationMismatch: return -1
+        }
+    }
+
     /// The feature's value for one claim; `pmi` needs `grounding`.
     public func value(_ lexical: LexicalSignals, _ grounding: GroundingScore?) -> Double {
         switch self {

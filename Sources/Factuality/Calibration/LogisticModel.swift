@@ -142,7 +142,7 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .fit(reason): return "cannot fit the calibration: \(reason)"
         case let .missing(path):
-            return "no calibration at \(path); fit one with `dera eval checker --task qa --rows 0..1999 --fit --no-model`"
+            return "no calibration at \(path); fit one with `dera eval checker --task general --rows 0..1999 --fit --no-model`"
         case let .unreadable(path, reason): return "\(path): cannot read the calibration: \(reason)"
         case let .noProfile(path, profile, available):
             return "\(path): no calibration profile '\(profile)' (has: \(available.joined(separator: ", ")))"

@@ -2,6 +2,7 @@ import Foundation
 
 /// One output of a HaluEval row with its claims' features, ready to fit or score.
 public struct MeasuredExample: Sendable, Hashable {
+    public var task: HaluEvalTask
     public var row: Int
     public var supported: Bool
     /// Words in the output: the length-only baseline's feature.
@@ -12,7 +13,8 @@ public struct MeasuredExample: Sendable, Hashable {
 
 /// Signals measured over HaluEval rows, with the time each path took.
 public struct MeasuredExamples: Sendable {
-    public var task: HaluEvalTask
+    /// The tasks measured, joined by "+" ("qa", "qa+summarization").
+    public var task: String
     public var rows: Range<Int>
     public var examples: [MeasuredExample]
     public var withModel: Bool
@@ -37,7 +39,7 @@ public struct ScorerResult: Sendable, Hashable, Codable {
 
 /// What `dera eval checker` prints: per-signal, combined and length-baseline results on the rows it was given.
 public struct CheckerEvaluationReport: Sendable, Hashable, Codable {
-    public var task: HaluEvalTask
+    public var task: String
     public var rows: String
     public var examples: Int
     public var claims: Int
@@ -50,7 +52,7 @@ public struct CheckerEvaluationReport: Sendable, Hashable, Codable {
     public var modelClaimsPerSecond: Double?
 
     public var summary: String {
-        var lines = ["HaluEval \(task.rawValue), rows \(rows): \(examples) outputs, \(claims) claims"
+        var lines = ["HaluEval \(task), rows \(rows): \(examples) outputs, \(claims) claims"
                      + (withModel ? ", with the model" : ", lexical only")
                      + (fitted ? " (training rows: the fit saw these)" : " (test rows: the fit never saw these)")]
         lines.append("scorer                     ROC-AUC  bal.acc  threshold  AUC within length bins  same-row pairs of equal length (\(lengthMatchedPairs))")
@@ -108,15 +110,26 @@ public struct CheckerEvaluation: Sendable {
                 let vectors = claims[k].indices.map { c in
                     CheckerFeature.withModel.map { $0.value(lexical[k][c], grounded[k][c]) }
                 }
-                examples.append(MeasuredExample(row: row.index, supported: output.1,
+                examples.append(MeasuredExample(task: task, row: row.index, supported: output.1,
                                                 words: output.0.split(whereSeparator: \.isWhitespace).count,
                                                 claims: vectors))
             }
             progress(done + 1, rows.count)
         }
         let range = (rows.map(\.index).min() ?? 0)..<((rows.map(\.index).max() ?? -1) + 1)
-        return MeasuredExamples(task: task, rows: range, examples: examples, withModel: grounding != nil,
+        return MeasuredExamples(task: task.rawValue, rows: range, examples: examples, withModel: grounding != nil,
                                 claimCount: claimCount, lexicalSeconds: lexicalSeconds, modelSeconds: modelSeconds)
+    }
+
+    /// Several measurements as one (for a profile fitted on several tasks).
+    public static func merge(_ parts: [MeasuredExamples]) -> MeasuredExamples {
+        precondition(!parts.isEmpty, "nothing to merge")
+        let lower = parts.map(\.rows.lowerBound).min()!, upper = parts.map(\.rows.upperBound).max()!
+        return MeasuredExamples(task: parts.map(\.task).joined(separator: "+"), rows: lower..<upper,
+                                examples: parts.flatMap(\.examples), withModel: parts.allSatisfy(\.withModel),
+                                claimCount: parts.reduce(0) { $0 + $1.claimCount },
+                                lexicalSeconds: parts.reduce(0) { $0 + $1.lexicalSeconds },
+                                modelSeconds: parts.reduce(0) { $0 + $1.modelSeconds })
     }
 
     // MARK: - Fitting
@@ -126,7 +139,7 @@ public struct CheckerEvaluation: Sendable {
     /// `previous` (so a model run on fewer rows does not replace the lexical fit made on more).
     public static func fit(_ measured: MeasuredExamples, previous: CalibrationProfile?) throws -> CalibrationProfile {
         var profile = previous ?? CalibrationProfile()
-        let description = "HaluEval \(measured.task.rawValue) rows \(measured.rows.lowerBound)..<\(measured.rows.upperBound)"
+        let description = "HaluEval \(measured.task) rows \(measured.rows.lowerBound)..<\(measured.rows.upperBound)"
             + " (\(measured.examples.count) outputs)"
         let featureSets: [(String, [CheckerFeature])] = measured.withModel
             ? [("model", CheckerFeature.withModel), ("signal pmi", [.pmi])]
@@ -162,7 +175,7 @@ public struct CheckerEvaluation: Sendable {
                 y.append(example.supported)
             }
         }
-        var model = try LogisticModel.fit(features: features.map(\.rawValue), x: x, y: y)
+        var model = try fitSignConstrained(features: features, x: x, y: y)
         let labels = examples.map(\.supported)
         var best: (accuracy: Double, aggregate: ClaimAggregate, threshold: Double)?
         for aggregate in ClaimAggregate.allCases {
@@ -174,6 +187,32 @@ public struct CheckerEvaluation: Sendable {
         }
         model.aggregate = best!.aggregate
         model.threshold = best!.threshold
+        return model
+    }
+
+    /// A fit whose weights keep each feature's ``CheckerFeature/sign``: a feature whose weight comes out with the
+    /// wrong sign is dropped (weight 0) and the rest refitted, until every weight agrees. One-feature models are
+    /// fitted freely: they show how a signal separates on its own.
+    static func fitSignConstrained(features: [CheckerFeature], x: [[Double]], y: [Bool]) throws -> LogisticModel {
+        let full = try LogisticModel.fit(features: features.map(\.rawValue), x: x, y: y)
+        guard features.count > 1 else { return full }
+        var active = Array(features.indices)
+        var model = full
+        while true {
+            let wrong = active.filter { model.weights[$0] * features[$0].sign < 0 }
+            guard !wrong.isEmpty, active.count > wrong.count else { break }
+            // Drop the most wrongly signed feature and refit on the others.
+            let worst = wrong.max { abs(model.weights[$0]) < abs(model.weights[$1]) }!
+            active.removeAll { $0 == worst }
+            let reduced = try LogisticModel.fit(features: active.map { features[$0].rawValue },
+                                                x: x.map { row in active.map { row[$0] } }, y: y)
+            var weights = [Double](repeating: 0, count: features.count)
+            for (k, column) in active.enumerated() { weights[column] = reduced.weights[k] }
+            var mean = full.mean, scale = full.scale
+            for (k, column) in active.enumerated() { mean[column] = reduced.mean[k]; scale[column] = reduced.scale[k] }
+            model = LogisticModel(features: features.map(\.rawValue), mean: mean, scale: scale, weights: weights,
+                                  bias: reduced.bias)
+        }
         return model
     }
 
@@ -228,10 +267,16 @@ public struct CheckerEvaluation: Sendable {
 
     /// Index pairs (faithful, hallucinated) of rows whose two outputs differ in length by at most 20% (or one word).
     static func lengthMatchedPairs(_ examples: [MeasuredExample]) -> [(Int, Int)] {
-        var byRow: [Int: (faithful: Int?, hallucinated: Int?)] = [:]
+        struct Key: Hashable, Comparable {
+            var task: String
+            var row: Int
+            static func < (a: Key, b: Key) -> Bool { (a.task, a.row) < (b.task, b.row) }
+        }
+        var byRow: [Key: (faithful: Int?, hallucinated: Int?)] = [:]
         for (i, example) in examples.enumerated() {
-            if example.supported { byRow[example.row, default: (nil, nil)].faithful = i }
-            else { byRow[example.row, default: (nil, nil)].hallucinated = i }
+            let key = Key(task: example.task.rawValue, row: example.row)
+            if example.supported { byRow[key, default: (nil, nil)].faithful = i }
+            else { byRow[key, default: (nil, nil)].hallucinated = i }
         }
         return byRow.keys.sorted().compactMap { row in
             guard let f = byRow[row]?.faithful, let h = byRow[row]?.hallucinated else { return nil }

@@ -17,7 +17,7 @@ public struct LexicalSignals: Sendable, Hashable, Codable {
     public var pairSupport: Double
     /// How many content words the claim has.
     public var contentWords: Int
-    /// Content words that no passage, nor the question, mentions.
+    /// Content words that no passage, nor the question, mentions (missing hard facts among them).
     public var unsupportedWords: [String]
     /// Numbers, dates and capitalised names in the claim.
     public var hardFacts: [String]
