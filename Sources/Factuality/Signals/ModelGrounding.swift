@@ -54,8 +54,10 @@ public struct ModelGrounding: Sendable {
     /// Scores every claim against the passages; claims with no tokens score 0 on both sides.
     public func score(claims: [String], passages: [Passage], question: String?) throws -> [GroundingScore] {
         let (with, without) = prompts(passages: passages, question: question)
-        let tokens = claims.map { claim in
-            Array(tokenizer.encode(" " + claim, addSpecial: false, parseSpecial: false).prefix(maxClaimTokens))
+        let tokens = claims.map { claim -> [Int] in
+            let text = claim.trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.isEmpty { return [] }
+            return Array(tokenizer.encode(" " + text, addSpecial: false, parseSpecial: false).prefix(maxClaimTokens))
         }
         let conditional = try meanLogProbabilities(of: tokens, after: with)
         let unconditional = try meanLogProbabilities(of: tokens, after: without)
