@@ -17,7 +17,7 @@ public struct ClaimReport: Sendable, Hashable, Codable {
     public var lexical: LexicalSignals
     /// Nil on the lexical-only path.
     public var grounding: GroundingScore?
-    /// The passage window that supports the claim best; nil when there are no passages.
+    /// The passage window that supports the claim best; nil when no window shares a content word with it.
     public var evidence: Evidence?
 }
 
@@ -101,7 +101,7 @@ public struct FactualityChecker: Sendable {
             let score = self.score(lexical, grounding)
             return ClaimReport(text: claim.text, span: claim.span, score: score,
                                label: score >= scorer.threshold ? .supported : .unsupported, lexical: lexical,
-                               grounding: grounding, evidence: lexical.evidence)
+                               grounding: grounding, evidence: lexical.support > 0 ? lexical.evidence : nil)
         }
         let scores = claims.map(\.score)
         let answerScore = scorer.aggregate.apply(scores)

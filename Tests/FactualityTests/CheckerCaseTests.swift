@@ -73,6 +73,7 @@ struct CheckerCaseTests {
         #expect(report.claims[0].score > report.claims[1].score)
         #expect(report.claims[1].label == .unsupported)
         #expect(report.claims[1].lexical.missingFacts.contains("Canada"))
+        #expect(report.claims[1].evidence == nil, "no window shares a word with it")
         #expect(report.minScore! < (try check(Self.paraphrase)).minScore!)
         #expect(report.hallucinated)
     }
