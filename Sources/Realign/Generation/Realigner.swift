@@ -9,12 +9,16 @@ public struct RealignmentRequest: Sendable, Equatable {
     public var lambda: Float
     public var sampling: SamplingParameters
     public var maxTokens: Int
+    /// False keeps decoding past end-of-generation tokens (benchmarks that need a fixed length).
+    public var stopAtEndOfGeneration: Bool
 
-    public init(prompt: [Int], lambda: Float, sampling: SamplingParameters = .greedy, maxTokens: Int = 256) {
+    public init(prompt: [Int], lambda: Float, sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
+                stopAtEndOfGeneration: Bool = true) {
         self.prompt = prompt
         self.lambda = lambda
         self.sampling = sampling
         self.maxTokens = maxTokens
+        self.stopAtEndOfGeneration = stopAtEndOfGeneration
     }
 }
 
@@ -149,7 +153,7 @@ public struct Realigner: Sendable {
                                            history: histories[s])
                     }
                 }
-                if pair.tokenizer.endOfGenerationIDs.contains(token) {
+                if requests[s].stopAtEndOfGeneration, pair.tokenizer.endOfGenerationIDs.contains(token) {
                     stoppedAtEnd[s] = true
                     continue
                 }
