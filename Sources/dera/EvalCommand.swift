@@ -7,7 +7,7 @@ struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Measure a pipeline stage on a real corpus.",
-        subcommands: [RetrievalEvalCommand.self])
+        subcommands: [RetrievalEvalCommand.self, RealignEvalCommand.self])
 }
 
 /// `dera eval retrieval`: recall@k and latency of the retriever on question/document pairs.
