@@ -67,6 +67,17 @@ struct RealignmentOptions: ParsableArguments {
         return parsed
     }
 
+    /// The pair for an already opened reference `bundle`.
+    func pair(reference bundle: ModelBundle, _ model: ModelOptions) throws -> RealignmentPair {
+        for path in [aligned, adapter].compactMap({ $0 }) where !FileManager.default.fileExists(atPath: path) {
+            throw CommandError("not found: \(path)")
+        }
+        if let adapter { return try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(adapter, for: bundle.model)) }
+        let other = try ModelBundle.open(aligned!, workers: model.threads)
+        other.model.arithmetic = model.arithmetic
+        return try RealignmentPair(reference: bundle, aligned: other)
+    }
+
     func open(_ model: ModelOptions) throws -> RealignmentPair {
         for path in [model.model, aligned, adapter].compactMap({ $0 }) where !FileManager.default.fileExists(atPath: path) {
             throw CommandError("not found: \(path)\(path == ModelOptions.defaultModel ? " (run scripts/setup to fetch it)" : "")")
