@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Formats
 
@@ -50,6 +51,16 @@ extension DecoderModel {
                 guard let delta = deltas[target] else { continue }
                 let n = run.rows.count, first = run.rows.lowerBound
                 let (rank, inputs, outputs) = (delta.rank, delta.inputs, delta.outputs)
+                if rank <= DERA_LORA_MAX_RANK {
+                    // A few rows: one call, no BLAS call overhead (seven projections x layers add up).
+                    delta.down.withUnsafeBufferPointer { a in
+                        delta.upTransposed.withUnsafeBufferPointer { bt in
+                            dera_lora_add(x + first * inputs, Int64(inputs), Int64(n), a.baseAddress, bt.baseAddress,
+                                          Int64(rank), Int64(inputs), Int64(outputs), y + first * outputs, Int64(outputs))
+                        }
+                    }
+                    continue
+                }
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: n * rank) { t in
                     delta.down.withUnsafeBufferPointer { a in
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(rank), Int32(inputs), 1,

@@ -25,6 +25,8 @@ public struct LoRAAdapter: Sendable {
         public let down: [Float]
         /// B times the adapter's scale, `outputs x rank`, row-major.
         public let up: [Float]
+        /// The same B transposed (`rank x outputs`), the layout the update kernel streams.
+        let upTransposed: [Float]
 
         public init(rank: Int, inputs: Int, outputs: Int, down: [Float], up: [Float]) {
             precondition(down.count == rank * inputs && up.count == outputs * rank, "LoRA delta shape")
@@ -33,6 +35,9 @@ public struct LoRAAdapter: Sendable {
             self.outputs = outputs
             self.down = down
             self.up = up
+            var transposed = [Float](repeating: 0, count: up.count)
+            for o in 0..<outputs { for k in 0..<rank { transposed[k * outputs + o] = up[o * rank + k] } }
+            upTransposed = transposed
         }
 
         /// The dense `outputs x inputs` update `B A`.
