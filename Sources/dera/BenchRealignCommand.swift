@@ -42,6 +42,9 @@ struct BenchRealign: ParsableCommand {
     @Option(name: .long, help: "Repetitions of each measurement (after one warm-up).")
     var repetitions = 3
 
+    @Option(name: .long, help: "Path to llama.cpp's llama-bench: its single-model generation speed is printed beside.")
+    var peer: String?
+
     static let defaultAdapter = "models/adapters/smollm2-dpo-beta0.1"
 
     func run() throws {
@@ -70,6 +73,14 @@ struct BenchRealign: ParsableCommand {
         let sweep = try RealignmentBenchmark.sweep(shared, prompt: sweepIDs, tokens: generate, lambdas: sweepLambdas,
                                                    repetitions: repetitions)
 
+        var peerGeneration: Double?
+        if let peer {
+            FileHandle.standardError.write(Data("measuring: llama.cpp (\(peer))\n".utf8))
+            let speed = try BenchSpeed.parse(["--model", model, "--prompt", "\(prompt)", "--generate", "\(generate)",
+                                              "--repetitions", "\(repetitions)"])
+            peerGeneration = try speed.runPeer(peer, threads: threads)["tg\(generate)"]
+        }
+
         print("model: \(model), \(threads) thread\(threads == 1 ? "" : "s"), \(generate) generated tokens per sequence")
         print("adapter: \(adapterName) (rank \(adapterValue.rank), \(adapterValue.parameterCount) parameters)")
         print("")
@@ -78,6 +89,10 @@ struct BenchRealign: ParsableCommand {
         for m in [alone, twoModels, sharedBase] {
             print(String(format: "| %@ (prompt %d) | %.1f ± %.1f | %.2fx |", m.name, prompt, m.mean,
                          m.standardDeviation, m.mean / alone.mean))
+        }
+        if let peerGeneration {
+            print(String(format: "| llama.cpp, one model (tg%d) | %.1f | %.2fx |", generate, peerGeneration,
+                         peerGeneration / alone.mean))
         }
         print("")
         print("| \(sweep.lambdas)-lambda sweep, prompt \(sweepPrompt) | wall s | tok/s (prompt included) | decode-only s |")
