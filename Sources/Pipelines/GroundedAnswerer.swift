@@ -20,13 +20,25 @@ public struct GroundedAnswer: Sendable, Codable {
     public var promptTokens: Int
     public var generatedTokens: Int
     public var generationTokensPerSecond: Double
+    /// The DeRa strength the answer was decoded with; nil for the model alone.
+    public var lambda: Float?
 }
 
 /// Grounded question answering: retrieve passages, put them in the prompt template, generate.
 ///
-/// The DeRa decoder replaces the single-model generator here once it lands; retrieval and prompting
-/// stay as they are.
+/// With ``realignment`` set, the answer is decoded with DeRa (reference and aligned model mixed at lambda);
+/// otherwise with the bundle's model alone.
 public struct GroundedAnswerer: Sendable {
+    /// Decoding-time realignment settings: the model pair and the mixing strength.
+    public struct Realignment: Sendable {
+        public var pair: RealignmentPair
+        public var lambda: Float
+        public init(pair: RealignmentPair, lambda: Float) {
+            self.pair = pair
+            self.lambda = lambda
+        }
+    }
+
     public let store: PassageStore
     public let bundle: ModelBundle
     public let template: PromptTemplate
@@ -35,6 +47,7 @@ public struct GroundedAnswerer: Sendable {
     public var passageCharacters = 600
     public var maxTokens = 128
     public var sampling = SamplingParameters.greedy
+    public var realignment: Realignment?
 
     public init(store: PassageStore, bundle: ModelBundle, template: PromptTemplate) {
         self.store = store
@@ -59,19 +72,32 @@ public struct GroundedAnswerer: Sendable {
         let prompt = chat.render(try messages(question: question, hits: hits), addGenerationPrompt: true)
         let ids = bundle.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
         var text = ""
-        let (tokens, statistics) = try TextGenerator(bundle: bundle).generate(
-            prompt: ids, maxTokens: maxTokens, sampling: sampling
-        ) { _, piece in
-            text += piece
-            onText(piece)
-            return true
+        let generatedTokens: Int, tokensPerSecond: Double
+        if let realignment {
+            let (output, statistics) = try Realigner(pair: realignment.pair).generate(
+                prompt: ids, lambda: realignment.lambda, maxTokens: maxTokens, sampling: sampling
+            ) { piece in
+                text += piece.text
+                onText(piece.text)
+                return true
+            }
+            (generatedTokens, tokensPerSecond) = (output.tokens.count, statistics.generationTokensPerSecond)
+        } else {
+            let (tokens, statistics) = try TextGenerator(bundle: bundle).generate(
+                prompt: ids, maxTokens: maxTokens, sampling: sampling
+            ) { _, piece in
+                text += piece
+                onText(piece)
+                return true
+            }
+            (generatedTokens, tokensPerSecond) = (tokens.count, statistics.generationTokensPerSecond)
         }
         let citations = hits.enumerated().map { index, hit in
             GroundedAnswer.Citation(number: index + 1, source: hit.source, title: hit.title,
                                     passageID: hit.passage.id, text: hit.passage.text)
         }
         return GroundedAnswer(question: question, answer: text.trimmingCharacters(in: .whitespacesAndNewlines),
-                              citations: citations, promptTokens: ids.count, generatedTokens: tokens.count,
-                              generationTokensPerSecond: statistics.generationTokensPerSecond)
+                              citations: citations, promptTokens: ids.count, generatedTokens: generatedTokens,
+                              generationTokensPerSecond: tokensPerSecond, lambda: realignment?.lambda)
     }
 }

@@ -91,12 +91,14 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     case badPromptTemplate(path: String, reason: String)
     case missingPlaceholderValue(String)
     case noChatTemplate(model: String)
+    case badRow(path: String, line: Int, reason: String)
 
     public var description: String {
         switch self {
         case let .badPromptTemplate(path, reason): "\(path): bad prompt template: \(reason)"
         case let .missingPlaceholderValue(name): "the prompt template uses {{\(name)}}, which has no value"
         case let .noChatTemplate(model): "\(model) has no chat template; grounded answering needs a chat model"
+        case let .badRow(path, line, reason): "\(path):\(line): \(reason)"
         }
     }
 }

@@ -47,11 +47,24 @@ public struct Tokenizer: Sendable {
     }
 
     /// Everything that must match for two models to be mixed token by token (vocab texts, specials).
-    public func isCompatible(with other: Tokenizer) -> Bool {
-        vocabulary.texts == other.vocabulary.texts
-            && vocabulary.attributes == other.vocabulary.attributes
-            && bosID == other.bosID && eosID == other.eosID
-            && endOfGenerationIDs == other.endOfGenerationIDs
+    public func isCompatible(with other: Tokenizer) -> Bool { incompatibility(with: other) == nil }
+
+    /// Why two tokenizers cannot be mixed token by token (the first difference found), or nil when they can.
+    public func incompatibility(with other: Tokenizer) -> String? {
+        let (a, b) = (vocabulary.texts, other.vocabulary.texts)
+        if a.count != b.count { return "the vocabularies have \(a.count) and \(b.count) tokens" }
+        if let id = a.indices.first(where: { a[$0] != b[$0] }) {
+            return "token \(id) is \(String(reflecting: a[id])) in one and \(String(reflecting: b[id])) in the other"
+        }
+        if let id = a.indices.first(where: { vocabulary.attributes[$0] != other.vocabulary.attributes[$0] }) {
+            return "token \(id) (\(String(reflecting: a[id]))) is special in one and not in the other"
+        }
+        if bosID != other.bosID { return "BOS differs (\(bosID.map(String.init) ?? "none") and \(other.bosID.map(String.init) ?? "none"))" }
+        if eosID != other.eosID { return "EOS differs (\(eosID.map(String.init) ?? "none") and \(other.eosID.map(String.init) ?? "none"))" }
+        if endOfGenerationIDs != other.endOfGenerationIDs {
+            return "end-of-generation tokens differ (\(endOfGenerationIDs.sorted()) and \(other.endOfGenerationIDs.sorted()))"
+        }
+        return nil
     }
 
     // MARK: Encoding

@@ -1,13 +1,19 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Pipelines
+import Realign
 import Retrieval
 
 /// `dera ask`: grounded question answering over a passage store, with citations.
 struct Ask: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer a question from retrieved passages, citing them.",
-        discussion: "Build the store first with `dera index` (scripts/run does it for the default corpus).")
+        discussion: """
+            Build the store first with `dera index` (scripts/run does it for the default corpus). With --adapter \
+            (or --aligned) the answer is decoded with DeRa at --lambda: for example the committed faithfulness \
+            adapter, `--adapter models/adapters/smollm2-dpo-beta0.1 --lambda 1`.
+            """)
 
     @Argument(help: "The question.")
     var question: String
@@ -25,6 +31,7 @@ struct Ask: ParsableCommand {
     var maxTokens = 128
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
     @OptionGroup var sampling: SamplingOptions
 
     @Flag(help: "Print the answer and its citations as JSON instead of streaming text.")
@@ -33,14 +40,19 @@ struct Ask: ParsableCommand {
     func validate() throws {
         guard passages >= 1 else { throw ValidationError("-k must be at least 1") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        if realignment.lambdas != nil { throw ValidationError("dera ask decodes one lambda; use --lambda") }
     }
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else {
             throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
         }
+        let bundle = try model.open()
         var answerer = GroundedAnswerer(store: try PassageStore(path: db, createIfMissing: false),
-                                        bundle: try model.open(), template: try PromptTemplate(contentsOf: template))
+                                        bundle: bundle, template: try PromptTemplate(contentsOf: template))
+        if realignment.isRealigning {
+            answerer.realignment = .init(pair: try realignment.pair(reference: bundle, model), lambda: realignment.lambda)
+        }
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
         answerer.sampling = sampling.parameters
@@ -60,8 +72,9 @@ struct Ask: ParsableCommand {
             sources += "[\(citation.number)] \(citation.title.isEmpty ? citation.source : citation.title) (\(citation.source))\n"
         }
         output.write(Data(sources.utf8))
+        let decoder = answer.lambda.map { "DeRa lambda \(formatLambda($0)), " } ?? ""
         FileHandle.standardError.write(Data(String(
-            format: "%d prompt tokens, %d generated, %.1f tok/s\n", answer.promptTokens, answer.generatedTokens,
-            answer.generationTokensPerSecond).utf8))
+            format: "%@%d prompt tokens, %d generated, %.1f tok/s\n", decoder, answer.promptTokens,
+            answer.generatedTokens, answer.generationTokensPerSecond).utf8))
     }
 }

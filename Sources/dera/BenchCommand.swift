@@ -3,9 +3,17 @@ import Foundation
 import Formats
 import Inference
 
-/// `dera bench`: tokens/s for prompt processing and generation, beside llama.cpp's when given.
+/// `dera bench`: speed measurements.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Measure speed: the engine beside llama.cpp (speed, the default) or DeRa beside one model (realign).",
+        subcommands: [BenchSpeed.self, BenchRealign.self], defaultSubcommand: BenchSpeed.self)
+}
+
+/// `dera bench speed`: tokens/s for prompt processing and generation, beside llama.cpp's when given.
+struct BenchSpeed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speed",
         abstract: "Measure prompt (pp) and generation (tg) speed in tokens/s, optionally beside llama-bench.",
         discussion: """
             Build in release mode first (scripts/bench does). With --peer PATH/llama-bench, the same tests run \

@@ -7,7 +7,7 @@ struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Measure a pipeline stage on a real corpus.",
-        subcommands: [RetrievalEvalCommand.self, CheckerEvalCommand.self])
+        subcommands: [RetrievalEvalCommand.self, RealignEvalCommand.self, CheckerEvalCommand.self])
 }
 
 /// `dera eval retrieval`: recall@k and latency of the retriever on question/document pairs.

@@ -4,17 +4,28 @@ import Inference
 import Realign
 import Tokenization
 
-/// `dera generate`: stream a completion from one model.
+/// `dera generate`: stream a completion from one model, or from a reference and an aligned model mixed by DeRa.
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate text from a GGUF model or a Hugging Face folder, streaming tokens to stdout.",
+        abstract: "Generate text from a model, or realign it at decoding time (DeRa) with an aligned model or adapter.",
         discussion: """
             Without --chat the prompt is raw text in which special tokens such as <|im_start|> are recognised. \
             With --chat it is wrapped as a user message in the model's chat template. Prompt and generation \
             speeds (tokens/s) go to stderr.
+
+            With --aligned MODEL or --adapter DIR, each token is sampled from \
+            softmax(lambda * aligned + (1 - lambda) * reference), the reference being --model (or --reference). \
+            --lambdas 0,0.5,1,2 decodes a sweep in one batch, sharing the prompt, and prints each output.
+
+            Examples:
+              dera generate --chat --prompt "What is DeRa?" --greedy
+              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambda 0.5
+              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambdas 0,0.5,1,2 --greedy
             """)
 
     @OptionGroup var model: ModelOptions
+
+    @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
 
     @Option(name: .long, help: "The prompt text.")
     var prompt: String
@@ -30,21 +41,21 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
 
-    func run() throws {
-        let bundle = try model.open()
-        let text: String
-        if chat {
-            guard let template = bundle.chatTemplate else {
-                throw CommandError("\(model.model) has no chat template; drop --chat and write the prompt in full")
-            }
-            var messages: [ChatMessage] = []
-            if let system { messages.append(ChatMessage(role: "system", content: system)) }
-            messages.append(ChatMessage(role: "user", content: prompt))
-            text = template.render(messages, addGenerationPrompt: true)
-        } else {
-            text = prompt
+    func render(_ template: ChatTemplate?) throws -> String {
+        guard chat else { return prompt }
+        guard let template else {
+            throw CommandError("\(model.model) has no chat template; drop --chat and write the prompt in full")
         }
-        let ids = bundle.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+        var messages: [ChatMessage] = []
+        if let system { messages.append(ChatMessage(role: "system", content: system)) }
+        messages.append(ChatMessage(role: "user", content: prompt))
+        return template.render(messages, addGenerationPrompt: true)
+    }
+
+    func run() throws {
+        if realignment.isRealigning { return try runRealigned() }
+        let bundle = try model.open()
+        let ids = bundle.tokenizer.encode(try render(bundle.chatTemplate), addSpecial: true, parseSpecial: true)
         let generator = TextGenerator(bundle: bundle)
         let output = FileHandle.standardOutput
         let (_, statistics) = try generator.generate(
@@ -60,6 +71,39 @@ struct Generate: ParsableCommand {
             statistics.generationTokensPerSecond, model.threads, model.threads == 1 ? "" : "s")
         FileHandle.standardError.write(Data(report.utf8))
     }
+
+    func runRealigned() throws {
+        let pair = try realignment.open(model)
+        let lambdas = try realignment.sweep()
+        let ids = pair.tokenizer.encode(try render(pair.chatTemplate), addSpecial: true, parseSpecial: true)
+        let requests = lambdas.map {
+            RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling.parameters, maxTokens: maxTokens)
+        }
+        let output = FileHandle.standardOutput
+        let single = requests.count == 1
+        let (outputs, statistics) = try Realigner(pair: pair).generate(requests, onPiece: { piece in
+            if single { output.write(Data(piece.text.utf8)) }
+            return true
+        })
+        if single {
+            output.write(Data("\n".utf8))
+        } else {
+            for result in outputs {
+                print("lambda \(formatLambda(result.lambda)): \(result.text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+        }
+        let report = String(
+            format: "DeRa (%@, %@): %d sequence%@ | prompt: %d tokens, %.2f s | generation: %d tokens, %.1f tok/s | %d thread%@\n",
+            pair.sharesBase ? "shared base + adapter" : "two models", pair.alignedPath, requests.count,
+            requests.count == 1 ? "" : "s", statistics.promptTokens, statistics.promptSeconds,
+            statistics.generatedTokens, statistics.generationTokensPerSecond, model.threads, model.threads == 1 ? "" : "s")
+        FileHandle.standardError.write(Data(report.utf8))
+    }
+}
+
+/// A lambda as the user would write it: 0.5, 1, 2.
+func formatLambda(_ lambda: Float) -> String {
+    lambda == lambda.rounded() ? String(Int(lambda)) : String(format: "%g", Double(lambda))
 }
 
 /// `dera tokenize`: print token ids as a JSON array, like llama.cpp's llama-tokenize.

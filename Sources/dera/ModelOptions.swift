@@ -9,7 +9,8 @@ import Tokenization
 struct ModelOptions: ParsableArguments {
     static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-    @Option(name: .long, help: "A .gguf file or a Hugging Face model folder (config.json, *.safetensors, tokenizer.json).")
+    @Option(name: [.customLong("model"), .customLong("reference")],
+            help: "A .gguf file or a Hugging Face model folder (config.json, *.safetensors, tokenizer.json); with --aligned or --adapter, the reference model.")
     var model: String = ModelOptions.defaultModel
 
     @Option(name: .long, help: "Worker threads (default: all cores).")
@@ -30,6 +31,59 @@ struct ModelOptions: ParsableArguments {
         let bundle = try ModelBundle.open(model, workers: threads)
         bundle.model.arithmetic = arithmetic
         return bundle
+    }
+}
+
+/// The aligned side of decoding-time realignment and the mixing strengths.
+struct RealignmentOptions: ParsableArguments {
+    @Option(name: .long, help: "An aligned model with the reference's tokenizer (.gguf or Hugging Face folder): decode with DeRa.")
+    var aligned: String?
+
+    @Option(name: .long, help: "A LoRA adapter (PEFT folder or llama.cpp LoRA .gguf) that makes the reference the aligned model: decode with DeRa in one pass over shared weights.")
+    var adapter: String?
+
+    @Option(name: .long, help: "DeRa strength: logits = lambda * aligned + (1 - lambda) * reference; 0 = reference, 1 = aligned, > 1 extrapolates.")
+    var lambda: Float = 1
+
+    @Option(name: .long, help: "A comma-separated sweep of lambdas (e.g. 0,0.5,1,2), decoded together in one batch.")
+    var lambdas: String?
+
+    var isRealigning: Bool { aligned != nil || adapter != nil }
+
+    func validate() throws {
+        if aligned != nil && adapter != nil { throw ValidationError("give --aligned or --adapter, not both") }
+        if !isRealigning && (lambdas != nil) { throw ValidationError("--lambdas needs --aligned or --adapter") }
+        _ = try sweep()
+    }
+
+    /// The lambdas to decode: the --lambdas list, or the single --lambda.
+    func sweep() throws -> [Float] {
+        guard let lambdas else { return [lambda] }
+        let values = lambdas.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = values.compactMap(Float.init)
+        guard parsed.count == values.count, !parsed.isEmpty, parsed.allSatisfy(\.isFinite) else {
+            throw ValidationError("--lambdas must be comma-separated numbers, got '\(lambdas)'")
+        }
+        return parsed
+    }
+
+    /// The pair for an already opened reference `bundle`.
+    func pair(reference bundle: ModelBundle, _ model: ModelOptions) throws -> RealignmentPair {
+        for path in [aligned, adapter].compactMap({ $0 }) where !FileManager.default.fileExists(atPath: path) {
+            throw CommandError("not found: \(path)")
+        }
+        if let adapter { return try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(adapter, for: bundle.model)) }
+        let other = try ModelBundle.open(aligned!, workers: model.threads)
+        other.model.arithmetic = model.arithmetic
+        return try RealignmentPair(reference: bundle, aligned: other)
+    }
+
+    func open(_ model: ModelOptions) throws -> RealignmentPair {
+        for path in [model.model, aligned, adapter].compactMap({ $0 }) where !FileManager.default.fileExists(atPath: path) {
+            throw CommandError("not found: \(path)\(path == ModelOptions.defaultModel ? " (run scripts/setup to fetch it)" : "")")
+        }
+        return try RealignmentPair.open(reference: model.model, aligned: aligned, adapter: adapter,
+                                        workers: model.threads, arithmetic: model.arithmetic)
     }
 }
 

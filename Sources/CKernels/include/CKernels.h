@@ -57,4 +57,5 @@ int dera_set_kernel_level(int level);
 #endif
 #include "CKernelsQ8.h"
 #include "CKernelsPool.h"
+#include "CKernelsLoRA.h"
 #endif

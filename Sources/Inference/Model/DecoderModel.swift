@@ -23,13 +23,15 @@ public final class DecoderModel: @unchecked Sendable {
     }
 
     /// Query rows from which ggml's CPU flash attention uses its F32 tiled kernel.
-    static let flashAttentionTileRows = 64
+    public static let flashAttentionTileRows = 64
 
     public let config: ModelConfig
     public let weights: DecoderWeights
     /// Worker threads used for matrix products and attention.
     public var workers: Int
     public var arithmetic: Arithmetic = .llamaCpp
+    /// Low-rank adapters a batch row may name (``DecoderBatch/adapters``); see ``attach(_:)``.
+    public internal(set) var adapters: [LoRAAdapter] = []
     private let inverseFrequencies: [Float]
 
     public init(config: ModelConfig, weights: DecoderWeights, workers: Int = 1) {
@@ -83,6 +85,7 @@ public final class DecoderModel: @unchecked Sendable {
         var positions = [Int](repeating: 0, count: n)
         var runs: [(sequence: Int, rows: Range<Int>)] = []
         var seen = Set<Int>()
+        let adapterRuns = try adapterRuns(batch)
         for row in 0..<n {
             let token = batch.tokens[row]
             guard token >= 0, token < c.vocabularySize else {
@@ -116,6 +119,9 @@ public final class DecoderModel: @unchecked Sendable {
             if let bias = layer.queryBias { addBias(bias, to: q, rows: n) }
             if let bias = layer.keyBias { addBias(bias, to: k, rows: n) }
             if let bias = layer.valueBias { addBias(bias, to: v, rows: n) }
+            if !adapterRuns.isEmpty {
+                addAdapterDeltas(layer: layerIndex, [(.query, q), (.key, k), (.value, v)], input: h, runs: adapterRuns)
+            }
             applyRoPE(q, heads: c.headCount, positions: positions)
             applyRoPE(k, heads: c.keyValueHeadCount, positions: positions)
             if arithmetic == .llamaCpp {
@@ -140,15 +146,24 @@ public final class DecoderModel: @unchecked Sendable {
                                         into: attention)
             }
             multiply(layer.attentionOutput, attention, n, projected)
+            if !adapterRuns.isEmpty {
+                addAdapterDeltas(layer: layerIndex, [(.attentionOutput, projected)], input: attention, runs: adapterRuns)
+            }
             for i in 0..<(n * d) { x[i] += projected[i] }
 
             rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
             multiply([(layer.gate, gate), (layer.up, up)], h, n)
+            if !adapterRuns.isEmpty {
+                addAdapterDeltas(layer: layerIndex, [(.gate, gate), (.up, up)], input: h, runs: adapterRuns)
+            }
             for i in 0..<(n * ff) {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
             }
             multiply(layer.down, gate, n, projected)
+            if !adapterRuns.isEmpty {
+                addAdapterDeltas(layer: layerIndex, [(.down, projected)], input: gate, runs: adapterRuns)
+            }
             for i in 0..<(n * d) { x[i] += projected[i] }
         }
         for run in runs { caches[run.sequence].length = positions[run.rows.upperBound - 1] + 1 }

@@ -116,6 +116,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case unsupportedTensorType(path: String, tensor: String, type: String)
     case tokenOutOfRange(token: Int, vocabularySize: Int)
     case contextFull(capacity: Int)
+    case noSuchAdapter(index: Int, attached: Int)
 
     public var description: String {
         switch self {
@@ -131,6 +132,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             "token id \(token) is outside the vocabulary (0..<\(size))"
         case let .contextFull(capacity):
             "the context is full (\(capacity) positions); start a new sequence or raise the context size"
+        case let .noSuchAdapter(index, attached):
+            "batch row names adapter \(index) but the model has \(attached) attached"
         }
     }
 }

@@ -36,12 +36,15 @@ public struct TextGenerator: Sendable {
     ///   - prompt: token ids of the prompt (with BOS if the model wants one).
     ///   - maxTokens: most tokens to generate.
     ///   - sampling: how tokens are chosen.
+    ///   - stopAtEndOfGeneration: false keeps going past end-of-generation tokens (for benchmarks that need a
+    ///     fixed length).
     ///   - onToken: called with each token id and the text it completes (empty while a UTF-8 sequence is
     ///     incomplete); return false to stop. Bytes still held back at the end arrive in one last call with
     ///     token id -1.
     /// - Returns: the generated token ids and timings.
     @discardableResult
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy,
+                         stopAtEndOfGeneration: Bool = true,
                          onToken: (Int, String) throws -> Bool = { _, _ in true }) throws
         -> (tokens: [Int], statistics: GenerationStatistics) {
         var statistics = GenerationStatistics()
@@ -62,7 +65,7 @@ public struct TextGenerator: Sendable {
         start = Date()
         while generated.count < maxTokens {
             let token = logits.withUnsafeMutableBufferPointer { sampler.sample($0, history: history) }
-            if tokenizer.endOfGenerationIDs.contains(token) {
+            if stopAtEndOfGeneration, tokenizer.endOfGenerationIDs.contains(token) {
                 statistics.stoppedAtEndOfGeneration = true
                 break
             }

@@ -1,0 +1,25 @@
+/// Decoding-time realignment's mix (Liu et al., ICML 2024, arXiv 2402.02992): the next-token logits of a
+/// model aligned with KL strength beta/lambda are approximated by `lambda * aligned + (1 - lambda) * reference`.
+///
+/// lambda = 0 gives the reference model's logits, 1 the aligned model's (both exactly), values between
+/// interpolate and values above 1 extrapolate past the aligned model. The mix is taken on raw logits, before any
+/// sampler step, so no -inf from a truncation can reach it.
+public enum LogitMix {
+    /// Writes `lambda * aligned + (1 - lambda) * reference` into `output` (which may alias either input).
+    /// - Complexity: O(count), one pass, no allocation.
+    @inlinable
+    public static func mix(aligned: UnsafePointer<Float>, reference: UnsafePointer<Float>, lambda: Float,
+                           count: Int, into output: UnsafeMutablePointer<Float>) {
+        let other = 1 - lambda
+        for i in 0..<count { output[i] = lambda * aligned[i] + other * reference[i] }
+    }
+
+    /// The mix of two logits arrays of equal length.
+    public static func mix(aligned: [Float], reference: [Float], lambda: Float) -> [Float] {
+        precondition(aligned.count == reference.count, "logits of different lengths")
+        return [Float](unsafeUninitializedCapacity: aligned.count) { buffer, initialized in
+            mix(aligned: aligned, reference: reference, lambda: lambda, count: aligned.count, into: buffer.baseAddress!)
+            initialized = aligned.count
+        }
+    }
+}

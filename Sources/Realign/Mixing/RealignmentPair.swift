@@ -1,0 +1,151 @@
+import Foundation
+import Formats
+import Inference
+import Tokenization
+
+/// The two models decoding-time realignment mixes: a reference (SFT) model and a model aligned from it.
+///
+/// The aligned model is either a second checkpoint with the same tokenizer, or the reference plus a LoRA
+/// adapter. With an adapter one forward pass over the shared base weights computes both sides: the
+/// adapter's low-rank update is added to the aligned rows only.
+public final class RealignmentPair: @unchecked Sendable {
+    public enum Aligned: Sendable {
+        /// A separate checkpoint.
+        case model(DecoderModel)
+        /// The reference model with the attached adapter of this index (``DecoderModel/attach(_:)``).
+        case adapter(Int)
+    }
+
+    public let reference: DecoderModel
+    public let aligned: Aligned
+    public let tokenizer: Tokenizer
+    public let chatTemplate: ChatTemplate?
+    /// Where each side came from, for messages and reports.
+    public let referencePath: String
+    public let alignedPath: String
+
+    public var vocabularySize: Int { reference.config.vocabularySize }
+
+    /// Pairs two checkpoints.
+    /// - Throws: ``RealignmentError/incompatible(reference:aligned:reason:)`` when the vocabularies differ in size,
+    ///   token texts or special tokens: logits of different vocabularies cannot be mixed index by index.
+    public init(reference: ModelBundle, aligned: ModelBundle) throws {
+        func refuse(_ reason: String) -> RealignmentError {
+            .incompatible(reference: reference.path, aligned: aligned.path, reason: reason)
+        }
+        let (r, a) = (reference.model.config.vocabularySize, aligned.model.config.vocabularySize)
+        guard r == a else { throw refuse("vocabulary sizes differ (\(r) and \(a) logits)") }
+        if let reason = reference.tokenizer.incompatibility(with: aligned.tokenizer) { throw refuse(reason) }
+        self.reference = reference.model
+        self.aligned = .model(aligned.model)
+        tokenizer = reference.tokenizer
+        chatTemplate = reference.chatTemplate
+        referencePath = reference.path
+        alignedPath = aligned.path
+    }
+
+    /// The reference model and, as the aligned model, the same weights with `adapter` (attached here).
+    public init(reference: ModelBundle, adapter: LoRAAdapter) throws {
+        let index = try reference.model.attach(adapter)
+        self.reference = reference.model
+        aligned = .adapter(index)
+        tokenizer = reference.tokenizer
+        chatTemplate = reference.chatTemplate
+        referencePath = reference.path
+        alignedPath = adapter.path
+    }
+
+    /// Opens a pair: `aligned` (a GGUF file or Hugging Face folder) or `adapter` (a PEFT folder or a GGUF LoRA).
+    public static func open(reference path: String, aligned: String? = nil, adapter: String? = nil, workers: Int = 1,
+                            arithmetic: DecoderModel.Arithmetic = .llamaCpp) throws -> RealignmentPair {
+        let reference = try ModelBundle.open(path, workers: workers)
+        reference.model.arithmetic = arithmetic
+        switch (aligned, adapter) {
+        case let (aligned?, nil):
+            let other = try ModelBundle.open(aligned, workers: workers)
+            other.model.arithmetic = arithmetic
+            return try RealignmentPair(reference: reference, aligned: other)
+        case let (nil, adapter?):
+            return try RealignmentPair(reference: reference, adapter: LoRAAdapter.open(adapter, for: reference.model))
+        default:
+            throw RealignmentError.noAlignedModel
+        }
+    }
+
+    /// Whether both sides run in one pass over shared weights.
+    public var sharesBase: Bool {
+        if case .adapter = aligned { return true }
+        return false
+    }
+
+    /// A KV cache pair for one sequence.
+    public func makeCaches(capacity: Int) -> SequenceCaches {
+        let alignedCache = switch aligned {
+        case .model(let model): model.makeCache(capacity: capacity)
+        case .adapter: reference.makeCache(capacity: capacity)
+        }
+        return SequenceCaches(reference: reference.makeCache(capacity: capacity), aligned: alignedCache)
+    }
+
+    /// Appends `feeds[i].tokens` to sequence i's caches on both sides and writes the next-token logits of each
+    /// sequence's last token: reference rows first (`feeds.count x vocabularySize` floats at `logits`), then the
+    /// aligned rows (the same again). One forward pass when every feed is one token and the base is shared;
+    /// otherwise one pass per side, so every row sees the batch shape a lone model would give it.
+    public func forward(_ feeds: [(caches: SequenceCaches, tokens: [Int])], logits: UnsafeMutablePointer<Float>) throws {
+        let v = vocabularySize, k = feeds.count
+        func batch(adapter: Int?) -> DecoderBatch {
+            var batch = DecoderBatch()
+            for (s, feed) in feeds.enumerated() {
+                for (i, token) in feed.tokens.enumerated() {
+                    batch.append(token: token, sequence: s, wantsLogits: i == feed.tokens.count - 1, adapter: adapter)
+                }
+            }
+            return batch
+        }
+        let referenceCaches = feeds.map(\.caches.reference), alignedCaches = feeds.map(\.caches.aligned)
+        switch aligned {
+        case .model(let model):
+            try reference.forward(batch(adapter: nil), caches: referenceCaches, logits: logits)
+            try model.forward(batch(adapter: nil), caches: alignedCaches, logits: logits + k * v)
+        case .adapter(let index):
+            let single = feeds.allSatisfy { $0.tokens.count == 1 }
+            if single && 2 * k < DecoderModel.flashAttentionTileRows {
+                var both = batch(adapter: nil)
+                for (s, feed) in feeds.enumerated() {
+                    both.append(token: feed.tokens[0], sequence: k + s, wantsLogits: true, adapter: index)
+                }
+                try reference.forward(both, caches: referenceCaches + alignedCaches, logits: logits)
+            } else {
+                try reference.forward(batch(adapter: nil), caches: referenceCaches, logits: logits)
+                try reference.forward(batch(adapter: index), caches: alignedCaches, logits: logits + k * v)
+            }
+        }
+    }
+}
+
+/// One sequence's KV caches on the reference and on the aligned side.
+public struct SequenceCaches: Sendable {
+    public let reference: KVCache
+    public let aligned: KVCache
+
+    /// Copies of both caches, for another sequence that shares this one's prompt.
+    public func copy() -> SequenceCaches { SequenceCaches(reference: reference.copy(), aligned: aligned.copy()) }
+}
+
+/// Why a realignment could not run.
+public enum RealignmentError: Error, Equatable, CustomStringConvertible {
+    case incompatible(reference: String, aligned: String, reason: String)
+    case noAlignedModel
+    case emptyPrompt(request: Int)
+
+    public var description: String {
+        switch self {
+        case let .incompatible(reference, aligned, reason):
+            "cannot mix \(reference) with \(aligned): \(reason); DeRa needs the same tokenizer on both sides"
+        case .noAlignedModel:
+            "give the aligned model either as a checkpoint (--aligned) or as an adapter (--adapter), not both"
+        case let .emptyPrompt(request):
+            "request \(request) has an empty prompt"
+        }
+    }
+}
