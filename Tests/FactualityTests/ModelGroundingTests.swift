@@ -46,5 +46,10 @@ struct ModelGroundingTests {
         #expect(report.claims.count == 2)
         #expect(report.claims.allSatisfy { $0.grounding != nil })
         #expect(report.claims[0].score > report.claims[1].score)
+        // The JSON carries the PMI itself, and reads back.
+        let data = try JSONEncoder().encode(report.claims[0].grounding!)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(abs((object["pmi"] as? Double ?? .nan) - report.claims[0].grounding!.pmi) < 1e-12)
+        #expect(try JSONDecoder().decode(GroundingScore.self, from: data) == report.claims[0].grounding!)
     }
 }

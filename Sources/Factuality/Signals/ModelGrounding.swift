@@ -14,6 +14,30 @@ public struct GroundingScore: Sendable, Hashable, Codable {
     /// Pointwise mutual information per token: `withPassages - withoutPassages`. Positive when the passages make
     /// the claim more likely.
     public var pmi: Double { withPassages - withoutPassages }
+
+    public init(withPassages: Double, withoutPassages: Double, tokens: Int) {
+        self.withPassages = withPassages
+        self.withoutPassages = withoutPassages
+        self.tokens = tokens
+    }
+
+    enum CodingKeys: String, CodingKey { case withPassages, withoutPassages, tokens, pmi }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(withPassages: try container.decode(Double.self, forKey: .withPassages),
+                  withoutPassages: try container.decode(Double.self, forKey: .withoutPassages),
+                  tokens: try container.decode(Int.self, forKey: .tokens))
+    }
+
+    /// Writes `pmi` too, so a JSON reader sees the signal itself.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(withPassages, forKey: .withPassages)
+        try container.encode(withoutPassages, forKey: .withoutPassages)
+        try container.encode(tokens, forKey: .tokens)
+        try container.encode(pmi, forKey: .pmi)
+    }
 }
 
 /// Model-based grounding: scores claims with the reference model, once after the passages and the question
