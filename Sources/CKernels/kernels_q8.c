@@ -858,6 +858,127 @@ DEFINE_Q8_0_X4(q8_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 DEFINE_Q4_0_X4(q4_0_x4_avx2, AVX2, DOT_LANES_AVX2)
 DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 
+// Q4_1 and Q8_0 rows, four per pass, against NV activation vectors (2 or 4): each weight block is loaded
+// and unpacked once for all the vectors. Every (row, vector) pair keeps its own 8-lane accumulator, and its
+// scale product, fused mins and final sum are the statements of DEFINE_Q4_1_X4 / DEFINE_Q8_0_X4 for that
+// row and vector, in the same order and under the same target: each output is bit-identical to the
+// one-vector four-row kernel. The rows go in passes of RP (4 with two vectors, 2 with four) so a pass's
+// NV x RP accumulators stay in the 16 AVX2 registers; a chunk's block scales are formed once per pass.
+#define DEFINE_Q4_1_X4VN(NAME, TARGET, DOT, NV, RP)                                                        \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
+        const __m256i m4 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);                           \
+        (void)ones16;                                                                                      \
+        const q8_1_block *a[NV];                                                                           \
+        for (int v = 0; v < NV; v++) a[v] = (const q8_1_block *)av[v];                                     \
+        float mn[NV][8] __attribute__((aligned(32)));                                                      \
+        for (int v = 0; v < NV; v++) _mm256_store_ps(mn[v], _mm256_setzero_ps());                          \
+        float sc[X4_CHUNK][NV][8] __attribute__((aligned(32)));                                            \
+        for (int r0 = 0; r0 < 4; r0 += RP) {                                                               \
+            __m256 acc[NV][RP];                                                                            \
+            for (int v = 0; v < NV; v++)                                                                   \
+                for (int j = 0; j < RP; j++) acc[v][j] = _mm256_setzero_ps();                              \
+            const uint8_t *wr[RP];                                                                         \
+            for (int j = 0; j < RP; j++) wr[j] = w + (r0 + j) * rb;                                        \
+            for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                \
+                const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                \
+                if (r0 == 0) {                                                                             \
+                    __m256 mins[NV];                                                                       \
+                    for (int v = 0; v < NV; v++) mins[v] = _mm256_load_ps(mn[v]);                          \
+                    for (int64_t i = 0; i < cn; i++) {                                                     \
+                        const int64_t o = (c0 + i) * 20;                                                   \
+                        X4_PREFETCH(w, rb, o);                                                             \
+                        /* d0 m0 d1 m1 d2 m2 d3 m3 */                                                      \
+                        const __m256 dm = _mm256_cvtph_ps(_mm_set_epi32(                                   \
+                            (int)rd32(w + 3 * rb + o), (int)rd32(w + 2 * rb + o), (int)rd32(w + rb + o),   \
+                            (int)rd32(w + o)));                                                            \
+                        for (int v = 0; v < NV; v++) {                                                     \
+                            _mm256_store_ps(sc[i][v], _mm256_mul_ps(dm, _mm256_set1_ps(h2f(a[v][c0 + i].d)))); \
+                            mins[v] = _mm256_fmadd_ps(dm, _mm256_set1_ps(h2f(a[v][c0 + i].s)), mins[v]);   \
+                        }                                                                                  \
+                    }                                                                                      \
+                    for (int v = 0; v < NV; v++) _mm256_store_ps(mn[v], mins[v]);                          \
+                } else {                                                                                   \
+                    for (int64_t i = 0; i < cn; i++) {                                                     \
+                        const int64_t o = (c0 + i) * 20;                                                   \
+                        const __m256 dm = _mm256_cvtph_ps(_mm_set_epi32(                                   \
+                            (int)rd32(w + 3 * rb + o), (int)rd32(w + 2 * rb + o), (int)rd32(w + rb + o),   \
+                            (int)rd32(w + o)));                                                            \
+                        for (int v = 0; v < NV; v++)                                                       \
+                            _mm256_store_ps(sc[i][v], _mm256_mul_ps(dm, _mm256_set1_ps(h2f(a[v][c0 + i].d)))); \
+                    }                                                                                      \
+                }                                                                                          \
+                for (int64_t i = 0; i < cn; i++) {                                                         \
+                    const int64_t o = (c0 + i) * 20 + 4;                                                   \
+                    __m256i u[RP];                                                                         \
+                    for (int j = 0; j < RP; j++) u[j] = nibbles32_bcast(wr[j] + o, m4);                    \
+                    for (int v = 0; v < NV; v++) {                                                         \
+                        const __m256i x = _mm256_loadu_si256((const __m256i *)a[v][c0 + i].q);             \
+                        for (int j = 0; j < RP; j++) {                                                     \
+                            const __m256 p = _mm256_cvtepi32_ps(DOT(u[j], x));                             \
+                            acc[v][j] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][v][2 * (r0 + j)]), p, acc[v][j]); \
+                        }                                                                                  \
+                    }                                                                                      \
+                }                                                                                          \
+            }                                                                                              \
+            for (int v = 0; v < NV; v++)                                                                   \
+                for (int j = 0; j < RP; j++) y[v][r0 + j] = hsum8(acc[v][j]) + mn[v][2 * (r0 + j) + 1];   \
+        }                                                                                                  \
+    }
+
+#define DEFINE_Q8_0_X4VN(NAME, TARGET, DOT, NV, RP)                                                        \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
+        const __m256i ones16 = _mm256_set1_epi16(1);                                                       \
+        (void)ones16;                                                                                      \
+        const q8_0_block *a[NV];                                                                           \
+        for (int v = 0; v < NV; v++) a[v] = (const q8_0_block *)av[v];                                     \
+        float sc[X4_CHUNK][NV][4] __attribute__((aligned(16)));                                            \
+        for (int r0 = 0; r0 < 4; r0 += RP) {                                                               \
+            __m256 acc[NV][RP];                                                                            \
+            for (int v = 0; v < NV; v++)                                                                   \
+                for (int j = 0; j < RP; j++) acc[v][j] = _mm256_setzero_ps();                              \
+            const uint8_t *wr[RP];                                                                         \
+            for (int j = 0; j < RP; j++) wr[j] = w + (r0 + j) * rb;                                        \
+            for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                \
+                const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                \
+                for (int64_t i = 0; i < cn; i++) {                                                         \
+                    const int64_t o = (c0 + i) * 34;                                                       \
+                    if (r0 == 0) X4_PREFETCH(w, rb, o);                                                    \
+                    const __m128 d = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w + 3 * rb + o),  \
+                                                                (short)rd16(w + 2 * rb + o),               \
+                                                                (short)rd16(w + rb + o), (short)rd16(w + o))); \
+                    for (int v = 0; v < NV; v++)                                                           \
+                        _mm_store_ps(sc[i][v], _mm_mul_ps(d, _mm_set1_ps(h2f(a[v][c0 + i].d))));          \
+                }                                                                                          \
+                for (int64_t i = 0; i < cn; i++) {                                                         \
+                    const int64_t o = (c0 + i) * 34 + 2;                                                   \
+                    __m256i q[RP], u[RP];                                                                  \
+                    for (int j = 0; j < RP; j++) {                                                         \
+                        q[j] = _mm256_loadu_si256((const __m256i *)(wr[j] + o));                           \
+                        u[j] = _mm256_sign_epi8(q[j], q[j]);                                               \
+                    }                                                                                      \
+                    for (int v = 0; v < NV; v++) {                                                         \
+                        const __m256i x = _mm256_loadu_si256((const __m256i *)a[v][c0 + i].q);             \
+                        for (int j = 0; j < RP; j++) {                                                     \
+                            const __m256 p = _mm256_cvtepi32_ps(DOT(u[j], _mm256_sign_epi8(x, q[j])));    \
+                            acc[v][j] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][v][r0 + j]), p, acc[v][j]); \
+                        }                                                                                  \
+                    }                                                                                      \
+                }                                                                                          \
+            }                                                                                              \
+            for (int v = 0; v < NV; v++)                                                                   \
+                for (int j = 0; j < RP; j++) y[v][r0 + j] = hsum8(acc[v][j]);                              \
+        }                                                                                                  \
+    }
+
+DEFINE_Q4_1_X4VN(q4_1_x4v2_avx2, AVX2, DOT_LANES_AVX2, 2, 4)
+DEFINE_Q4_1_X4VN(q4_1_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 2)
+DEFINE_Q4_1_X4VN(q4_1_x4v2_vnni, VNNI, DOT_LANES_VNNI, 2, 4)
+DEFINE_Q4_1_X4VN(q4_1_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 2)
+DEFINE_Q8_0_X4VN(q8_0_x4v2_avx2, AVX2, DOT_LANES_AVX2, 2, 4)
+DEFINE_Q8_0_X4VN(q8_0_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 2)
+DEFINE_Q8_0_X4VN(q8_0_x4v2_vnni, VNNI, DOT_LANES_VNNI, 2, 4)
+DEFINE_Q8_0_X4VN(q8_0_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 2)
+
 // Q5_0 weights as unsigned 0..31 (the stored value + 16): nibble plus the fifth bit from qh.
 AVX2 static inline __m256i q5_0_unsigned(const uint8_t *blk, __m256i shuffle, __m256i bitmask, __m256i m4,
                                          __m256i k16) {
@@ -1118,7 +1239,14 @@ typedef void (*rows4vn_fn)(const uint8_t *w, size_t rb, const void *const *a, in
 static rows4vn_fn rows4vn_kernel(uint32_t type, int simd, int nv) {
 #if defined(__x86_64__)
     if (!simd) return NULL;
+    const int vnni = have_vnni();
     switch (type) {
+    case T_Q4_1:
+        if (vnni) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_vnni : (rows4vn_fn)q4_1_x4v2_vnni;
+        return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx2 : (rows4vn_fn)q4_1_x4v2_avx2;
+    case T_Q8_0:
+        if (vnni) return nv == 4 ? (rows4vn_fn)q8_0_x4v4_vnni : (rows4vn_fn)q8_0_x4v2_vnni;
+        return nv == 4 ? (rows4vn_fn)q8_0_x4v4_avx2 : (rows4vn_fn)q8_0_x4v2_avx2;
     case T_Q5_0: return nv == 4 ? (rows4vn_fn)q5_0_x4v4_avx2 : (rows4vn_fn)q5_0_x4v2_avx2;
     case T_Q4_K: return nv == 4 ? (rows4vn_fn)q4_k_x4v4_avx2 : (rows4vn_fn)q4_k_x4v2_avx2;
     case T_Q6_K: return nv == 4 ? (rows4vn_fn)q6_k_x4v4_avx2 : (rows4vn_fn)q6_k_x4v2_avx2;
