@@ -971,13 +971,13 @@ DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
     }
 
 DEFINE_Q4_1_X4VN(q4_1_x4v2_avx2, AVX2, DOT_LANES_AVX2, 2, 4)
-DEFINE_Q4_1_X4VN(q4_1_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 2)
+DEFINE_Q4_1_X4VN(q4_1_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 4)
 DEFINE_Q4_1_X4VN(q4_1_x4v2_vnni, VNNI, DOT_LANES_VNNI, 2, 4)
-DEFINE_Q4_1_X4VN(q4_1_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 2)
+DEFINE_Q4_1_X4VN(q4_1_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 4)
 DEFINE_Q8_0_X4VN(q8_0_x4v2_avx2, AVX2, DOT_LANES_AVX2, 2, 4)
-DEFINE_Q8_0_X4VN(q8_0_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 2)
+DEFINE_Q8_0_X4VN(q8_0_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 4)
 DEFINE_Q8_0_X4VN(q8_0_x4v2_vnni, VNNI, DOT_LANES_VNNI, 2, 4)
-DEFINE_Q8_0_X4VN(q8_0_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 2)
+DEFINE_Q8_0_X4VN(q8_0_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 4)
 
 // Q5_0 weights as unsigned 0..31 (the stored value + 16): nibble plus the fifth bit from qh.
 AVX2 static inline __m256i q5_0_unsigned(const uint8_t *blk, __m256i shuffle, __m256i bitmask, __m256i m4,
