@@ -2,6 +2,7 @@
 // dot products, one float scale per block. Scalar code everywhere, AVX2 for the hottest types.
 #include "CKernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -862,14 +863,17 @@ DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 // and unpacked once for all the vectors. Every (row, vector) pair keeps its own 8-lane accumulator, and its
 // scale product, fused mins and final sum are the statements of DEFINE_Q4_1_X4 / DEFINE_Q8_0_X4 for that
 // row and vector, in the same order and under the same target: each output is bit-identical to the
-// one-vector four-row kernel. The rows go in passes of RP (4 with two vectors, 2 with four) so a pass's
+// one-vector four-row kernel. The activation block scales come converted to float once per call (av[4 + v]:
+// d, s per block for Q8_1, d for Q8_0; the same values h2f gives), as the conversions are the same for
+// every group of rows. The rows go in passes of RP (4 with two vectors, 2 with four) so a pass's
 // NV x RP accumulators stay in the 16 AVX2 registers; a chunk's block scales are formed once per pass.
 #define DEFINE_Q4_1_X4VN(NAME, TARGET, DOT, NV, RP)                                                        \
     TARGET static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
         const __m256i m4 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);                           \
         (void)ones16;                                                                                      \
         const q8_1_block *a[NV];                                                                           \
-        for (int v = 0; v < NV; v++) a[v] = (const q8_1_block *)av[v];                                     \
+        const float *ds[NV];                                                                               \
+        for (int v = 0; v < NV; v++) a[v] = (const q8_1_block *)av[v], ds[v] = (const float *)av[4 + v];   \
         float mn[NV][8] __attribute__((aligned(32)));                                                      \
         for (int v = 0; v < NV; v++) _mm256_store_ps(mn[v], _mm256_setzero_ps());                          \
         float sc[X4_CHUNK][NV][8] __attribute__((aligned(32)));                                            \
@@ -892,8 +896,8 @@ DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
                             (int)rd32(w + 3 * rb + o), (int)rd32(w + 2 * rb + o), (int)rd32(w + rb + o),   \
                             (int)rd32(w + o)));                                                            \
                         for (int v = 0; v < NV; v++) {                                                     \
-                            _mm256_store_ps(sc[i][v], _mm256_mul_ps(dm, _mm256_set1_ps(h2f(a[v][c0 + i].d)))); \
-                            mins[v] = _mm256_fmadd_ps(dm, _mm256_set1_ps(h2f(a[v][c0 + i].s)), mins[v]);   \
+                            _mm256_store_ps(sc[i][v], _mm256_mul_ps(dm, _mm256_broadcast_ss(&ds[v][2 * (c0 + i)]))); \
+                            mins[v] = _mm256_fmadd_ps(dm, _mm256_broadcast_ss(&ds[v][2 * (c0 + i) + 1]), mins[v]); \
                         }                                                                                  \
                     }                                                                                      \
                     for (int v = 0; v < NV; v++) _mm256_store_ps(mn[v], mins[v]);                          \
@@ -904,7 +908,7 @@ DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
                             (int)rd32(w + 3 * rb + o), (int)rd32(w + 2 * rb + o), (int)rd32(w + rb + o),   \
                             (int)rd32(w + o)));                                                            \
                         for (int v = 0; v < NV; v++)                                                       \
-                            _mm256_store_ps(sc[i][v], _mm256_mul_ps(dm, _mm256_set1_ps(h2f(a[v][c0 + i].d)))); \
+                            _mm256_store_ps(sc[i][v], _mm256_mul_ps(dm, _mm256_broadcast_ss(&ds[v][2 * (c0 + i)]))); \
                     }                                                                                      \
                 }                                                                                          \
                 for (int64_t i = 0; i < cn; i++) {                                                         \
@@ -930,7 +934,8 @@ DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
         const __m256i ones16 = _mm256_set1_epi16(1);                                                       \
         (void)ones16;                                                                                      \
         const q8_0_block *a[NV];                                                                           \
-        for (int v = 0; v < NV; v++) a[v] = (const q8_0_block *)av[v];                                     \
+        const float *ds[NV];                                                                               \
+        for (int v = 0; v < NV; v++) a[v] = (const q8_0_block *)av[v], ds[v] = (const float *)av[4 + v];   \
         float sc[X4_CHUNK][NV][4] __attribute__((aligned(16)));                                            \
         for (int r0 = 0; r0 < 4; r0 += RP) {                                                               \
             __m256 acc[NV][RP];                                                                            \
@@ -947,7 +952,7 @@ DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
                                                                 (short)rd16(w + 2 * rb + o),               \
                                                                 (short)rd16(w + rb + o), (short)rd16(w + o))); \
                     for (int v = 0; v < NV; v++)                                                           \
-                        _mm_store_ps(sc[i][v], _mm_mul_ps(d, _mm_set1_ps(h2f(a[v][c0 + i].d))));          \
+                        _mm_store_ps(sc[i][v], _mm_mul_ps(d, _mm_broadcast_ss(&ds[v][c0 + i])));             \
                 }                                                                                          \
                 for (int64_t i = 0; i < cn; i++) {                                                         \
                     const int64_t o = (c0 + i) * 34 + 2;                                                   \
@@ -1276,6 +1281,28 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
     rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
     rows4vn_fn kv[2] = {rows4vn_kernel(type, simd, 4), rows4vn_kernel(type, simd, 2)};
     const int nvs[2] = {4, 2};
+    // Q4_1 and Q8_0 multi-vector kernels take the activations' block scales as floats, converted here once
+    // for all row groups (av[4 + j]); without room for them the one-vector kernels run instead.
+    const int64_t per = type == T_Q4_1 ? 2 : 1;
+    float scale_stack[4096];
+    float *scales = NULL;
+    if ((type == T_Q4_1 || type == T_Q8_0) && kv[0] && k4 && n_vec >= 2) {
+        const int64_t need = n_vec * nb * per;
+        scales = need <= 4096 ? scale_stack : (float *)malloc((size_t)need * sizeof(float));
+        if (!scales) kv[0] = kv[1] = NULL;
+        for (int64_t v = 0; scales && v < n_vec; v++) {
+            const uint8_t *blocks = (const uint8_t *)xq + v * xq_stride;
+            for (int64_t b = 0; b < nb; b++) {
+                if (type == T_Q4_1) {
+                    const q8_1_block *blk = (const q8_1_block *)blocks + b;
+                    scales[(v * nb + b) * 2] = h2f(blk->d);
+                    scales[(v * nb + b) * 2 + 1] = h2f(blk->s);
+                } else {
+                    scales[v * nb + b] = h2f(((const q8_0_block *)blocks + b)->d);
+                }
+            }
+        }
+    }
     // Rows in tiles so a tile of weights stays in cache while every vector passes over it.
     const int64_t tile = 16;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += tile) {
@@ -1285,12 +1312,13 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
             if (!kv[k] || !k4) continue;
             const int nv = nvs[k];
             for (; v + nv <= n_vec; v += nv) {
-                const void *a[4];
+                const void *a[8];
                 float *yv[4];
                 int64_t r = r0;
                 for (; r + 4 <= r1; r += 4) {
                     for (int j = 0; j < nv; j++) {
                         a[j] = (const uint8_t *)xq + (v + j) * xq_stride;
+                        a[4 + j] = scales ? scales + (v + j) * nb * per : NULL;
                         yv[j] = y + (v + j) * rows + r;
                     }
                     kv[k]((const uint8_t *)w + r * row_bytes, row_bytes, a, nb, yv);
@@ -1310,6 +1338,7 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
                 y[v * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes, a, n, simd);
         }
     }
+    if (scales && scales != scale_stack) free(scales);
 }
 
 // ---- flash attention with an F16 accumulator, in ggml's rounding order --------------------------
