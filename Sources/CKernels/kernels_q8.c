@@ -984,6 +984,80 @@ DEFINE_Q8_0_X4VN(q8_0_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 4)
 DEFINE_Q8_0_X4VN(q8_0_x4v2_vnni, VNNI, DOT_LANES_VNNI, 2, 4)
 DEFINE_Q8_0_X4VN(q8_0_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 4)
 
+// Level 2 (AVX-512 with VNNI): two vectors share one 512-bit register, the lower half holding what the
+// 256-bit kernels compute for the first vector and the upper half the same for the second. Per block and
+// row: dpbusd gives both vectors' eight int32 lanes at once (exact integers, as DOT_LANES_VNNI), converted
+// as there; the scale of each half is the product d_w * d_x of DEFINE_Q4_1_X4 (one IEEE multiply of the
+// same two floats, formed here lane-wise), and acc = fma(scale, p, acc) lane by lane. The mins are fused
+// per vector exactly as there and each half is summed with hsum8, so results are bit-identical.
+#define AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define DEFINE_Q4_1_X4VP_512(NAME, NP)                                                                     \
+    AVX512VNNI static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
+        const __m512i m4 = _mm512_set1_epi8(15), k04 = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);          \
+        const q8_1_block *a[2 * NP];                                                                       \
+        const float *ds[2 * NP];                                                                           \
+        for (int v = 0; v < 2 * NP; v++) a[v] = (const q8_1_block *)av[v], ds[v] = (const float *)av[4 + v]; \
+        __m512 acc[NP][4];                                                                                 \
+        __m256 mins[2 * NP];                                                                               \
+        for (int p = 0; p < NP; p++)                                                                       \
+            for (int r = 0; r < 4; r++) acc[p][r] = _mm512_setzero_ps();                                   \
+        for (int v = 0; v < 2 * NP; v++) mins[v] = _mm256_setzero_ps();                                    \
+        float dmv[8] __attribute__((aligned(32)));                                                         \
+        for (int64_t b = 0; b < nb; b++) {                                                                 \
+            const int64_t o = b * 20;                                                                      \
+            X4_PREFETCH(w, rb, o);                                                                         \
+            const __m256 dm = _mm256_cvtph_ps(_mm_set_epi32((int)rd32(w + 3 * rb + o), (int)rd32(w + 2 * rb + o), \
+                                                            (int)rd32(w + rb + o), (int)rd32(w + o)));    \
+            _mm256_store_ps(dmv, dm);                                                                      \
+            __m512 da[NP];                                                                                 \
+            __m512i x[NP];                                                                                 \
+            for (int p = 0; p < NP; p++) {                                                                 \
+                for (int h = 0; h < 2; h++)                                                                \
+                    mins[2 * p + h] = _mm256_fmadd_ps(dm, _mm256_broadcast_ss(&ds[2 * p + h][2 * b + 1]), mins[2 * p + h]); \
+                da[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_broadcast_ss(&ds[2 * p][2 * b])), \
+                                           _mm256_broadcast_ss(&ds[2 * p + 1][2 * b]), 1);                 \
+                x[p] = _mm512_inserti64x4(                                                                 \
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[2 * p][b].q)),           \
+                    _mm256_loadu_si256((const __m256i *)a[2 * p + 1][b].q), 1);                            \
+            }                                                                                              \
+            for (int r = 0; r < 4; r++) {                                                                  \
+                const __m512i u = _mm512_and_si512(                                                        \
+                    _mm512_srlv_epi64(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(w + r * rb + o + 4))), k04), \
+                    m4);                                                                                   \
+                const __m512 dr = _mm512_set1_ps(dmv[2 * r]);                                              \
+                for (int p = 0; p < NP; p++) {                                                             \
+                    const __m512 pf = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x[p])); \
+                    acc[p][r] = _mm512_fmadd_ps(_mm512_mul_ps(dr, da[p]), pf, acc[p][r]);                  \
+                }                                                                                          \
+            }                                                                                              \
+        }                                                                                                  \
+        for (int v = 0; v < 2 * NP; v++) {                                                                 \
+            float m[8];                                                                                    \
+            _mm256_storeu_ps(m, mins[v]);                                                                  \
+            for (int r = 0; r < 4; r++) {                                                                  \
+                const __m256 half = (v & 1) ? _mm512_extractf32x8_ps(acc[v / 2][r], 1)                     \
+                                            : _mm512_castps512_ps256(acc[v / 2][r]);                       \
+                y[v][r] = hsum8(half) + m[2 * r + 1];                                                      \
+            }                                                                                              \
+        }                                                                                                  \
+    }
+
+DEFINE_Q4_1_X4VP_512(q4_1_x4v2_avx512, 1)
+DEFINE_Q4_1_X4VP_512(q4_1_x4v4_avx512, 2)
+
+static int have_avx512vnni(void) {
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512dq");
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v && dera_kernel_level() >= 2;
+}
+
 // Q5_0 weights as unsigned 0..31 (the stored value + 16): nibble plus the fifth bit from qh.
 AVX2 static inline __m256i q5_0_unsigned(const uint8_t *blk, __m256i shuffle, __m256i bitmask, __m256i m4,
                                          __m256i k16) {
@@ -1247,6 +1321,7 @@ static rows4vn_fn rows4vn_kernel(uint32_t type, int simd, int nv) {
     const int vnni = have_vnni();
     switch (type) {
     case T_Q4_1:
+        if (have_avx512vnni()) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx512 : (rows4vn_fn)q4_1_x4v2_avx512;
         if (vnni) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_vnni : (rows4vn_fn)q4_1_x4v2_vnni;
         return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx2 : (rows4vn_fn)q4_1_x4v2_avx2;
     case T_Q8_0:
