@@ -1045,6 +1045,52 @@ DEFINE_Q8_0_X4VN(q8_0_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 4)
 DEFINE_Q4_1_X4VP_512(q4_1_x4v2_avx512, 1)
 DEFINE_Q4_1_X4VP_512(q4_1_x4v4_avx512, 2)
 
+// Q8_0 the same way: |q| against x with its sign flipped where q < 0 (the product q * x exactly, as the
+// sign_epi8 pair of DEFINE_Q8_0_X4 gives), the scale d_w * d_x, and fma lane by lane.
+#define DEFINE_Q8_0_X4VP_512(NAME, NP)                                                                     \
+    AVX512VNNI static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
+        const q8_0_block *a[2 * NP];                                                                       \
+        const float *ds[2 * NP];                                                                           \
+        for (int v = 0; v < 2 * NP; v++) a[v] = (const q8_0_block *)av[v], ds[v] = (const float *)av[4 + v]; \
+        __m512 acc[NP][4];                                                                                 \
+        for (int p = 0; p < NP; p++)                                                                       \
+            for (int r = 0; r < 4; r++) acc[p][r] = _mm512_setzero_ps();                                   \
+        float dv[4] __attribute__((aligned(16)));                                                          \
+        for (int64_t b = 0; b < nb; b++) {                                                                 \
+            const int64_t o = b * 34;                                                                      \
+            X4_PREFETCH(w, rb, o);                                                                         \
+            _mm_store_ps(dv, _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w + 3 * rb + o),          \
+                                                         (short)rd16(w + 2 * rb + o), (short)rd16(w + rb + o), \
+                                                         (short)rd16(w + o))));                            \
+            __m512 da[NP];                                                                                 \
+            __m512i x[NP];                                                                                 \
+            for (int p = 0; p < NP; p++) {                                                                 \
+                da[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_broadcast_ss(&ds[2 * p][b])),     \
+                                           _mm256_broadcast_ss(&ds[2 * p + 1][b]), 1);                     \
+                x[p] = _mm512_inserti64x4(                                                                 \
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[2 * p][b].q)),           \
+                    _mm256_loadu_si256((const __m256i *)a[2 * p + 1][b].q), 1);                            \
+            }                                                                                              \
+            for (int r = 0; r < 4; r++) {                                                                  \
+                const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w + r * rb + o + 2))); \
+                const __m512i u = _mm512_abs_epi8(q);                                                      \
+                const __mmask64 neg = _mm512_movepi8_mask(q);                                              \
+                const __m512 dr = _mm512_set1_ps(dv[r]);                                                   \
+                for (int p = 0; p < NP; p++) {                                                             \
+                    const __m512i s = _mm512_mask_sub_epi8(x[p], neg, _mm512_setzero_si512(), x[p]);       \
+                    const __m512 pf = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s)); \
+                    acc[p][r] = _mm512_fmadd_ps(_mm512_mul_ps(dr, da[p]), pf, acc[p][r]);                  \
+                }                                                                                          \
+            }                                                                                              \
+        }                                                                                                  \
+        for (int v = 0; v < 2 * NP; v++)                                                                   \
+            for (int r = 0; r < 4; r++)                                                                    \
+                y[v][r] = hsum8((v & 1) ? _mm512_extractf32x8_ps(acc[v / 2][r], 1) : _mm512_castps512_ps256(acc[v / 2][r])); \
+    }
+
+DEFINE_Q8_0_X4VP_512(q8_0_x4v2_avx512, 1)
+DEFINE_Q8_0_X4VP_512(q8_0_x4v4_avx512, 2)
+
 static int have_avx512vnni(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
@@ -1325,6 +1371,7 @@ static rows4vn_fn rows4vn_kernel(uint32_t type, int simd, int nv) {
         if (vnni) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_vnni : (rows4vn_fn)q4_1_x4v2_vnni;
         return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx2 : (rows4vn_fn)q4_1_x4v2_avx2;
     case T_Q8_0:
+        if (have_avx512vnni()) return nv == 4 ? (rows4vn_fn)q8_0_x4v4_avx512 : (rows4vn_fn)q8_0_x4v2_avx512;
         if (vnni) return nv == 4 ? (rows4vn_fn)q8_0_x4v4_vnni : (rows4vn_fn)q8_0_x4v2_vnni;
         return nv == 4 ? (rows4vn_fn)q8_0_x4v4_avx2 : (rows4vn_fn)q8_0_x4v2_avx2;
     case T_Q5_0: return nv == 4 ? (rows4vn_fn)q5_0_x4v4_avx2 : (rows4vn_fn)q5_0_x4v2_avx2;
