@@ -2,6 +2,7 @@
 // dot products, one float scale per block. Scalar code everywhere, AVX2 for the hottest types.
 #include "CKernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -858,6 +859,251 @@ DEFINE_Q8_0_X4(q8_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 DEFINE_Q4_0_X4(q4_0_x4_avx2, AVX2, DOT_LANES_AVX2)
 DEFINE_Q4_0_X4(q4_0_x4_vnni, VNNI, DOT_LANES_VNNI)
 
+// Q4_1 and Q8_0 rows, four per pass, against NV activation vectors (2 or 4): each weight block is loaded
+// and unpacked once for all the vectors. Every (row, vector) pair keeps its own 8-lane accumulator, and its
+// scale product, fused mins and final sum are the statements of DEFINE_Q4_1_X4 / DEFINE_Q8_0_X4 for that
+// row and vector, in the same order and under the same target: each output is bit-identical to the
+// one-vector four-row kernel. The activation block scales come converted to float once per call (av[4 + v]:
+// d, s per block for Q8_1, d for Q8_0; the same values h2f gives), as the conversions are the same for
+// every group of rows. The rows go in passes of RP (4 with two vectors, 2 with four) so a pass's
+// NV x RP accumulators stay in the 16 AVX2 registers; a chunk's block scales are formed once per pass.
+#define DEFINE_Q4_1_X4VN(NAME, TARGET, DOT, NV, RP)                                                        \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
+        const __m256i m4 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);                           \
+        (void)ones16;                                                                                      \
+        const q8_1_block *a[NV];                                                                           \
+        const float *ds[NV];                                                                               \
+        for (int v = 0; v < NV; v++) a[v] = (const q8_1_block *)av[v], ds[v] = (const float *)av[4 + v];   \
+        float mn[NV][8] __attribute__((aligned(32)));                                                      \
+        for (int v = 0; v < NV; v++) _mm256_store_ps(mn[v], _mm256_setzero_ps());                          \
+        float sc[X4_CHUNK][NV][8] __attribute__((aligned(32)));                                            \
+        for (int r0 = 0; r0 < 4; r0 += RP) {                                                               \
+            __m256 acc[NV][RP];                                                                            \
+            for (int v = 0; v < NV; v++)                                                                   \
+                for (int j = 0; j < RP; j++) acc[v][j] = _mm256_setzero_ps();                              \
+            const uint8_t *wr[RP];                                                                         \
+            for (int j = 0; j < RP; j++) wr[j] = w + (r0 + j) * rb;                                        \
+            for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                \
+                const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                \
+                if (r0 == 0) {                                                                             \
+                    __m256 mins[NV];                                                                       \
+                    for (int v = 0; v < NV; v++) mins[v] = _mm256_load_ps(mn[v]);                          \
+                    for (int64_t i = 0; i < cn; i++) {                                                     \
+                        const int64_t o = (c0 + i) * 20;                                                   \
+                        X4_PREFETCH(w, rb, o);                                                             \
+                        /* d0 m0 d1 m1 d2 m2 d3 m3 */                                                      \
+                        const __m256 dm = _mm256_cvtph_ps(_mm_set_epi32(                                   \
+                            (int)rd32(w + 3 * rb + o), (int)rd32(w + 2 * rb + o), (int)rd32(w + rb + o),   \
+                            (int)rd32(w + o)));                                                            \
+                        for (int v = 0; v < NV; v++) {                                                     \
+                            _mm256_store_ps(sc[i][v], _mm256_mul_ps(dm, _mm256_broadcast_ss(&ds[v][2 * (c0 + i)]))); \
+                            mins[v] = _mm256_fmadd_ps(dm, _mm256_broadcast_ss(&ds[v][2 * (c0 + i) + 1]), mins[v]); \
+                        }                                                                                  \
+                    }                                                                                      \
+                    for (int v = 0; v < NV; v++) _mm256_store_ps(mn[v], mins[v]);                          \
+                } else {                                                                                   \
+                    for (int64_t i = 0; i < cn; i++) {                                                     \
+                        const int64_t o = (c0 + i) * 20;                                                   \
+                        const __m256 dm = _mm256_cvtph_ps(_mm_set_epi32(                                   \
+                            (int)rd32(w + 3 * rb + o), (int)rd32(w + 2 * rb + o), (int)rd32(w + rb + o),   \
+                            (int)rd32(w + o)));                                                            \
+                        for (int v = 0; v < NV; v++)                                                       \
+                            _mm256_store_ps(sc[i][v], _mm256_mul_ps(dm, _mm256_broadcast_ss(&ds[v][2 * (c0 + i)]))); \
+                    }                                                                                      \
+                }                                                                                          \
+                for (int64_t i = 0; i < cn; i++) {                                                         \
+                    const int64_t o = (c0 + i) * 20 + 4;                                                   \
+                    __m256i u[RP];                                                                         \
+                    for (int j = 0; j < RP; j++) u[j] = nibbles32_bcast(wr[j] + o, m4);                    \
+                    for (int v = 0; v < NV; v++) {                                                         \
+                        const __m256i x = _mm256_loadu_si256((const __m256i *)a[v][c0 + i].q);             \
+                        for (int j = 0; j < RP; j++) {                                                     \
+                            const __m256 p = _mm256_cvtepi32_ps(DOT(u[j], x));                             \
+                            acc[v][j] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][v][2 * (r0 + j)]), p, acc[v][j]); \
+                        }                                                                                  \
+                    }                                                                                      \
+                }                                                                                          \
+            }                                                                                              \
+            for (int v = 0; v < NV; v++)                                                                   \
+                for (int j = 0; j < RP; j++) y[v][r0 + j] = hsum8(acc[v][j]) + mn[v][2 * (r0 + j) + 1];   \
+        }                                                                                                  \
+    }
+
+#define DEFINE_Q8_0_X4VN(NAME, TARGET, DOT, NV, RP)                                                        \
+    TARGET static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
+        const __m256i ones16 = _mm256_set1_epi16(1);                                                       \
+        (void)ones16;                                                                                      \
+        const q8_0_block *a[NV];                                                                           \
+        const float *ds[NV];                                                                               \
+        for (int v = 0; v < NV; v++) a[v] = (const q8_0_block *)av[v], ds[v] = (const float *)av[4 + v];   \
+        float sc[X4_CHUNK][NV][4] __attribute__((aligned(16)));                                            \
+        for (int r0 = 0; r0 < 4; r0 += RP) {                                                               \
+            __m256 acc[NV][RP];                                                                            \
+            for (int v = 0; v < NV; v++)                                                                   \
+                for (int j = 0; j < RP; j++) acc[v][j] = _mm256_setzero_ps();                              \
+            const uint8_t *wr[RP];                                                                         \
+            for (int j = 0; j < RP; j++) wr[j] = w + (r0 + j) * rb;                                        \
+            for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {                                                \
+                const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;                                \
+                for (int64_t i = 0; i < cn; i++) {                                                         \
+                    const int64_t o = (c0 + i) * 34;                                                       \
+                    if (r0 == 0) X4_PREFETCH(w, rb, o);                                                    \
+                    const __m128 d = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w + 3 * rb + o),  \
+                                                                (short)rd16(w + 2 * rb + o),               \
+                                                                (short)rd16(w + rb + o), (short)rd16(w + o))); \
+                    for (int v = 0; v < NV; v++)                                                           \
+                        _mm_store_ps(sc[i][v], _mm_mul_ps(d, _mm_broadcast_ss(&ds[v][c0 + i])));             \
+                }                                                                                          \
+                for (int64_t i = 0; i < cn; i++) {                                                         \
+                    const int64_t o = (c0 + i) * 34 + 2;                                                   \
+                    __m256i q[RP], u[RP];                                                                  \
+                    for (int j = 0; j < RP; j++) {                                                         \
+                        q[j] = _mm256_loadu_si256((const __m256i *)(wr[j] + o));                           \
+                        u[j] = _mm256_sign_epi8(q[j], q[j]);                                               \
+                    }                                                                                      \
+                    for (int v = 0; v < NV; v++) {                                                         \
+                        const __m256i x = _mm256_loadu_si256((const __m256i *)a[v][c0 + i].q);             \
+                        for (int j = 0; j < RP; j++) {                                                     \
+                            const __m256 p = _mm256_cvtepi32_ps(DOT(u[j], _mm256_sign_epi8(x, q[j])));    \
+                            acc[v][j] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][v][r0 + j]), p, acc[v][j]); \
+                        }                                                                                  \
+                    }                                                                                      \
+                }                                                                                          \
+            }                                                                                              \
+            for (int v = 0; v < NV; v++)                                                                   \
+                for (int j = 0; j < RP; j++) y[v][r0 + j] = hsum8(acc[v][j]);                              \
+        }                                                                                                  \
+    }
+
+DEFINE_Q4_1_X4VN(q4_1_x4v2_avx2, AVX2, DOT_LANES_AVX2, 2, 4)
+DEFINE_Q4_1_X4VN(q4_1_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 4)
+DEFINE_Q4_1_X4VN(q4_1_x4v2_vnni, VNNI, DOT_LANES_VNNI, 2, 4)
+DEFINE_Q4_1_X4VN(q4_1_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 4)
+DEFINE_Q8_0_X4VN(q8_0_x4v2_avx2, AVX2, DOT_LANES_AVX2, 2, 4)
+DEFINE_Q8_0_X4VN(q8_0_x4v4_avx2, AVX2, DOT_LANES_AVX2, 4, 4)
+DEFINE_Q8_0_X4VN(q8_0_x4v2_vnni, VNNI, DOT_LANES_VNNI, 2, 4)
+DEFINE_Q8_0_X4VN(q8_0_x4v4_vnni, VNNI, DOT_LANES_VNNI, 4, 4)
+
+// Level 2 (AVX-512 with VNNI): two vectors share one 512-bit register, the lower half holding what the
+// 256-bit kernels compute for the first vector and the upper half the same for the second. Per block and
+// row: dpbusd gives both vectors' eight int32 lanes at once (exact integers, as DOT_LANES_VNNI), converted
+// as there; the scale of each half is the product d_w * d_x of DEFINE_Q4_1_X4 (one IEEE multiply of the
+// same two floats, formed here lane-wise), and acc = fma(scale, p, acc) lane by lane. The mins are fused
+// per vector exactly as there and each half is summed with hsum8, so results are bit-identical.
+#define AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define DEFINE_Q4_1_X4VP_512(NAME, NP)                                                                     \
+    AVX512VNNI static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
+        const __m512i m4 = _mm512_set1_epi8(15), k04 = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);          \
+        const q8_1_block *a[2 * NP];                                                                       \
+        const float *ds[2 * NP];                                                                           \
+        for (int v = 0; v < 2 * NP; v++) a[v] = (const q8_1_block *)av[v], ds[v] = (const float *)av[4 + v]; \
+        __m512 acc[NP][4];                                                                                 \
+        __m256 mins[2 * NP];                                                                               \
+        for (int p = 0; p < NP; p++)                                                                       \
+            for (int r = 0; r < 4; r++) acc[p][r] = _mm512_setzero_ps();                                   \
+        for (int v = 0; v < 2 * NP; v++) mins[v] = _mm256_setzero_ps();                                    \
+        float dmv[8] __attribute__((aligned(32)));                                                         \
+        for (int64_t b = 0; b < nb; b++) {                                                                 \
+            const int64_t o = b * 20;                                                                      \
+            X4_PREFETCH(w, rb, o);                                                                         \
+            const __m256 dm = _mm256_cvtph_ps(_mm_set_epi32((int)rd32(w + 3 * rb + o), (int)rd32(w + 2 * rb + o), \
+                                                            (int)rd32(w + rb + o), (int)rd32(w + o)));    \
+            _mm256_store_ps(dmv, dm);                                                                      \
+            __m512 da[NP];                                                                                 \
+            __m512i x[NP];                                                                                 \
+            for (int p = 0; p < NP; p++) {                                                                 \
+                for (int h = 0; h < 2; h++)                                                                \
+                    mins[2 * p + h] = _mm256_fmadd_ps(dm, _mm256_broadcast_ss(&ds[2 * p + h][2 * b + 1]), mins[2 * p + h]); \
+                da[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_broadcast_ss(&ds[2 * p][2 * b])), \
+                                           _mm256_broadcast_ss(&ds[2 * p + 1][2 * b]), 1);                 \
+                x[p] = _mm512_inserti64x4(                                                                 \
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[2 * p][b].q)),           \
+                    _mm256_loadu_si256((const __m256i *)a[2 * p + 1][b].q), 1);                            \
+            }                                                                                              \
+            for (int r = 0; r < 4; r++) {                                                                  \
+                const __m512i u = _mm512_and_si512(                                                        \
+                    _mm512_srlv_epi64(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(w + r * rb + o + 4))), k04), \
+                    m4);                                                                                   \
+                const __m512 dr = _mm512_set1_ps(dmv[2 * r]);                                              \
+                for (int p = 0; p < NP; p++) {                                                             \
+                    const __m512 pf = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x[p])); \
+                    acc[p][r] = _mm512_fmadd_ps(_mm512_mul_ps(dr, da[p]), pf, acc[p][r]);                  \
+                }                                                                                          \
+            }                                                                                              \
+        }                                                                                                  \
+        for (int v = 0; v < 2 * NP; v++) {                                                                 \
+            float m[8];                                                                                    \
+            _mm256_storeu_ps(m, mins[v]);                                                                  \
+            for (int r = 0; r < 4; r++) {                                                                  \
+                const __m256 half = (v & 1) ? _mm512_extractf32x8_ps(acc[v / 2][r], 1)                     \
+                                            : _mm512_castps512_ps256(acc[v / 2][r]);                       \
+                y[v][r] = hsum8(half) + m[2 * r + 1];                                                      \
+            }                                                                                              \
+        }                                                                                                  \
+    }
+
+DEFINE_Q4_1_X4VP_512(q4_1_x4v2_avx512, 1)
+DEFINE_Q4_1_X4VP_512(q4_1_x4v4_avx512, 2)
+
+// Q8_0 the same way: |q| against x with its sign flipped where q < 0 (the product q * x exactly, as the
+// sign_epi8 pair of DEFINE_Q8_0_X4 gives), the scale d_w * d_x, and fma lane by lane.
+#define DEFINE_Q8_0_X4VP_512(NAME, NP)                                                                     \
+    AVX512VNNI static void NAME(const uint8_t *w, size_t rb, const void *const *av, int64_t nb, float *const *y) { \
+        const q8_0_block *a[2 * NP];                                                                       \
+        const float *ds[2 * NP];                                                                           \
+        for (int v = 0; v < 2 * NP; v++) a[v] = (const q8_0_block *)av[v], ds[v] = (const float *)av[4 + v]; \
+        __m512 acc[NP][4];                                                                                 \
+        for (int p = 0; p < NP; p++)                                                                       \
+            for (int r = 0; r < 4; r++) acc[p][r] = _mm512_setzero_ps();                                   \
+        float dv[4] __attribute__((aligned(16)));                                                          \
+        for (int64_t b = 0; b < nb; b++) {                                                                 \
+            const int64_t o = b * 34;                                                                      \
+            X4_PREFETCH(w, rb, o);                                                                         \
+            _mm_store_ps(dv, _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w + 3 * rb + o),          \
+                                                         (short)rd16(w + 2 * rb + o), (short)rd16(w + rb + o), \
+                                                         (short)rd16(w + o))));                            \
+            __m512 da[NP];                                                                                 \
+            __m512i x[NP];                                                                                 \
+            for (int p = 0; p < NP; p++) {                                                                 \
+                da[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_broadcast_ss(&ds[2 * p][b])),     \
+                                           _mm256_broadcast_ss(&ds[2 * p + 1][b]), 1);                     \
+                x[p] = _mm512_inserti64x4(                                                                 \
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[2 * p][b].q)),           \
+                    _mm256_loadu_si256((const __m256i *)a[2 * p + 1][b].q), 1);                            \
+            }                                                                                              \
+            for (int r = 0; r < 4; r++) {                                                                  \
+                const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w + r * rb + o + 2))); \
+                const __m512i u = _mm512_abs_epi8(q);                                                      \
+                const __mmask64 neg = _mm512_movepi8_mask(q);                                              \
+                const __m512 dr = _mm512_set1_ps(dv[r]);                                                   \
+                for (int p = 0; p < NP; p++) {                                                             \
+                    const __m512i s = _mm512_mask_sub_epi8(x[p], neg, _mm512_setzero_si512(), x[p]);       \
+                    const __m512 pf = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s)); \
+                    acc[p][r] = _mm512_fmadd_ps(_mm512_mul_ps(dr, da[p]), pf, acc[p][r]);                  \
+                }                                                                                          \
+            }                                                                                              \
+        }                                                                                                  \
+        for (int v = 0; v < 2 * NP; v++)                                                                   \
+            for (int r = 0; r < 4; r++)                                                                    \
+                y[v][r] = hsum8((v & 1) ? _mm512_extractf32x8_ps(acc[v / 2][r], 1) : _mm512_castps512_ps256(acc[v / 2][r])); \
+    }
+
+DEFINE_Q8_0_X4VP_512(q8_0_x4v2_avx512, 1)
+DEFINE_Q8_0_X4VP_512(q8_0_x4v4_avx512, 2)
+
+static int have_avx512vnni(void) {
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512dq");
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v && dera_kernel_level() >= 2;
+}
+
 // Q5_0 weights as unsigned 0..31 (the stored value + 16): nibble plus the fifth bit from qh.
 AVX2 static inline __m256i q5_0_unsigned(const uint8_t *blk, __m256i shuffle, __m256i bitmask, __m256i m4,
                                          __m256i k16) {
@@ -1118,7 +1364,16 @@ typedef void (*rows4vn_fn)(const uint8_t *w, size_t rb, const void *const *a, in
 static rows4vn_fn rows4vn_kernel(uint32_t type, int simd, int nv) {
 #if defined(__x86_64__)
     if (!simd) return NULL;
+    const int vnni = have_vnni();
     switch (type) {
+    case T_Q4_1:
+        if (have_avx512vnni()) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx512 : (rows4vn_fn)q4_1_x4v2_avx512;
+        if (vnni) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_vnni : (rows4vn_fn)q4_1_x4v2_vnni;
+        return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx2 : (rows4vn_fn)q4_1_x4v2_avx2;
+    case T_Q8_0:
+        if (have_avx512vnni()) return nv == 4 ? (rows4vn_fn)q8_0_x4v4_avx512 : (rows4vn_fn)q8_0_x4v2_avx512;
+        if (vnni) return nv == 4 ? (rows4vn_fn)q8_0_x4v4_vnni : (rows4vn_fn)q8_0_x4v2_vnni;
+        return nv == 4 ? (rows4vn_fn)q8_0_x4v4_avx2 : (rows4vn_fn)q8_0_x4v2_avx2;
     case T_Q5_0: return nv == 4 ? (rows4vn_fn)q5_0_x4v4_avx2 : (rows4vn_fn)q5_0_x4v2_avx2;
     case T_Q4_K: return nv == 4 ? (rows4vn_fn)q4_k_x4v4_avx2 : (rows4vn_fn)q4_k_x4v2_avx2;
     case T_Q6_K: return nv == 4 ? (rows4vn_fn)q6_k_x4v4_avx2 : (rows4vn_fn)q6_k_x4v2_avx2;
@@ -1148,6 +1403,28 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
     rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
     rows4vn_fn kv[2] = {rows4vn_kernel(type, simd, 4), rows4vn_kernel(type, simd, 2)};
     const int nvs[2] = {4, 2};
+    // Q4_1 and Q8_0 multi-vector kernels take the activations' block scales as floats, converted here once
+    // for all row groups (av[4 + j]); without room for them the one-vector kernels run instead.
+    const int64_t per = type == T_Q4_1 ? 2 : 1;
+    float scale_stack[4096];
+    float *scales = NULL;
+    if ((type == T_Q4_1 || type == T_Q8_0) && kv[0] && k4 && n_vec >= 2) {
+        const int64_t need = n_vec * nb * per;
+        scales = need <= 4096 ? scale_stack : (float *)malloc((size_t)need * sizeof(float));
+        if (!scales) kv[0] = kv[1] = NULL;
+        for (int64_t v = 0; scales && v < n_vec; v++) {
+            const uint8_t *blocks = (const uint8_t *)xq + v * xq_stride;
+            for (int64_t b = 0; b < nb; b++) {
+                if (type == T_Q4_1) {
+                    const q8_1_block *blk = (const q8_1_block *)blocks + b;
+                    scales[(v * nb + b) * 2] = h2f(blk->d);
+                    scales[(v * nb + b) * 2 + 1] = h2f(blk->s);
+                } else {
+                    scales[v * nb + b] = h2f(((const q8_0_block *)blocks + b)->d);
+                }
+            }
+        }
+    }
     // Rows in tiles so a tile of weights stays in cache while every vector passes over it.
     const int64_t tile = 16;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += tile) {
@@ -1157,12 +1434,13 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
             if (!kv[k] || !k4) continue;
             const int nv = nvs[k];
             for (; v + nv <= n_vec; v += nv) {
-                const void *a[4];
+                const void *a[8];
                 float *yv[4];
                 int64_t r = r0;
                 for (; r + 4 <= r1; r += 4) {
                     for (int j = 0; j < nv; j++) {
                         a[j] = (const uint8_t *)xq + (v + j) * xq_stride;
+                        a[4 + j] = scales ? scales + (v + j) * nb * per : NULL;
                         yv[j] = y + (v + j) * rows + r;
                     }
                     kv[k]((const uint8_t *)w + r * row_bytes, row_bytes, a, nb, yv);
@@ -1182,6 +1460,7 @@ void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *
                 y[v * rows + r] = dot_row(type, (const uint8_t *)w + r * row_bytes, a, n, simd);
         }
     }
+    if (scales && scales != scale_stack) free(scales);
 }
 
 // ---- flash attention with an F16 accumulator, in ggml's rounding order --------------------------

@@ -173,6 +173,58 @@ import Testing
         }
     }
 
+    /// The multi-vector kernels for the default model's types (Q4_1 layers, Q8_0 embedding and head) take
+    /// vectors in groups of 4 and 2 and rows in groups of 4 inside 16-row tiles: every output must equal the
+    /// one-vector result for its row and vector bit for bit, whatever the vector count (groups of 2, 4, both,
+    /// with one left over), row count (not a multiple of 4 or 16), row range and level. 576 and 1536 columns
+    /// are SmolLM2-135M's widths; 4864 runs past the 64-block scale chunks.
+    @Test(arguments: [GGMLType.q4_1, .q8_0], [576, 1536, 4864])
+    func multiVectorKernelsMatchOneVectorResultsExactly(type: GGMLType, columns: Int) {
+        var rng = SplitMix64(seed: 1234 + UInt64(type.rawValue) + UInt64(columns))
+        let rows = 45, maxVectors = 8
+        let weights = ReferenceBlocks.random(type, count: rows * columns, rng: &rng)
+        let rowBytes = weights.count / rows
+        let stride = dera_q8_row_bytes(type.rawValue, Int64(columns))
+        var xq = [UInt8](repeating: 0, count: stride * maxVectors)
+        for v in 0..<maxVectors {
+            let x = ReferenceBlocks.randomVector(columns, rng: &rng)
+            xq.withUnsafeMutableBytes { dera_quantize_activations(type.rawValue, x, $0.baseAddress! + v * stride, Int64(columns)) }
+        }
+        for level in 0...2 {
+            _ = dera_set_kernel_level(Int32(level))
+            defer { _ = dera_set_kernel_level(-1) }
+            weights.withUnsafeBytes { w in
+                xq.withUnsafeBytes { a in
+                    // One vector at a time over all rows: the four-row kernels, then one-row kernels for the rest.
+                    var separate = [Float](repeating: 0, count: rows * maxVectors)
+                    for v in 0..<maxVectors {
+                        dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress! + v * stride,
+                                       &separate[v * rows], 0, Int64(rows), Int64(columns))
+                    }
+                    for vectors in [2, 3, 4, 5, 8] {
+                        for (begin, end) in [(0, rows), (0, 16), (4, 39), (8, 45), (13, 30), (0, 3)] {
+                            // Row ranges start at multiples of 4 where the four-row grouping must match matvec's.
+                            var batch = [Float](repeating: .nan, count: rows * vectors)
+                            dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride, Int64(vectors),
+                                           &batch, Int64(rows), Int64(begin), Int64(end), Int64(columns))
+                            var expected = [Float](repeating: .nan, count: rows * vectors)
+                            for v in 0..<vectors {
+                                if begin % 4 == 0 {
+                                    for r in begin..<end { expected[v * rows + r] = separate[v * rows + r] }
+                                } else {
+                                    dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress! + v * stride,
+                                                   &expected[v * rows], Int64(begin), Int64(end), Int64(columns))
+                                }
+                            }
+                            #expect(batch.map(\.bitPattern) == expected.map(\.bitPattern),
+                                    "\(type) \(columns) columns, \(vectors) vectors, rows \(begin)..<\(end), level \(level)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func flashAttentionVectorPathIsBitIdentical() {
         var rng = SplitMix64(seed: 11)
         func f16(_ x: Float) -> Float { Float(Float16(x)) }
