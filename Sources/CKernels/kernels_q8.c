@@ -1101,7 +1101,7 @@ static int have_avx512vnni(void) {
             __builtin_cpu_supports("avx512dq");
         __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
-    return v && dera_kernel_level() >= 2;
+    return v && dera_q8_kernel_level() >= 2;
 }
 
 // Q5_0 weights as unsigned 0..31 (the stored value + 16): nibble plus the fifth bit from qh.
@@ -1331,7 +1331,7 @@ static int have_vnni(void) {
         __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
     // VNNI only changes how the exact integer lanes are formed; level 2 gates it like the AVX-512 paths.
-    return v && dera_kernel_level() >= 2;
+    return v && dera_q8_kernel_level() >= 2;
 }
 #endif
 

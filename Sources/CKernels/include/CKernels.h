@@ -46,6 +46,10 @@ int dera_max_kernel_level(void);
 // The level used unless a thread pins one: AVX2 (1) where the CPU has it, even with AVX-512, whose kernels
 // were slower on whole models here; DERA_KERNEL_LEVEL=2 opts in to AVX-512.
 int dera_default_kernel_level(void);
+
+/// The level the 8-bit activation kernels use: the forced level when one is set, else every level the CPU has
+/// (capped by DERA_KERNEL_LEVEL).
+int dera_q8_kernel_level(void);
 // The level calls from the calling thread use.
 int dera_kernel_level(void);
 // Pins the level for calls made from the calling thread only (clamped to the CPU's maximum;
