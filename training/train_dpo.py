@@ -40,17 +40,15 @@ def parse_args():
     root = Path(__file__).resolve().parent.parent
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--beta", type=float, required=True, help="DPO KL strength")
-    p.add_argument("--steps", type=int, default=100, help="optimizer steps")
+    p.add_argument("--steps", type=int, default=30, help="optimizer steps")
     p.add_argument("--batch", type=int, default=4, help="preference pairs per step")
     p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--warmup", type=int, default=10, help="linear warm-up steps; then linear decay to 0")
+    p.add_argument("--warmup", type=int, default=4, help="linear warm-up steps; then linear decay to 0")
     p.add_argument("--seed", type=int, default=20260)
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--alpha", type=float, default=16)
     p.add_argument("--max-tokens", type=int, default=256,
                    help="pairs whose prompt + longer answer exceed this are skipped (never truncated)")
-    p.add_argument("--eval-rows", type=int, default=200,
-                   help="held-out preference accuracy on evaluation rows 8000.. 8000+N-1 (0 to skip)")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models-dir", default=str(root / "models"))
@@ -117,11 +115,49 @@ def answer_logprobs(model, sequences, lm_head):
     return sums
 
 
-def pair_logprobs(body, lm_head, pairs):
-    """(chosen, rejected) summed answer log-probs for a list of (prompt, chosen, rejected) id triples."""
+def pair_logprobs_unpacked(body, lm_head, pairs):
+    """(chosen, rejected) summed answer log-probs for a list of (prompt, chosen, rejected) id triples, running
+    prompt + chosen and prompt + rejected as separate sequences (the plain way; used to check the packed one)."""
     seqs = [(p, c) for p, c, _ in pairs] + [(p, r) for p, _, r in pairs]
     sums = answer_logprobs(body, seqs, lm_head)
     return sums[:len(pairs)], sums[len(pairs):]
+
+
+def pair_logprobs(body, lm_head, pairs):
+    """The same numbers as pair_logprobs_unpacked, with the shared prompt computed once per pair.
+
+    Each pair becomes one row [prompt, chosen, rejected]; rejected tokens take positions len(prompt).. again and
+    a 4D attention mask lets them see the prompt and earlier rejected tokens but never the chosen ones. Both
+    answers' first tokens are predicted from the last prompt position. Padding positions attend only to
+    themselves (their outputs are never used)."""
+    lengths = [len(p) + len(c) + len(r) for p, c, r in pairs]
+    n, width = len(pairs), max(lengths)
+    input_ids = torch.zeros(n, width, dtype=torch.long)
+    position_ids = torch.zeros(n, width, dtype=torch.long)
+    allowed = torch.zeros(n, 1, width, width, dtype=torch.bool)
+    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    rows, cols, targets, owner = [], [], [], []
+    for i, (p, c, r) in enumerate(pairs):
+        P, C, R = len(p), len(c), len(r)
+        input_ids[i, :P + C + R] = torch.tensor(p + c + r)
+        position_ids[i, :P + C] = torch.arange(P + C)
+        position_ids[i, P + C:P + C + R] = torch.arange(P, P + R)
+        position_ids[i, P + C + R:] = torch.arange(width - (P + C + R))
+        allowed[i, 0, :P + C, :P + C] = causal[:P + C, :P + C]                      # prompt and chosen
+        allowed[i, 0, P + C:P + C + R, :P] = True                                   # rejected sees the prompt
+        allowed[i, 0, P + C:P + C + R, P + C:P + C + R] = causal[:R, :R]            # and itself, causally
+        for k in range(P + C + R, width):
+            allowed[i, 0, k, k] = True
+        for j, token in enumerate(c):   # chosen token j is predicted at position P - 1 + j
+            rows.append(i); cols.append(P - 1 + j); targets.append(token); owner.append(i)
+        for j, token in enumerate(r):   # rejected token 0 from the last prompt position, then from its own
+            rows.append(i); cols.append(P - 1 if j == 0 else P + C + j - 1); targets.append(token); owner.append(n + i)
+    hidden = body(input_ids=input_ids, attention_mask=allowed, position_ids=position_ids).last_hidden_state
+    picked = hidden[torch.tensor(rows), torch.tensor(cols)]
+    logp = F.log_softmax(lm_head(picked).float(), dim=-1)
+    token_logp = logp.gather(1, torch.tensor(targets).unsqueeze(1)).squeeze(1)
+    sums = torch.zeros(2 * n, dtype=token_logp.dtype).index_add(0, torch.tensor(owner), token_logp)
+    return sums[:n], sums[n:]
 
 
 def main():
@@ -236,37 +272,6 @@ def main():
             window = {k: [] for k in window}
     train_seconds = time.time() - train_start
 
-    # Held-out preference accuracy on evaluation rows (never trained on).
-    held_out = None
-    if args.eval_rows:
-        t = time.time()
-        model.eval()
-        eval_indices = list(range(EVAL_ROWS.start, EVAL_ROWS.start + args.eval_rows))
-        margins, pi_pref, ref_pref = [], [], []
-        with torch.no_grad():
-            for start in range(0, len(eval_indices), 4):
-                chunk = [encode_pair(tokenizer, template, rows[i]) for i in eval_indices[start:start + 4]]
-                with model.disable_adapter():
-                    ref_c, ref_r = pair_logprobs(body, lm_head, chunk)
-                pi_c, pi_r = pair_logprobs(body, lm_head, chunk)
-                margins.extend(((pi_c - ref_c) - (pi_r - ref_r)).tolist())
-                pi_pref.extend((pi_c > pi_r).float().tolist())
-                ref_pref.extend((ref_c > ref_r).float().tolist())
-        margins = np.array(margins)
-        held_out = {
-            "rows": f"{eval_indices[0]}-{eval_indices[-1]}",
-            "pairs": len(eval_indices),
-            "reward_accuracy": float(np.mean(margins > 0)),
-            "mean_reward_margin": float(np.mean(args.beta * margins)),
-            "mean_dpo_loss": float(np.mean(-np.log(1 / (1 + np.exp(-args.beta * margins))))),
-            "adapter_logp_prefers_chosen": float(np.mean(pi_pref)),
-            "reference_logp_prefers_chosen": float(np.mean(ref_pref)),
-            "seconds": round(time.time() - t, 1),
-            "note": "reward accuracy: share of pairs with (pi_c - ref_c) - (pi_r - ref_r) > 0; "
-                    "*_logp_prefers_chosen: share with summed log p(chosen) > log p(rejected) for that model",
-        }
-        print("held out:", json.dumps(held_out), flush=True)
-
     # Save: PEFT layout, tensors converted to F16.
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -279,6 +284,7 @@ def main():
                                                 "converted_from": "float32"})
     config_path = out / "adapter_config.json"
     adapter_config = json.loads(config_path.read_text())
+    adapter_config["target_modules"] = sorted(adapter_config["target_modules"])
     adapter_config["base_model_name_or_path"] = "HuggingFaceTB/SmolLM2-135M-Instruct (models/" + args.gguf + ")"
     config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
     for extra in out.glob("README.md"):   # PEFT's model-card stub says nothing true about this adapter
@@ -322,7 +328,7 @@ def main():
         "curve_note": f"each point averages the {args.log_every} steps ending at `step` (training batches); "
                       "rewards are beta * log-ratio against the reference",
         "final_train_loss": curve[-1]["loss"] if curve else None,
-        "held_out": held_out,
+        "held_out": "see heldout_preferences.json beside the adapters (training/eval_preferences.py)",
         "seconds": {"model_load": round(load_seconds, 1), "training": round(train_seconds, 1),
                     "mean_step": round(train_seconds / max(1, args.steps), 2),
                     "total_wall": round(time.time() - wall_start, 1)},
