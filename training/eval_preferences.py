@@ -35,6 +35,9 @@ def main():
     p.add_argument("--adapters", nargs="*", default=None)
     p.add_argument("--out", default=str(ROOT / "models/adapters/heldout-preferences.json"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cache", default="/tmp/dera-heldout-reference-logprobs.json",
+                   help="reference log-probs of the rows, reused across runs")
+    p.add_argument("--reference-only", action="store_true", help="only compute the reference log-probs")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     from peft import PeftModel
@@ -59,8 +62,18 @@ def main():
                 rejected += r.tolist()
         return np.array(chosen), np.array(rejected)
 
-    ref_c, ref_r = logprobs(model)
-    print(f"reference done at {time.time() - start:.0f} s", flush=True)
+    # The reference log-probs are the same for every adapter: computed once, kept in --cache.
+    cache = Path(args.cache)
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    if len(cached.get("chosen", [])) >= len(pairs) and cached.get("first_row") == indices[0]:
+        ref_c, ref_r = np.array(cached["chosen"][:len(pairs)]), np.array(cached["rejected"][:len(pairs)])
+        print(f"reference log-probs from {cache}", flush=True)
+    else:
+        ref_c, ref_r = logprobs(model)
+        cache.write_text(json.dumps({"first_row": indices[0], "chosen": ref_c.tolist(), "rejected": ref_r.tolist()}))
+        print(f"reference done at {time.time() - start:.0f} s", flush=True)
+    if args.reference_only:
+        return
     names = [Path(a).name for a in adapters]
     peft_model = PeftModel.from_pretrained(model, adapters[0], adapter_name=names[0])
     for name, path in zip(names[1:], adapters[1:]):
@@ -71,6 +84,7 @@ def main():
     for name, path in zip(names, adapters):
         peft_model.set_adapter(name)
         beta = json.loads((Path(path) / "training_metadata.json").read_text())["beta"]
+        t = time.time()
         pi_c, pi_r = logprobs(peft_model)
         margin = (pi_c - ref_c) - (pi_r - ref_r)
         results[name] = {
@@ -81,9 +95,15 @@ def main():
             "logp_prefers_chosen": float(np.mean(pi_c > pi_r)),
             "mean_logp_chosen": float(np.mean(pi_c)),
             "mean_logp_rejected": float(np.mean(pi_r)),
+            "seconds": round(time.time() - t, 1),
         }
         print(name, json.dumps(results[name]), f"at {time.time() - start:.0f} s", flush=True)
 
+    out = Path(args.out)
+    if out.exists():   # keep adapters evaluated earlier on the same rows
+        previous = json.loads(out.read_text())
+        if previous.get("pairs") == len(pairs):
+            results = {**previous["adapters"], **results}
     report = {
         "rows": f"{indices[0]}-{indices[-1]} of data/halueval/dataset_halueval_qa.jsonl (evaluation split)",
         "pairs": len(pairs),
@@ -91,10 +111,9 @@ def main():
         "reference": {"logp_prefers_chosen": float(np.mean(ref_c > ref_r)),
                       "mean_logp_chosen": float(np.mean(ref_c)), "mean_logp_rejected": float(np.mean(ref_r))},
         "adapters": results,
-        "seconds": round(time.time() - start, 1),
         "command": "python3 training/eval_preferences.py --rows " + str(args.rows),
     }
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

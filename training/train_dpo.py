@@ -40,7 +40,7 @@ def parse_args():
     root = Path(__file__).resolve().parent.parent
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--beta", type=float, required=True, help="DPO KL strength")
-    p.add_argument("--steps", type=int, default=30, help="optimizer steps")
+    p.add_argument("--steps", type=int, default=20, help="optimizer steps")
     p.add_argument("--batch", type=int, default=4, help="preference pairs per step")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup", type=int, default=4, help="linear warm-up steps; then linear decay to 0")
@@ -49,7 +49,10 @@ def parse_args():
     p.add_argument("--alpha", type=float, default=16)
     p.add_argument("--max-tokens", type=int, default=256,
                    help="pairs whose prompt + longer answer exceed this are skipped (never truncated)")
-    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--log-every", type=int, default=5)
+    p.add_argument("--ref-cache", default=None,
+                   help="JSON file of the reference log-probs per step; reused when it matches the run's pairs "
+                        "(the same numbers the loop computes; the reference does not depend on beta)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models-dir", default=str(root / "models"))
     p.add_argument("--gguf", default="SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -218,9 +221,24 @@ def main():
             return args.lr * (step + 1) / args.warmup
         return args.lr * max(0.0, (args.steps - step) / max(1, args.steps - args.warmup))
 
-    def dpo_step(batch_pairs):
-        with torch.no_grad(), model.disable_adapter():
-            ref_c, ref_r = pair_logprobs(body, lm_head, batch_pairs)
+    # Reference log-probs per step: the same for every beta, so a run may reuse another run's (same pairs, same
+    # batches, same code: bit-identical values) instead of recomputing them.
+    ref_key = hashlib.sha256(json.dumps([args.batch, args.gguf, pairs]).encode()).hexdigest()
+    ref_cache = {}
+    if args.ref_cache and Path(args.ref_cache).exists():
+        stored = json.loads(Path(args.ref_cache).read_text())
+        if stored.get("key") == ref_key:
+            ref_cache = {int(k): v for k, v in stored["steps"].items()}
+            print(f"reference log-probs for {len(ref_cache)} steps from {args.ref_cache}", flush=True)
+
+    def dpo_step(batch_pairs, step=None):
+        if step in ref_cache:
+            ref_c, ref_r = (torch.tensor(v, dtype=torch.float32) for v in ref_cache[step])
+        else:
+            with torch.no_grad(), model.disable_adapter():
+                ref_c, ref_r = pair_logprobs(body, lm_head, batch_pairs)
+            if step is not None:
+                ref_cache[step] = (ref_c.tolist(), ref_r.tolist())
         pi_c, pi_r = pair_logprobs(body, lm_head, batch_pairs)
         margin = (pi_c - ref_c) - (pi_r - ref_r)
         loss = -F.logsigmoid(args.beta * margin).mean()
@@ -249,7 +267,7 @@ def main():
         batch_pairs = pairs[step * args.batch:(step + 1) * args.batch]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
-        loss, margin, logratio_c, logratio_r = dpo_step(batch_pairs)
+        loss, margin, logratio_c, logratio_r = dpo_step(batch_pairs, step)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -271,6 +289,8 @@ def main():
             print(json.dumps(point), flush=True)
             window = {k: [] for k in window}
     train_seconds = time.time() - train_start
+    if args.ref_cache and not Path(args.ref_cache).exists():
+        Path(args.ref_cache).write_text(json.dumps({"key": ref_key, "steps": ref_cache}))
 
     # Save: PEFT layout, tensors converted to F16.
     out = Path(args.out)
@@ -323,7 +343,9 @@ def main():
                      "schedule": f"linear warm-up {args.warmup} steps, then linear decay to 0",
                      "optimizer": "AdamW(betas=(0.9, 0.999), eps=1e-8, weight_decay=0)", "grad_clip_norm": None,
                      "seed": args.seed, "threads": args.threads, "precision": "float32",
-                     "pairs_seen": len(pairs)},
+                     "pairs_seen": len(pairs),
+                     "reference_logprobs": "computed in the loop" if not args.ref_cache else
+                     f"cache {args.ref_cache} (key {ref_key[:12]}), computed by the first run of run_all.sh"},
         "curve": curve,
         "curve_note": f"each point averages the {args.log_every} steps ending at `step` (training batches); "
                       "rewards are beta * log-ratio against the reference",
