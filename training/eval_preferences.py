@@ -75,14 +75,15 @@ def main():
     if args.reference_only:
         return
     names = [Path(a).name for a in adapters]
-    peft_model = PeftModel.from_pretrained(model, adapters[0], adapter_name=names[0])
-    for name, path in zip(names[1:], adapters[1:]):
-        peft_model.load_adapter(path, adapter_name=name)
+    slots = [f"adapter{i}" for i in range(len(adapters))]   # PEFT adapter names cannot contain "."
+    peft_model = PeftModel.from_pretrained(model, adapters[0], adapter_name=slots[0])
+    for slot, path in zip(slots[1:], adapters[1:]):
+        peft_model.load_adapter(path, adapter_name=slot)
     peft_model.eval()
 
     results = {}
-    for name, path in zip(names, adapters):
-        peft_model.set_adapter(name)
+    for slot, name, path in zip(slots, names, adapters):
+        peft_model.set_adapter(slot)
         beta = json.loads((Path(path) / "training_metadata.json").read_text())["beta"]
         t = time.time()
         pi_c, pi_r = logprobs(peft_model)
