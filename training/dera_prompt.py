@@ -15,7 +15,6 @@ special tokens.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 # Swift's CharacterSet.whitespaces is Unicode general category Zs plus tab; the templates only use ASCII,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import platform
 import sys
@@ -172,7 +171,7 @@ def main():
 
     import peft
     import transformers
-    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
+    from peft import LoraConfig, get_peft_model
     from safetensors.torch import load_file, save_file
 
     wall_start = time.time()
