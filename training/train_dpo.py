@@ -39,9 +39,9 @@ def parse_args():
     root = Path(__file__).resolve().parent.parent
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--beta", type=float, required=True, help="DPO KL strength")
-    p.add_argument("--steps", type=int, default=20, help="optimizer steps")
+    p.add_argument("--steps", type=int, default=40, help="optimizer steps")
     p.add_argument("--batch", type=int, default=4, help="preference pairs per step")
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--warmup", type=int, default=4, help="linear warm-up steps; then linear decay to 0")
     p.add_argument("--seed", type=int, default=20260)
     p.add_argument("--rank", type=int, default=8)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Factuality
 import Foundation
 import Inference
 import Pipelines
@@ -83,7 +84,7 @@ struct RealignEvalCommand: ParsableCommand {
         for path in Set(systems.map(\.adapter)) where !FileManager.default.fileExists(atPath: path) {
             throw CommandError("adapter not found: \(path) (the committed adapters live in models/adapters; training/train_dpo.sh makes them)")
         }
-        let rows = try HaluEvalQARow.load(data, rows: range)
+        let rows = try HaluEvalTask.qa.load(path: data, rows: range)
         let evaluation = try RealignmentEvaluation(reference: model.open(), adapters: systems.map(\.adapter),
                                                    template: PromptTemplate(contentsOf: template), maxTokens: maxTokens)
         let start = Date()

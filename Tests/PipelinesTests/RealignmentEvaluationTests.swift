@@ -57,15 +57,4 @@ import Testing
         let result = RealignmentEvaluation.agreement(answers, "a", "b")
         #expect(result.rows == 2 && result.exact == 0.5 && result.f1 == 0.5)
     }
-
-    @Test func haluEvalRowsAreReadWithTheirLineNumbersAndBadRowsNamed() throws {
-        let path = temporary("qa.jsonl")
-        let row = #"{"knowledge": "K", "question": "Q?", "right_answer": "R", "hallucinated_answer": "H"}"#
-        try [row, row, #"{"knowledge": "K"}"#].joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        let rows = try HaluEvalQARow.load(path, rows: 1..<2)
-        #expect(rows == [HaluEvalQARow(index: 1, knowledge: "K", question: "Q?", rightAnswer: "R", hallucinatedAnswer: "H")])
-        #expect(throws: PipelineError.badRow(path: path, line: 3, reason: "missing string field 'question'")) {
-            try HaluEvalQARow.load(path, rows: 0..<3)
-        }
-    }
 }

@@ -1,3 +1,4 @@
+import Factuality
 import Foundation
 import Inference
 import Realign
@@ -64,16 +65,16 @@ public struct RealignmentEvaluation {
     }
 
     /// The chat prompt for a row, as the adapters were trained with: the knowledge as passage [1].
-    public func prompt(_ row: HaluEvalQARow) throws -> [Int] {
+    public func prompt(_ row: HaluEvalRow) throws -> [Int] {
         guard let chat = reference.chatTemplate else { throw PipelineError.noChatTemplate(model: reference.path) }
-        let messages = try template.messages(["passages": "[1] " + row.knowledge, "question": row.question])
+        let messages = try template.messages(["passages": "[1] " + row.source, "question": row.question ?? ""])
         return reference.tokenizer.encode(chat.render(messages, addGenerationPrompt: true), addSpecial: true,
                                           parseSpecial: true)
     }
 
     /// Answers every row with every system (greedy), resuming from and appending to `output`.
     /// - Parameter progress: called after each row with the rows done and the total.
-    public func run(rows: [HaluEvalQARow], systems: [System], output: String,
+    public func run(rows: [HaluEvalRow], systems: [System], output: String,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> [Answer] {
         var answers = try Self.readAnswers(output)
         let done = Set(answers.map { "\($0.row)\t\($0.system)" })
@@ -102,22 +103,22 @@ public struct RealignmentEvaluation {
     }
 
     /// Scores of each system over `rows`.
-    public static func metrics(_ answers: [Answer], rows: [HaluEvalQARow], systems: [System]) -> [Metrics] {
+    public static func metrics(_ answers: [Answer], rows: [HaluEvalRow], systems: [System]) -> [Metrics] {
         let byRow = Dictionary(uniqueKeysWithValues: rows.map { ($0.index, $0) })
         return systems.map { system in
             let mine = answers.filter { $0.system == system.name && byRow[$0.row] != nil }
             let n = Double(max(mine.count, 1))
-            func mean(_ f: (Answer, HaluEvalQARow) -> Double) -> Double {
+            func mean(_ f: (Answer, HaluEvalRow) -> Double) -> Double {
                 mine.reduce(0) { $0 + f($1, byRow[$1.row]!) } / n
             }
-            func unsupported(_ a: Answer, _ r: HaluEvalQARow) -> Int {
-                AnswerMetrics.unsupportedWords(a.text, context: r.knowledge + " " + r.question).count
+            func unsupported(_ a: Answer, _ r: HaluEvalRow) -> Int {
+                AnswerMetrics.unsupportedWords(a.text, context: r.source + " " + (r.question ?? "")).count
             }
             return Metrics(
                 system: system.name, rows: mine.count,
-                exactMatch: mean { AnswerMetrics.exactMatch($0.text, $1.rightAnswer) ? 1 : 0 },
-                containsAnswer: mean { AnswerMetrics.containsAnswer($0.text, $1.rightAnswer) ? 1 : 0 },
-                tokenF1: mean { AnswerMetrics.tokenF1($0.text, $1.rightAnswer) },
+                exactMatch: mean { AnswerMetrics.exactMatch($0.text, $1.faithful) ? 1 : 0 },
+                containsAnswer: mean { AnswerMetrics.containsAnswer($0.text, $1.faithful) ? 1 : 0 },
+                tokenF1: mean { AnswerMetrics.tokenF1($0.text, $1.faithful) },
                 unsupportedRate: mean { unsupported($0, $1) > 0 ? 1 : 0 },
                 unsupportedWords: mean { Double(unsupported($0, $1)) },
                 meanWords: mean { a, _ in Double(AnswerMetrics.words(a.text).count) })
