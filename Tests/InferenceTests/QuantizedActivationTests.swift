@@ -134,18 +134,25 @@ import Testing
     /// Row ranges of one row take the one-row kernels, longer ranges the four-row (and multi-vector) kernels:
     /// the products must agree bit for bit, on every level. 4864 columns (Qwen2.5-0.5B's feed-forward width)
     /// gives 19 K-quant super-blocks and 152 32-blocks, past the four-row kernels' 64-block scale chunks.
-    @Test(arguments: kernelTypes, [512, 4864])
-    func multiRowKernelsMatchOneRowKernelsExactly(type: GGMLType, columns: Int) {
-        var rng = SplitMix64(seed: 41 + UInt64(type.rawValue) + UInt64(columns))
-        let rows = 22, vectors = 7  // multi-vector kernels take groups of 4, then 2, then 1
+    /// Random weights of `type` (`rows` x `columns`) and `vectors` random activation rows quantised for them.
+    static func randomProduct(_ type: GGMLType, rows: Int, columns: Int, vectors: Int, rng: inout SplitMix64)
+        -> (weights: [UInt8], rowBytes: Int, activations: [UInt8], stride: Int) {
         let weights = ReferenceBlocks.random(type, count: rows * columns, rng: &rng)
-        let rowBytes = weights.count / rows
         let stride = dera_q8_row_bytes(type.rawValue, Int64(columns))
         var xq = [UInt8](repeating: 0, count: stride * vectors)
         for v in 0..<vectors {
             let x = ReferenceBlocks.randomVector(columns, rng: &rng)
             xq.withUnsafeMutableBytes { dera_quantize_activations(type.rawValue, x, $0.baseAddress! + v * stride, Int64(columns)) }
         }
+        return (weights, weights.count / rows, xq, stride)
+    }
+
+    @Test(arguments: kernelTypes, [512, 4864])
+    func multiRowKernelsMatchOneRowKernelsExactly(type: GGMLType, columns: Int) {
+        var rng = SplitMix64(seed: 41 + UInt64(type.rawValue) + UInt64(columns))
+        let rows = 22, vectors = 7  // multi-vector kernels take groups of 4, then 2, then 1
+        let (weights, rowBytes, xq, stride) = Self.randomProduct(type, rows: rows, columns: columns, vectors: vectors,
+                                                                 rng: &rng)
         for level in 0...2 {
             _ = dera_set_kernel_level(Int32(level))
             defer { _ = dera_set_kernel_level(-1) }
@@ -182,14 +189,8 @@ import Testing
     func multiVectorKernelsMatchOneVectorResultsExactly(type: GGMLType, columns: Int) {
         var rng = SplitMix64(seed: 1234 + UInt64(type.rawValue) + UInt64(columns))
         let rows = 45, maxVectors = 8
-        let weights = ReferenceBlocks.random(type, count: rows * columns, rng: &rng)
-        let rowBytes = weights.count / rows
-        let stride = dera_q8_row_bytes(type.rawValue, Int64(columns))
-        var xq = [UInt8](repeating: 0, count: stride * maxVectors)
-        for v in 0..<maxVectors {
-            let x = ReferenceBlocks.randomVector(columns, rng: &rng)
-            xq.withUnsafeMutableBytes { dera_quantize_activations(type.rawValue, x, $0.baseAddress! + v * stride, Int64(columns)) }
-        }
+        let (weights, rowBytes, xq, stride) = Self.randomProduct(type, rows: rows, columns: columns, vectors: maxVectors,
+                                                                 rng: &rng)
         for level in 0...2 {
             _ = dera_set_kernel_level(Int32(level))
             defer { _ = dera_set_kernel_level(-1) }
