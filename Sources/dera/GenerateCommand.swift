@@ -73,7 +73,7 @@ struct Generate: ParsableCommand {
     }
 
     func runRealigned() throws {
-        let pair = try realignment.open(model)
+        let pair = try realignment.pair(reference: model.open(), model)
         let lambdas = try realignment.sweep()
         let ids = pair.tokenizer.encode(try render(pair.chatTemplate), addSpecial: true, parseSpecial: true)
         let requests = lambdas.map {

@@ -77,14 +77,6 @@ struct RealignmentOptions: ParsableArguments {
         other.model.arithmetic = model.arithmetic
         return try RealignmentPair(reference: bundle, aligned: other)
     }
-
-    func open(_ model: ModelOptions) throws -> RealignmentPair {
-        for path in [model.model, aligned, adapter].compactMap({ $0 }) where !FileManager.default.fileExists(atPath: path) {
-            throw CommandError("not found: \(path)\(path == ModelOptions.defaultModel ? " (run scripts/setup to fetch it)" : "")")
-        }
-        return try RealignmentPair.open(reference: model.model, aligned: aligned, adapter: adapter,
-                                        workers: model.threads, arithmetic: model.arithmetic)
-    }
 }
 
 /// Sampling flags shared by the generating commands.
