@@ -103,7 +103,9 @@ public struct Realigner: Sendable {
             }
         }
         var caches = [SequenceCaches?](repeating: nil, count: k)
-        // Row s: reference logits at s, aligned at k + s; mixed logits in `mixed`.
+        // The j-th live sequence's reference logits are row j, its aligned logits row live + j (live = how many
+        // sequences are still decoding): the layout RealignmentPair.forward writes, so steps write here directly.
+        // After the prefill every sequence is live, in request order. Mixed logits go to `mixed`, row s.
         var logits = [Float](repeating: 0, count: 2 * k * v)
         var mixed = [Float](repeating: 0, count: k * v)
         for group in groups {
@@ -130,21 +132,21 @@ public struct Realigner: Sendable {
         var texts = [String](repeating: "", count: k)
         var stoppedAtEnd = [Bool](repeating: false, count: k)
         var active = Array(0..<k)
-        var stepLogits = [Float](repeating: 0, count: 2 * k * v)
         while !active.isEmpty {
+            let live = active.count
             var feeds: [(caches: SequenceCaches, tokens: [Int])] = []
             var stillActive: [Int] = []
-            for s in active {
+            for (j, s) in active.enumerated() {
                 let token = logits.withUnsafeMutableBufferPointer { all -> Int in
-                    let base = all.baseAddress!
+                    let reference = all.baseAddress! + j * v, aligned = all.baseAddress! + (live + j) * v
                     mixed.withUnsafeMutableBufferPointer { out in
-                        LogitMix.mix(aligned: base + (k + s) * v, reference: base + s * v, lambda: requests[s].lambda,
+                        LogitMix.mix(aligned: aligned, reference: reference, lambda: requests[s].lambda,
                                      count: v, into: out.baseAddress! + s * v)
                     }
                     if let observe {
                         mixed.withUnsafeBufferPointer { out in
-                            observe(s, UnsafeBufferPointer(start: base + s * v, count: v),
-                                    UnsafeBufferPointer(start: base + (k + s) * v, count: v),
+                            observe(s, UnsafeBufferPointer(start: reference, count: v),
+                                    UnsafeBufferPointer(start: aligned, count: v),
                                     UnsafeBufferPointer(rebasing: out[(s * v)..<((s + 1) * v)]))
                         }
                     }
@@ -167,14 +169,9 @@ public struct Realigner: Sendable {
                 feeds.append((caches[s]!, [token]))
             }
             if !feeds.isEmpty {
-                // Feed order = stillActive order; spread the returned rows back to each sequence's slots.
-                try stepLogits.withUnsafeMutableBufferPointer { try pair.forward(feeds, logits: $0.baseAddress!) }
+                // Every live sequence was read above; the feeds, in stillActive order, refill the rows.
+                try logits.withUnsafeMutableBufferPointer { try pair.forward(feeds, logits: $0.baseAddress!) }
                 statistics.steps += 1
-                for (row, s) in stillActive.enumerated() {
-                    logits.replaceSubrange((s * v)..<((s + 1) * v), with: stepLogits[(row * v)..<((row + 1) * v)])
-                    let aligned = (feeds.count + row) * v
-                    logits.replaceSubrange(((k + s) * v)..<((k + s + 1) * v), with: stepLogits[aligned..<(aligned + v)])
-                }
             }
             active = stillActive
         }
