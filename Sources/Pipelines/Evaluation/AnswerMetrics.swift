@@ -1,3 +1,4 @@
+import Factuality
 import Foundation
 
 /// Answer-quality measures for extractive question answering: SQuAD-style normalisation, exact match, token
@@ -41,22 +42,14 @@ public enum AnswerMetrics {
         return 2 * precision * recall / (precision + recall)
     }
 
-    /// English function words that carry no content of their own.
-    public static let stopWords: Set<String> = Set("""
-        a about above after again against all also am an and any are as at be because been before being below \
-        between both but by can could did do does doing down during each either few for from further had has have \
-        having he her here hers herself him himself his how i if in into is it its itself just me more most my \
-        myself neither no nor not now of off on once only or other our ours ourselves out over own same she should \
-        so some such than that the their theirs them themselves then there these they this those through to too \
-        under until up very was we were what when where which while who whom why will with would yes you your \
-        yours yourself yourselves one answer passage passages according based given known called named
-        """.split(whereSeparator: \.isWhitespace).map(String.init))
-
-    /// Content words of `answer` (stop words out) that appear nowhere in `context`, compared by a crude
-    /// stem (the first five letters) so that inflections count as found.
+    /// Content words of `answer` (the factuality checker's stop words out) whose Porter stem appears nowhere in
+    /// `context`, lower-cased, in order, each once.
     public static func unsupportedWords(_ answer: String, context: String) -> [String] {
-        func stem(_ word: String) -> Substring { word.prefix(5) }
-        let known = Set(words(context).map(stem))
-        return words(answer).filter { !stopWords.contains($0) && !known.contains(stem($0)) }
+        let known = Set(TextAnalyzer.words(context).map(\.stem))
+        var result: [String] = []
+        for word in TextAnalyzer.words(answer) where word.isContent && !known.contains(word.stem) {
+            if !result.contains(word.lower) { result.append(word.lower) }
+        }
+        return result
     }
 }
