@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Realign", targets: ["Realign"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
         .library(name: "Factuality", targets: ["Factuality"]),
+        .library(name: "Control", targets: ["Control"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
     ],
     dependencies: [
@@ -61,14 +62,19 @@ let package = Package(
             name: "Factuality",
             dependencies: ["Inference", "Tokenization"],
             swiftSettings: optimise),
+        // The lambda controller: naturalness, candidate choice between correctness and naturalness, Pareto
+        // fronts over lambda sweeps, the tuned-lambda file.
+        .target(
+            name: "Control",
+            dependencies: ["Realign", "Factuality"]),
         // End-to-end jobs: grounded question answering (and, later, summarisation and lambda tuning).
         .target(
             name: "Pipelines",
-            dependencies: ["Inference", "Realign", "Retrieval", "Factuality", "Tokenization"]),
+            dependencies: ["Inference", "Realign", "Retrieval", "Factuality", "Control", "Tokenization"]),
         // The command-line tool: argument parsing only, no logic.
         .executableTarget(
             name: "dera",
-            dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval", "Factuality", "Pipelines",
+            dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval", "Factuality", "Control", "Pipelines",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
 
@@ -78,7 +84,8 @@ let package = Package(
         .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
         .testTarget(name: "FactualityTests", dependencies: ["Factuality", "Inference", "Tokenization"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Retrieval", "Inference", "Tokenization"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Factuality"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Control", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,10 +1,13 @@
+import Control
+import Factuality
 import Foundation
 import Inference
 import Realign
 import Retrieval
 import Tokenization
 
-/// A grounded answer: the generated text and the passages it was given, numbered as the prompt numbered them.
+/// A grounded answer: the generated text, the passages it was given (numbered as the prompt numbered them), and,
+/// when the answerer checks itself, the checker's report, naturalness and the candidates it chose from.
 public struct GroundedAnswer: Sendable, Codable {
     public struct Citation: Sendable, Codable, Equatable {
         public var number: Int
@@ -22,20 +25,95 @@ public struct GroundedAnswer: Sendable, Codable {
     public var generationTokensPerSecond: Double
     /// The DeRa strength the answer was decoded with; nil for the model alone.
     public var lambda: Float?
+    /// Decoding ended at the token limit, not at an end-of-generation token.
+    public var truncated: Bool = false
+    /// The check of the answer against the passages it was generated from (nil when not checked).
+    public var check: FactualityReport?
+    /// The checker's score of the answer (``Candidate/correctness(of:)``).
+    public var correctness: Double?
+    public var naturalness: NaturalnessReport?
+    /// With `--lambda auto`: every candidate decoded, and which one was chosen by which rule.
+    public var candidates: [Candidate]?
+    public var chosen: Int?
+    public var rule: String?
+    /// Wall time of the whole answer: retrieval, prompt, decoding and checking.
+    public var seconds: Double = 0
 }
 
-/// Grounded question answering: retrieve passages, put them in the prompt template, generate.
+/// How the lambda of an answer is decided.
+public enum LambdaSetting: Sendable, Equatable, CustomStringConvertible {
+    /// Decode at this lambda.
+    case fixed(Float)
+    /// Decode every candidate lambda in one batch (the prompt prefilled once), check each, keep the one `rule`
+    /// picks. Lambda 0 (the reference alone) is always among the candidates.
+    case auto(candidates: [Float], rule: SelectionRule)
+
+    /// The candidates `auto` decodes when not told otherwise: the reference, halfway, the aligned model.
+    public static let defaultCandidates: [Float] = [0, 0.5, 1]
+    public static let defaultAuto = LambdaSetting.auto(candidates: defaultCandidates, rule: .default)
+
+    /// The lambdas to decode, lambda 0 first for auto.
+    public var lambdas: [Float] {
+        switch self {
+        case let .fixed(lambda): [lambda]
+        case let .auto(candidates, _): candidates.contains(0) ? candidates : [0] + candidates
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .fixed(lambda): formatLambda(lambda)
+        case let .auto(candidates, rule): "auto(\(candidates.map(formatLambda).joined(separator: ",")); \(rule))"
+        }
+    }
+}
+
+/// A lambda as people write it: "0.5", "1", "-0.25".
+public func formatLambda(_ lambda: Float) -> String {
+    lambda == lambda.rounded() ? String(Int(lambda)) : String(format: "%g", Double(lambda))
+}
+
+/// How an answerer checks what it generated.
+public struct SelfCheck: Sendable {
+    public var checker: FactualityChecker
+    public var naturalness: NaturalnessScorer
+    /// The reference model that measures fluency (log-likelihood of the answer after the question alone); nil
+    /// keeps naturalness lexical (flags and length only).
+    public var fluency: ModelGrounding?
+
+    public init(checker: FactualityChecker, naturalness: NaturalnessScorer = NaturalnessScorer(),
+                fluency: ModelGrounding? = nil) {
+        self.checker = checker
+        self.naturalness = naturalness
+        self.fluency = fluency
+    }
+}
+
+/// One decoded output before scoring.
+public struct DecodedOutput: Sendable {
+    public var lambda: Float?
+    public var tokens: [Int]
+    public var text: String
+    public var truncated: Bool
+}
+
+/// Grounded question answering: retrieve passages, put them in the prompt template, generate, and (with
+/// ``selfCheck``) check the answer against those very passages.
 ///
-/// With ``realignment`` set, the answer is decoded with DeRa (reference and aligned model mixed at lambda);
-/// otherwise with the bundle's model alone.
+/// With ``realignment`` set, the answer is decoded with DeRa at a fixed lambda or, with `.auto`, at several
+/// candidate lambdas in one batch from which the checker and the naturalness measure choose; otherwise with the
+/// bundle's model alone.
 public struct GroundedAnswerer: Sendable {
-    /// Decoding-time realignment settings: the model pair and the mixing strength.
+    /// Decoding-time realignment settings: the model pair and how lambda is decided.
     public struct Realignment: Sendable {
         public var pair: RealignmentPair
-        public var lambda: Float
-        public init(pair: RealignmentPair, lambda: Float) {
+        public var setting: LambdaSetting
+        public init(pair: RealignmentPair, setting: LambdaSetting) {
             self.pair = pair
-            self.lambda = lambda
+            self.setting = setting
+        }
+        public init(pair: RealignmentPair, lambda: Float) {
+            self.init(pair: pair, setting: .fixed(lambda))
         }
     }
 
@@ -48,6 +126,7 @@ public struct GroundedAnswerer: Sendable {
     public var maxTokens = 128
     public var sampling = SamplingParameters.greedy
     public var realignment: Realignment?
+    public var selfCheck: SelfCheck?
 
     public init(store: PassageStore, bundle: ModelBundle, template: PromptTemplate) {
         self.store = store
@@ -55,34 +134,49 @@ public struct GroundedAnswerer: Sendable {
         self.template = template
     }
 
+    /// The passages for `question`.
+    public func retrieve(_ question: String) throws -> [SearchHit] {
+        try store.search(question, options: SearchOptions(limit: passageCount))
+    }
+
+    /// The passage text as the prompt shows it (cut to ``passageCharacters``).
+    public func promptText(_ hit: SearchHit) -> String {
+        hit.passage.text.count > passageCharacters
+            ? String(hit.passage.text.prefix(passageCharacters)) + "…" : hit.passage.text
+    }
+
     /// The chat messages for `question` over `hits`, numbered from 1.
     public func messages(question: String, hits: [SearchHit]) throws -> [ChatMessage] {
         let passages: String = hits.enumerated().map { index, hit -> String in
-            let text = hit.passage.text.count > passageCharacters
-                ? String(hit.passage.text.prefix(passageCharacters)) + "…" : hit.passage.text
-            return "[\(index + 1)] \(hit.title.isEmpty ? "" : hit.title + ": ")\(text)"
+            "[\(index + 1)] \(hit.title.isEmpty ? "" : hit.title + ": ")\(promptText(hit))"
         }.joined(separator: "\n")
         return try template.messages(["passages": passages, "question": question])
     }
 
-    /// Answers `question`, streaming text pieces to `onText` as they are generated.
-    public func answer(_ question: String, onText: (String) -> Void = { _ in }) throws -> GroundedAnswer {
+    /// The prompt's token ids.
+    public func prompt(question: String, hits: [SearchHit]) throws -> [Int] {
+        try encode(try messages(question: question, hits: hits))
+    }
+
+    /// Token ids of a chat with the generation prompt appended.
+    func encode(_ messages: [ChatMessage]) throws -> [Int] {
         guard let chat = bundle.chatTemplate else { throw PipelineError.noChatTemplate(model: bundle.path) }
-        let hits = try store.search(question, options: SearchOptions(limit: passageCount))
-        let prompt = chat.render(try messages(question: question, hits: hits), addGenerationPrompt: true)
-        let ids = bundle.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
-        var text = ""
-        let generatedTokens: Int, tokensPerSecond: Double
-        if let realignment {
-            let (output, statistics) = try Realigner(pair: realignment.pair).generate(
-                prompt: ids, lambda: realignment.lambda, maxTokens: maxTokens, sampling: sampling
-            ) { piece in
-                text += piece.text
-                onText(piece.text)
-                return true
-            }
-            (generatedTokens, tokensPerSecond) = (output.tokens.count, statistics.generationTokensPerSecond)
-        } else {
+        return bundle.tokenizer.encode(chat.render(messages, addGenerationPrompt: true), addSpecial: true,
+                                       parseSpecial: true)
+    }
+
+    /// The passages the checker compares an answer with: exactly the text the prompt showed, identified by their
+    /// citation numbers ("1", "2", ...), so evidence points at a citation.
+    public func checkerPassages(_ hits: [SearchHit]) -> [Factuality.Passage] {
+        hits.enumerated().map { index, hit in Factuality.Passage(id: "\(index + 1)", text: promptText(hit)) }
+    }
+
+    /// Decodes `lambdas` for one prompt in one batch (the prompt prefilled once); with no realignment, the model
+    /// alone (`lambdas` ignored). `onText` streams the text of a single sequence.
+    public func decode(prompt ids: [Int], lambdas: [Float], onText: (String) -> Void = { _ in })
+        throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
+        guard let realignment else {
+            var text = ""
             let (tokens, statistics) = try TextGenerator(bundle: bundle).generate(
                 prompt: ids, maxTokens: maxTokens, sampling: sampling
             ) { _, piece in
@@ -90,14 +184,76 @@ public struct GroundedAnswerer: Sendable {
                 onText(piece)
                 return true
             }
-            (generatedTokens, tokensPerSecond) = (tokens.count, statistics.generationTokensPerSecond)
+            let output = DecodedOutput(lambda: nil, tokens: tokens, text: text,
+                                       truncated: !statistics.stoppedAtEndOfGeneration)
+            return ([output], statistics.generationTokensPerSecond)
         }
+        let requests = lambdas.map { RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling, maxTokens: maxTokens) }
+        let (outputs, statistics) = try Realigner(pair: realignment.pair).generate(requests, onPiece: { piece in
+            if requests.count == 1 { onText(piece.text) }
+            return true
+        })
+        return (outputs.map {
+            DecodedOutput(lambda: $0.lambda, tokens: $0.tokens, text: $0.text, truncated: !$0.stoppedAtEndOfGeneration)
+        }, statistics.generationTokensPerSecond)
+    }
+
+    /// Scores decoded outputs: the checker against `passages`, naturalness with fluency after the question alone.
+    public func score(_ outputs: [DecodedOutput], question: String, passages: [Factuality.Passage], check: SelfCheck)
+        throws -> [(candidate: Candidate, report: FactualityReport)] {
+        let texts = outputs.map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        var fluencies = [Double?](repeating: nil, count: outputs.count)
+        if let grounding = check.fluency {
+            let asked = try encode([.user(question)])
+            let scores = try grounding.meanLogProbabilities(of: outputs.map(\.tokens), after: asked)
+            for i in outputs.indices where !outputs[i].tokens.isEmpty { fluencies[i] = scores[i] }
+        }
+        return try outputs.indices.map { i in
+            let report = try check.checker.check(answer: texts[i], passages: passages, question: question)
+            let naturalness = check.naturalness.report(texts[i], question: question, fluency: fluencies[i],
+                                                       truncated: outputs[i].truncated)
+            let lambda = outputs[i].lambda ?? 0
+            let label = outputs[i].lambda.map { "lambda \(formatLambda($0))" } ?? "model alone"
+            return (Candidate(label: label, lambda: lambda, text: texts[i], correctness: Candidate.correctness(of: report),
+                              naturalness: naturalness, tokens: outputs[i].tokens.count), report)
+        }
+    }
+
+    /// Answers `question`, streaming text pieces to `onText` as they are generated (a fixed lambda or the model
+    /// alone; `auto` decodes its candidates together and streams nothing).
+    public func answer(_ question: String, onText: (String) -> Void = { _ in }) throws -> GroundedAnswer {
+        let start = Date()
+        let hits = try retrieve(question)
+        let ids = try prompt(question: question, hits: hits)
+        let lambdas = realignment?.setting.lambdas ?? []
+        let (outputs, tokensPerSecond) = try decode(prompt: ids, lambdas: lambdas, onText: onText)
         let citations = hits.enumerated().map { index, hit in
             GroundedAnswer.Citation(number: index + 1, source: hit.source, title: hit.title,
                                     passageID: hit.passage.id, text: hit.passage.text)
         }
-        return GroundedAnswer(question: question, answer: text.trimmingCharacters(in: .whitespacesAndNewlines),
-                              citations: citations, promptTokens: ids.count, generatedTokens: generatedTokens,
-                              generationTokensPerSecond: tokensPerSecond, lambda: realignment?.lambda)
+        var chosen = 0
+        var result = GroundedAnswer(
+            question: question, answer: "", citations: citations, promptTokens: ids.count,
+            generatedTokens: outputs.reduce(0) { $0 + $1.tokens.count }, generationTokensPerSecond: tokensPerSecond,
+            lambda: nil)
+        if let selfCheck {
+            let scored = try score(outputs, question: question, passages: checkerPassages(hits), check: selfCheck)
+            if case let .auto(_, rule)? = realignment?.setting {
+                chosen = rule.choose(scored.map(\.candidate)) ?? 0
+                result.candidates = scored.map(\.candidate)
+                result.chosen = chosen
+                result.rule = rule.description
+            }
+            result.check = scored[chosen].report
+            result.correctness = scored[chosen].candidate.correctness
+            result.naturalness = scored[chosen].candidate.naturalness
+        } else if outputs.count > 1 {
+            throw PipelineError.autoNeedsChecker
+        }
+        result.answer = outputs[chosen].text.trimmingCharacters(in: .whitespacesAndNewlines)
+        result.lambda = outputs[chosen].lambda
+        result.truncated = outputs[chosen].truncated
+        result.seconds = Date().timeIntervalSince(start)
+        return result
     }
 }

@@ -1,18 +1,25 @@
 import ArgumentParser
+import Control
+import Factuality
 import Foundation
 import Inference
 import Pipelines
 import Realign
 import Retrieval
 
-/// `dera ask`: grounded question answering over a passage store, with citations.
+/// `dera ask`: grounded question answering over a passage store, with citations and a check of its own answer.
 struct Ask: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Answer a question from retrieved passages, citing them.",
+        abstract: "Answer a question from retrieved passages, citing them, and check the answer against them.",
         discussion: """
-            Build the store first with `dera index` (scripts/run does it for the default corpus). With --adapter \
-            (or --aligned) the answer is decoded with DeRa at --lambda: for example the committed faithfulness \
-            adapter, `--adapter models/adapters/smollm2-dpo-beta0.1 --lambda 1`.
+            Build the store first with `dera index` (scripts/run does it for the default corpus). With the default \
+            model the answer is decoded with DeRa against its committed faithfulness adapter (--no-adapter: the \
+            model alone). --lambda 0 is the reference model, 1 the adapter; auto decodes several candidate lambdas \
+            in one batch, checks each against the passages and keeps the one --rule picks. Without --lambda: the \
+            choice `dera tune` saved for this model (models/controller/tuned.json), else auto.
+
+            After the answer come its sources, the support of each claim (with a warning on unsupported claims), the \
+            lambda used, naturalness and correctness. --json carries all of it, auto's candidates included.
             """)
 
     @Argument(help: "The question.")
@@ -32,15 +39,20 @@ struct Ask: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
+    @OptionGroup(title: "Self-check and lambda control") var control: ControlOptions
+    @OptionGroup(title: "Checker calibration") var calibration: CalibrationOptions
     @OptionGroup var sampling: SamplingOptions
 
-    @Flag(help: "Print the answer and its citations as JSON instead of streaming text.")
+    @Flag(help: "Print the answer, citations, check and candidates as JSON instead of streaming text.")
     var json = false
 
     func validate() throws {
         guard passages >= 1 else { throw ValidationError("-k must be at least 1") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
-        if realignment.lambdas != nil { throw ValidationError("dera ask decodes one lambda; use --lambda") }
+        if realignment.lambdas != nil { throw ValidationError("dera ask decodes one lambda or auto; use --lambda") }
+        if control.noCheck, realignment.lambda == .auto {
+            throw ValidationError("--lambda auto chooses with the checker; drop --no-check")
+        }
     }
 
     func run() throws {
@@ -50,31 +62,67 @@ struct Ask: ParsableCommand {
         let bundle = try model.open()
         var answerer = GroundedAnswerer(store: try PassageStore(path: db, createIfMissing: false),
                                         bundle: bundle, template: try PromptTemplate(contentsOf: template))
-        if realignment.isRealigning {
-            answerer.realignment = .init(pair: try realignment.pair(reference: bundle, model), lambda: realignment.lambda)
+        let adapter = realignment.adapterPath(model)
+        if realignment.isRealigning(model) {
+            var setting = try control.setting(realignment.lambda, model: model.model, adapter: adapter)
+            if control.noCheck, case .auto = setting { setting = .fixed(try tunedLambda(model: model, adapter: adapter, path: control.tuned)) }
+            // Lambda 0 is the reference alone: no aligned rows to compute.
+            if setting != .fixed(0), let pair = try realignment.pair(reference: bundle, model) {
+                answerer.realignment = .init(pair: pair, setting: setting)
+            }
         }
+        if !control.noCheck { answerer.selfCheck = try control.selfCheck(bundle: bundle, calibration: calibration) }
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
         answerer.sampling = sampling.parameters
         let output = FileHandle.standardOutput
+        let streams = !json && answerer.realignment.map { $0.setting.lambdas.count == 1 } ?? true
         let answer = try answerer.answer(question) { piece in
-            if !json { output.write(Data(piece.utf8)) }
+            if streams { output.write(Data(piece.utf8)) }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            output.write(try encoder.encode(answer))
-            output.write(Data("\n".utf8))
+            output.write(Data((try JSONOutput.encode(answer) + "\n").utf8))
             return
         }
-        var sources = "\n\nSources:\n"
-        for citation in answer.citations {
-            sources += "[\(citation.number)] \(citation.title.isEmpty ? citation.source : citation.title) (\(citation.source))\n"
-        }
-        output.write(Data(sources.utf8))
-        let decoder = answer.lambda.map { "DeRa lambda \(formatLambda($0)), " } ?? ""
+        if !streams { output.write(Data(answer.answer.utf8)) }
+        output.write(Data(Self.report(answer).utf8))
+        let decoder = answer.lambda.map { "DeRa lambda \(formatLambda($0)), " } ?? "model alone, "
         FileHandle.standardError.write(Data(String(
-            format: "%@%d prompt tokens, %d generated, %.1f tok/s\n", decoder, answer.promptTokens,
-            answer.generatedTokens, answer.generationTokensPerSecond).utf8))
+            format: "%@%d prompt tokens, %d generated, %.1f tok/s, %.2f s\n", decoder, answer.promptTokens,
+            answer.generatedTokens, answer.generationTokensPerSecond, answer.seconds).utf8))
+    }
+
+    /// What follows the answer in text mode: sources, the check of each claim, the lambda and the scores.
+    static func report(_ answer: GroundedAnswer) -> String {
+        var text = "\n\nSources:\n"
+        for citation in answer.citations {
+            text += "[\(citation.number)] \(citation.title.isEmpty ? citation.source : citation.title) (\(citation.source))\n"
+        }
+        if let check = answer.check {
+            text += "\nCheck against these passages (\(check.scorer) checker, threshold \(String(format: "%.2f", check.threshold))):\n"
+            if check.claims.isEmpty { text += "  the answer makes no claim to check\n" }
+            for claim in check.claims {
+                let mark = claim.label == .supported ? "supported  " : "UNSUPPORTED"
+                text += "  \(mark) \(String(format: "%.2f", claim.score))  \"\(claim.text)\""
+                if let evidence = claim.evidence { text += " (evidence: [\(evidence.passageID)])" }
+                text += "\n"
+            }
+            let unsupported = check.claims.filter { $0.label == .unsupported }.count
+            if unsupported > 0 {
+                text += "WARNING: \(unsupported) claim\(unsupported == 1 ? "" : "s") not supported by the passages; treat the answer with care.\n"
+            }
+        }
+        var summary = "lambda " + (answer.lambda.map(formatLambda) ?? "none (model alone)")
+        if let candidates = answer.candidates, let chosen = answer.chosen {
+            summary += " chosen by auto (\(answer.rule ?? "")) from " + candidates.enumerated().map { i, c in
+                "\(i == chosen ? "*" : "")\(formatLambda(c.lambda)): correct \(String(format: "%.2f", c.correctness)) natural \(String(format: "%.2f", c.naturalness.score))"
+            }.joined(separator: " | ")
+        }
+        if let naturalness = answer.naturalness {
+            summary += "; naturalness \(String(format: "%.2f", naturalness.score))"
+            if !naturalness.flags.isEmpty { summary += " (" + naturalness.flags.map(\.rawValue).joined(separator: ", ") + ")" }
+        }
+        if let correctness = answer.correctness { summary += "; correctness \(String(format: "%.2f", correctness))" }
+        return text + summary + "\n"
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inference
+import Pipelines
 import Realign
 import Tokenization
 
@@ -53,8 +54,14 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        if realignment.isRealigning { return try runRealigned() }
+        if realignment.lambda == .auto {
+            throw ValidationError("--lambda auto checks candidates against passages; use it with dera ask")
+        }
         let bundle = try model.open()
+        let lambdas = try realignment.sweep(default: tunedLambda(model: model, adapter: realignment.adapterPath(model)))
+        if realignment.isRealigning(model), lambdas != [0], let pair = try realignment.pair(reference: bundle, model) {
+            return try runRealigned(pair, lambdas: lambdas)
+        }
         let ids = bundle.tokenizer.encode(try render(bundle.chatTemplate), addSpecial: true, parseSpecial: true)
         let generator = TextGenerator(bundle: bundle)
         let output = FileHandle.standardOutput
@@ -72,9 +79,7 @@ struct Generate: ParsableCommand {
         FileHandle.standardError.write(Data(report.utf8))
     }
 
-    func runRealigned() throws {
-        let pair = try realignment.pair(reference: model.open(), model)
-        let lambdas = try realignment.sweep()
+    func runRealigned(_ pair: RealignmentPair, lambdas: [Float]) throws {
         let ids = pair.tokenizer.encode(try render(pair.chatTemplate), addSpecial: true, parseSpecial: true)
         let requests = lambdas.map {
             RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling.parameters, maxTokens: maxTokens)
@@ -99,11 +104,6 @@ struct Generate: ParsableCommand {
             statistics.generatedTokens, statistics.generationTokensPerSecond, model.threads, model.threads == 1 ? "" : "s")
         FileHandle.standardError.write(Data(report.utf8))
     }
-}
-
-/// A lambda as the user would write it: 0.5, 1, 2.
-func formatLambda(_ lambda: Float) -> String {
-    lambda == lambda.rounded() ? String(Int(lambda)) : String(format: "%g", Double(lambda))
 }
 
 /// `dera tokenize`: print token ids as a JSON array, like llama.cpp's llama-tokenize.

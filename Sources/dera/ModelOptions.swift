@@ -35,48 +35,102 @@ struct ModelOptions: ParsableArguments {
 }
 
 /// The aligned side of decoding-time realignment and the mixing strengths.
+///
+/// With the default model and neither --aligned nor --adapter, the default model's committed faithfulness adapter
+/// is the aligned side (``defaultAdapter``); --no-adapter turns it off.
 struct RealignmentOptions: ParsableArguments {
+    /// The committed faithfulness adapter of the default model.
+    static let defaultAdapter = "models/adapters/smollm2-dpo-beta0.1"
+
     @Option(name: .long, help: "An aligned model with the reference's tokenizer (.gguf or Hugging Face folder): decode with DeRa.")
     var aligned: String?
 
-    @Option(name: .long, help: "A LoRA adapter (PEFT folder or llama.cpp LoRA .gguf) that makes the reference the aligned model: decode with DeRa in one pass over shared weights.")
+    @Option(name: .long, help: ArgumentHelp(
+        "A LoRA adapter (PEFT folder or llama.cpp LoRA .gguf) that makes the reference the aligned model: decode with DeRa in one pass over shared weights.",
+        discussion: "Default with the default model: \(RealignmentOptions.defaultAdapter)."))
     var adapter: String?
 
-    @Option(name: .long, help: "DeRa strength: logits = lambda * aligned + (1 - lambda) * reference; 0 = reference, 1 = aligned, > 1 extrapolates.")
-    var lambda: Float = 1
+    @Flag(name: .long, help: "Decode with the model alone: no adapter, not even the default one.")
+    var noAdapter = false
 
-    @Option(name: .long, help: "A comma-separated sweep of lambdas (e.g. 0,0.5,1,2), decoded together in one batch.")
+    @Option(name: .long, help: ArgumentHelp(
+        "DeRa strength: logits = lambda * aligned + (1 - lambda) * reference; 0 = reference, 1 = aligned, > 1 extrapolates; or auto.",
+        discussion: "auto (dera ask): decode several candidate lambdas in one batch and keep the one the checker and the naturalness measure choose. Default: the choice `dera tune` saved in models/controller/tuned.json for this model and adapter, else auto."))
+    var lambda: LambdaArgument?
+
+    @Option(name: .long, help: "A comma-separated sweep of lambdas (e.g. 0,0.5,1,2), decoded together in one batch (at most \(RealignmentOptions.maximumSweep)).")
     var lambdas: String?
 
-    var isRealigning: Bool { aligned != nil || adapter != nil }
+    static let maximumSweep = 16
+
+    /// The adapter to use: the one given, else the default model's committed adapter (unless --no-adapter or
+    /// --aligned, or another model).
+    func adapterPath(_ model: ModelOptions) -> String? {
+        if noAdapter || aligned != nil { return adapter }
+        if let adapter { return adapter }
+        guard model.model == ModelOptions.defaultModel,
+              FileManager.default.fileExists(atPath: Self.defaultAdapter + "/adapter_config.json") else { return nil }
+        return Self.defaultAdapter
+    }
+
+    func isRealigning(_ model: ModelOptions) -> Bool { aligned != nil || adapterPath(model) != nil }
 
     func validate() throws {
         if aligned != nil && adapter != nil { throw ValidationError("give --aligned or --adapter, not both") }
-        if !isRealigning && (lambdas != nil) { throw ValidationError("--lambdas needs --aligned or --adapter") }
-        _ = try sweep()
+        if noAdapter && (aligned != nil || adapter != nil) {
+            throw ValidationError("--no-adapter decodes the model alone; drop --aligned/--adapter or --no-adapter")
+        }
+        if noAdapter && (lambdas != nil || lambda != nil) {
+            throw ValidationError("--lambda and --lambdas need an aligned side; drop --no-adapter")
+        }
+        if lambdas != nil, lambda != nil { throw ValidationError("give --lambda or --lambdas, not both") }
+        _ = try sweep(default: 0)
     }
 
-    /// The lambdas to decode: the --lambdas list, or the single --lambda.
-    func sweep() throws -> [Float] {
-        guard let lambdas else { return [lambda] }
-        let values = lambdas.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    /// The lambdas to decode: the --lambdas list, or the single --lambda (`fallback` when none is given).
+    func sweep(default fallback: Float) throws -> [Float] {
+        guard let lambdas else {
+            if case let .value(value)? = lambda { return [value] }
+            return [fallback]
+        }
+        let values = lambdas.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard values.count <= Self.maximumSweep else {
+            throw ValidationError("--lambdas takes at most \(Self.maximumSweep) values, got \(values.count)")
+        }
         let parsed = values.compactMap(Float.init)
         guard parsed.count == values.count, !parsed.isEmpty, parsed.allSatisfy(\.isFinite) else {
-            throw ValidationError("--lambdas must be comma-separated numbers, got '\(lambdas)'")
+            throw ValidationError("--lambdas must be comma-separated finite numbers, got '\(lambdas)'")
         }
         return parsed
     }
 
-    /// The pair for an already opened reference `bundle`.
-    func pair(reference bundle: ModelBundle, _ model: ModelOptions) throws -> RealignmentPair {
+    /// The pair for an already opened reference `bundle`, or nil for the model alone.
+    func pair(reference bundle: ModelBundle, _ model: ModelOptions) throws -> RealignmentPair? {
+        let adapter = adapterPath(model)
         for path in [aligned, adapter].compactMap({ $0 }) where !FileManager.default.fileExists(atPath: path) {
             throw CommandError("not found: \(path)")
         }
         if let adapter { return try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(adapter, for: bundle.model)) }
-        let other = try ModelBundle.open(aligned!, workers: model.threads)
+        guard let aligned else { return nil }
+        let other = try ModelBundle.open(aligned, workers: model.threads)
         other.model.arithmetic = model.arithmetic
         return try RealignmentPair(reference: bundle, aligned: other)
     }
+}
+
+/// A `--lambda` value: a finite number or `auto`.
+enum LambdaArgument: ExpressibleByArgument, Equatable {
+    case value(Float)
+    case auto
+
+    init?(argument: String) {
+        if argument == "auto" { self = .auto; return }
+        guard let value = Float(argument), value.isFinite else { return nil }
+        self = .value(value)
+    }
+
+    static var defaultCompletionKind: CompletionKind { .list(["auto", "0", "0.5", "1"]) }
 }
 
 /// Sampling flags shared by the generating commands.

@@ -3,6 +3,9 @@ import Formats
 import Inference
 import Testing
 import Tokenization
+import Control
+import Factuality
+import Realign
 @testable import Pipelines
 @testable import Retrieval
 
@@ -72,5 +75,50 @@ import Tokenization
         #expect(answer.citations.count <= 2)
         #expect(answer.answer.contains("Tanzania"), "\(answer.answer)")
         #expect(answer.generatedTokens > 0 && answer.generatedTokens <= 40)
+    }
+
+    @Test(.enabled(if: modelAvailable, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
+    func autoDecodesCandidatesChecksEachAndKeepsTheOneTheRulePicks() throws {
+        let bundle = try ModelBundle.open(Self.root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf", workers: 2)
+        var answerer = GroundedAnswerer(store: try Self.store(), bundle: bundle,
+                                        template: try PromptTemplate(contentsOf: Self.root + "/prompts/grounded-qa.txt"))
+        answerer.passageCount = 2
+        answerer.maxTokens = 32
+        let pair = try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(
+            Self.root + "/models/adapters/smollm2-dpo-beta0.1", for: bundle.model))
+        answerer.realignment = .init(pair: pair, setting: .auto(candidates: [0.5, 1], rule: .default))
+        // auto without a checker is refused rather than guessed.
+        #expect(throws: PipelineError.autoNeedsChecker) { try answerer.answer("How high is Mount Kilimanjaro?") }
+
+        let calibration = try CheckerCalibration.load(Self.root + "/" + CheckerCalibration.defaultPath)
+        answerer.selfCheck = SelfCheck(checker: try FactualityChecker(profile: calibration.profile("general", path: "calibration")),
+                                       fluency: ModelGrounding(bundle: bundle))
+        let answer = try answerer.answer("How high is Mount Kilimanjaro?")
+        let candidates = try #require(answer.candidates)
+        // Lambda 0 is always a candidate and comes first.
+        #expect(candidates.map(\.lambda) == [0, 0.5, 1])
+        #expect(answer.chosen == SelectionRule.default.choose(candidates))
+        let chosen = candidates[answer.chosen!]
+        #expect(answer.answer == chosen.text && answer.lambda == chosen.lambda)
+        #expect(answer.correctness == chosen.correctness && answer.naturalness == chosen.naturalness)
+        // Every candidate was decoded separately: each equals a lone fixed-lambda run of the same prompt.
+        for candidate in candidates {
+            var fixed = answerer
+            fixed.realignment = .init(pair: pair, setting: .fixed(candidate.lambda))
+            #expect(try fixed.answer("How high is Mount Kilimanjaro?").answer == candidate.text)
+        }
+        // The check is of the chosen text against the prompt's passages, evidence naming citation numbers.
+        let check = try #require(answer.check)
+        #expect(check.answer == answer.answer)
+        for claim in check.claims { #expect(["1", "2"].contains(claim.evidence?.passageID ?? "1")) }
+        // Fluency was measured (a log-probability, so negative) for every non-empty candidate.
+        for candidate in candidates where !candidate.text.isEmpty {
+            #expect((candidate.naturalness.fluency ?? 1) < 0)
+        }
+        // The JSON a caller gets carries the claims and every score.
+        let json = String(decoding: try JSONEncoder().encode(answer), as: UTF8.self)
+        for key in ["\"check\"", "\"claims\"", "\"correctness\"", "\"naturalness\"", "\"candidates\"", "\"chosen\"", "\"rule\""] {
+            #expect(json.contains(key), "\(key)")
+        }
     }
 }

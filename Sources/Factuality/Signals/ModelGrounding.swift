@@ -90,8 +90,8 @@ public struct ModelGrounding: Sendable {
         }
     }
 
-    /// Mean log-probability of each token sequence as a continuation of `prefix`.
-    func meanLogProbabilities(of sequences: [[Int]], after prefix: [Int]) throws -> [Double] {
+    /// Mean log-probability of each token sequence as a continuation of `prefix` (0 for an empty sequence).
+    public func meanLogProbabilities(of sequences: [[Int]], after prefix: [Int]) throws -> [Double] {
         var result = [Double](repeating: 0, count: sequences.count)
         let scored = sequences.indices.filter { !sequences[$0].isEmpty }
         guard !scored.isEmpty, !prefix.isEmpty else { return result }

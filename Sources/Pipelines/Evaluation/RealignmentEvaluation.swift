@@ -140,32 +140,10 @@ public struct RealignmentEvaluation {
         return (common.count, Double(exact) / Double(common.count), f1 / Double(common.count))
     }
 
-    /// Answers already in `path`. A last line cut short by an interruption is dropped (and cut from the file)
-    /// so appending continues on a clean line.
+    /// Answers already in `path` (see ``JSONLRecords/read(_:from:what:)``).
     static func readAnswers(_ path: String) throws -> [Answer] {
-        guard var data = FileManager.default.contents(atPath: path), !data.isEmpty else { return [] }
-        if data.last != UInt8(ascii: "\n") {
-            let keep = (data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? 0
-            data = data.prefix(keep)
-            try data.write(to: URL(fileURLWithPath: path))
-        }
-        var answers: [Answer] = []
-        for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
-            do {
-                answers.append(try JSONDecoder().decode(Answer.self, from: Data(line)))
-            } catch {
-                throw PipelineError.badRow(path: path, line: n + 1, reason: "not an answer record (\(error)); move the file away to start over")
-            }
-        }
-        return answers
+        try JSONLRecords.read(Answer.self, from: path, what: "an answer record")
     }
 
-    static func openForAppending(_ path: String) throws -> FileHandle {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle.seekToEnd()
-        return handle
-    }
+    static func openForAppending(_ path: String) throws -> FileHandle { try JSONLRecords.openForAppending(path) }
 }

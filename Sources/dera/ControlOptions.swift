@@ -1,0 +1,89 @@
+import ArgumentParser
+import Control
+import Factuality
+import Foundation
+import Inference
+import Pipelines
+
+/// How a generating command checks itself and how `--lambda auto` chooses.
+struct ControlOptions: ParsableArguments {
+    @Option(help: "Candidate lambdas --lambda auto decodes in one batch (comma-separated; 0 is always added).")
+    var candidates: String?
+
+    @Option(help: ArgumentHelp(
+        "How auto chooses among candidates: most-correct[:MARGIN], natural-at-least:TARGET or weighted:W.",
+        discussion: "most-correct (the default, margin 0.02) keeps the candidate the checker scores highest, the most natural of near ties; natural-at-least keeps the most natural candidate whose checker score reaches TARGET; weighted maximises W * correctness + (1 - W) * naturalness."))
+    var rule: String?
+
+    @Option(help: "The tuned-lambda file `dera tune` writes (used when --lambda is not given).")
+    var tuned: String = TunedLambda.defaultPath
+
+    @Flag(help: "Do not check the answer (only with a fixed lambda).")
+    var noCheck = false
+
+    @Flag(help: "Check with the model's PMI as well as the lexical signals (slower).")
+    var checkModel = false
+
+    @Flag(help: "Naturalness without the fluency pass (flags and length only).")
+    var noFluency = false
+
+    func validate() throws {
+        if let rule, SelectionRule(rule) == nil {
+            throw ValidationError("--rule must be most-correct[:MARGIN], natural-at-least:TARGET or weighted:W with numbers in [0, 1], got '\(rule)'")
+        }
+        _ = try candidateLambdas()
+    }
+
+    func candidateLambdas() throws -> [Float]? {
+        guard let candidates else { return nil }
+        let values = candidates.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = values.compactMap(Float.init)
+        guard parsed.count == values.count, !parsed.isEmpty, parsed.allSatisfy(\.isFinite),
+              parsed.count <= RealignmentOptions.maximumSweep else {
+            throw ValidationError("--candidates must be 1 to \(RealignmentOptions.maximumSweep) comma-separated finite numbers, got '\(candidates)'")
+        }
+        return parsed
+    }
+
+    /// The saved choice for this model and adapter, if the file holds one.
+    func tunedChoice(model: String, adapter: String?) throws -> TunedLambda? {
+        do {
+            guard let tuned = try TunedLambda.load(self.tuned), tuned.applies(model: model, adapter: adapter) else { return nil }
+            return tuned
+        } catch let error as ControlError { throw CommandError("\(error)") }
+    }
+
+    /// The lambda setting: --lambda when given, else the tuned file's choice, else auto.
+    func setting(_ lambda: LambdaArgument?, model: String, adapter: String?) throws -> LambdaSetting {
+        let tuned = try tunedChoice(model: model, adapter: adapter)
+        let rule = self.rule.flatMap(SelectionRule.init) ?? tuned?.rule ?? .default
+        let candidates = try candidateLambdas() ?? tuned.map { $0.candidates } ?? LambdaSetting.defaultCandidates
+        switch lambda {
+        case let .value(value)?: return .fixed(value)
+        case .auto?: return .auto(candidates: candidates, rule: rule)
+        case nil:
+            if let tuned, tuned.setting == .fixed { return .fixed(tuned.lambda) }
+            return .auto(candidates: candidates, rule: rule)
+        }
+    }
+
+    /// The self-check for answers of `bundle`'s model.
+    func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions) throws -> SelfCheck {
+        let profile = try calibration.load()
+        let grounding = checkModel ? ModelGrounding(bundle: bundle) : nil
+        let checker: FactualityChecker
+        do { checker = try FactualityChecker(profile: profile, grounding: grounding, path: calibration.calibration) }
+        catch let error as CalibrationError { throw CommandError("\(error)") }
+        return SelfCheck(checker: checker, fluency: noFluency ? nil : ModelGrounding(bundle: bundle))
+    }
+}
+
+/// The lambda `dera generate` uses when none is given: the tuned file's lambda for this model and adapter, else 1
+/// (the aligned model).
+func tunedLambda(model: ModelOptions, adapter: String?, path: String = TunedLambda.defaultPath) throws -> Float {
+    let tuned: TunedLambda?
+    do { tuned = try TunedLambda.load(path) } catch let error as ControlError { throw CommandError("\(error)") }
+    guard let tuned, tuned.applies(model: model.model, adapter: adapter) else { return 1 }
+    return tuned.lambda
+}
