@@ -93,6 +93,7 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     case noChatTemplate(model: String)
     case badRow(path: String, line: Int, reason: String)
     case autoNeedsChecker
+    case missingFile(path: String, hint: String)
 
     public var description: String {
         switch self {
@@ -100,6 +101,7 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
         case let .missingPlaceholderValue(name): "the prompt template uses {{\(name)}}, which has no value"
         case let .noChatTemplate(model): "\(model) has no chat template; grounded answering needs a chat model"
         case let .badRow(path, line, reason): "\(path):\(line): \(reason)"
+        case let .missingFile(path, hint): "not found: \(path) (\(hint))"
         case .autoNeedsChecker: "lambda auto chooses among candidates with the checker; give the answerer a self-check"
         }
     }

@@ -26,10 +26,10 @@ struct Ask: ParsableCommand {
     var question: String
 
     @Option(help: "The SQLite passage store made by `dera index`.")
-    var db: String = "data/wikipedia.sqlite"
+    var db: String = PipelineConfiguration.defaultStore
 
     @Option(help: "The prompt template (prompts/ format: [system] and [user] sections).")
-    var template: String = "prompts/grounded-qa.txt"
+    var template: String = PipelineConfiguration.defaultTemplate
 
     @Option(name: .customShort("k"), help: "Passages to put in the prompt.")
     var passages = 3

@@ -6,8 +6,8 @@ import Inference
 /// `dera bench`: speed measurements.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure speed: the engine beside llama.cpp (speed, the default) or DeRa beside one model (realign).",
-        subcommands: [BenchSpeed.self, BenchRealign.self], defaultSubcommand: BenchSpeed.self)
+        abstract: "Measure speed: the engine beside llama.cpp (speed, the default) DeRa beside one model (realign), or whole answers under each lambda setting (ask).",
+        subcommands: [BenchSpeed.self, BenchRealign.self, BenchAsk.self], defaultSubcommand: BenchSpeed.self)
 }
 
 /// `dera bench speed`: tokens/s for prompt processing and generation, beside llama.cpp's when given.

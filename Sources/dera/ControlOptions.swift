@@ -70,12 +70,18 @@ struct ControlOptions: ParsableArguments {
 
     /// The self-check for answers of `bundle`'s model.
     func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions) throws -> SelfCheck {
+        try Self.selfCheck(bundle: bundle, calibration: calibration, checkModel: checkModel, fluency: !noFluency)
+    }
+
+    /// The self-check with the lexical checker (or the model's PMI too) and naturalness with or without fluency.
+    static func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions, checkModel: Bool, fluency: Bool)
+        throws -> SelfCheck {
         let profile = try calibration.load()
         let grounding = checkModel ? ModelGrounding(bundle: bundle) : nil
         let checker: FactualityChecker
         do { checker = try FactualityChecker(profile: profile, grounding: grounding, path: calibration.calibration) }
         catch let error as CalibrationError { throw CommandError("\(error)") }
-        return SelfCheck(checker: checker, fluency: noFluency ? nil : ModelGrounding(bundle: bundle))
+        return SelfCheck(checker: checker, fluency: fluency ? ModelGrounding(bundle: bundle) : nil)
     }
 }
 

@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import Formats
 import Inference
+import Pipelines
 import Realign
 import Tokenization
 
 /// Where the model comes from and how many threads run it.
 struct ModelOptions: ParsableArguments {
-    static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    static let defaultModel = PipelineConfiguration.defaultModel
 
     @Option(name: [.customLong("model"), .customLong("reference")],
             help: "A .gguf file or a Hugging Face model folder (config.json, *.safetensors, tokenizer.json); with --aligned or --adapter, the reference model.")
@@ -40,7 +41,7 @@ struct ModelOptions: ParsableArguments {
 /// is the aligned side (``defaultAdapter``); --no-adapter turns it off.
 struct RealignmentOptions: ParsableArguments {
     /// The committed faithfulness adapter of the default model.
-    static let defaultAdapter = "models/adapters/smollm2-dpo-beta0.1"
+    static let defaultAdapter = PipelineConfiguration.defaultAdapter
 
     @Option(name: .long, help: "An aligned model with the reference's tokenizer (.gguf or Hugging Face folder): decode with DeRa.")
     var aligned: String?

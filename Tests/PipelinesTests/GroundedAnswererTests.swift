@@ -122,3 +122,31 @@ import Realign
         }
     }
 }
+
+@Suite struct PipelineFacadeTests {
+    @Test(.enabled(if: GroundedAnswererTests.modelAvailable, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
+    func answersAndChecksInAFewLines() throws {
+        let store = try GroundedAnswererTests.store()
+        var configuration = PipelineConfiguration()
+        configuration.store = store.path
+        configuration.lambda = .fixed(0)
+        configuration.passages = 2
+        configuration.maxTokens = 40
+        configuration.threads = 2
+        let pipeline = try Pipeline(configuration.resolved(against: GroundedAnswererTests.root))
+        // Lambda 0 is the reference alone: no adapter pass at all.
+        #expect(pipeline.answerer.realignment == nil)
+        let answer = try pipeline.ask("Which country is Mount Kilimanjaro in?")
+        #expect(answer.answer.contains("Tanzania"), "\(answer.answer)")
+        let check = try #require(answer.check)
+        #expect(!check.claims.isEmpty && answer.correctness != nil && answer.naturalness != nil)
+    }
+
+    @Test func missingFilesAreNamed() {
+        var configuration = PipelineConfiguration()
+        configuration.store = "/nonexistent/store.sqlite"
+        #expect(throws: PipelineError.missingFile(path: "/nonexistent/store.sqlite", hint: "build it with `dera index`")) {
+            try Pipeline(configuration)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Control
+import Factuality
+import Foundation
+import Inference
+import Realign
+import Retrieval
+
+/// Everything a grounded, checked answer needs, with the command line's defaults.
+///
+/// Paths are relative to the working directory unless absolute (``resolved(against:)`` roots them elsewhere).
+public struct PipelineConfiguration: Sendable {
+    /// The default model: SmolLM2-135M-Instruct Q4_1 (scripts/setup fetches it).
+    public static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    /// The default model's committed faithfulness adapter.
+    public static let defaultAdapter = "models/adapters/smollm2-dpo-beta0.1"
+    public static let defaultStore = "data/wikipedia.sqlite"
+    public static let defaultTemplate = "prompts/grounded-qa.txt"
+
+    public var store = defaultStore
+    public var model = defaultModel
+    /// The aligned side as a LoRA adapter; nil decodes with the model alone.
+    public var adapter: String? = defaultAdapter
+    public var template = defaultTemplate
+    public var calibration = CheckerCalibration.defaultPath
+    public var profile = "general"
+    /// nil: the choice in ``tunedPath`` for this model and adapter, else auto.
+    public var lambda: LambdaSetting?
+    public var tunedPath: String? = TunedLambda.defaultPath
+    public var passages = 3
+    public var maxTokens = 128
+    public var sampling = SamplingParameters.greedy
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// The checker adds the model's PMI to its lexical signals (slower).
+    public var checkWithModel = false
+    /// Naturalness includes the fluency pass.
+    public var fluency = true
+
+    public init() {}
+
+    /// The same configuration with relative paths taken from `root` (the repository, for a library user
+    /// elsewhere).
+    public func resolved(against root: String) -> PipelineConfiguration {
+        func rooted(_ path: String) -> String { path.hasPrefix("/") ? path : root + "/" + path }
+        var copy = self
+        copy.store = rooted(store)
+        copy.model = rooted(model)
+        copy.adapter = adapter.map(rooted)
+        copy.template = rooted(template)
+        copy.calibration = rooted(calibration)
+        copy.tunedPath = tunedPath.map(rooted)
+        return copy
+    }
+
+    /// The lambda setting in force: the explicit one, else the tuned file's, else auto.
+    public func lambdaSetting() throws -> LambdaSetting {
+        if let lambda { return lambda }
+        if let tunedPath, let tuned = try TunedLambda.load(tunedPath), tuned.applies(model: model, adapter: adapter) {
+            switch tuned.setting {
+            case .fixed: return .fixed(tuned.lambda)
+            case .auto: return .auto(candidates: tuned.candidates, rule: tuned.rule)
+            }
+        }
+        return .defaultAuto
+    }
+}
+
+/// The library entry point: a grounded answer, decoded with DeRa and checked against its passages, in a few lines.
+///
+/// ```swift
+/// var configuration = PipelineConfiguration()          // the CLI's defaults
+/// configuration.lambda = .fixed(0.5)                    // or leave nil: the tuned choice, else auto
+/// let pipeline = try Pipeline(configuration.resolved(against: "/path/to/dera"))
+/// let answer = try pipeline.ask("Who designed the Eiffel Tower?")
+/// print(answer.answer, answer.correctness ?? 0, answer.citations.map(\.title))
+/// ```
+public struct Pipeline: Sendable {
+    public let configuration: PipelineConfiguration
+    public let answerer: GroundedAnswerer
+
+    /// Opens the store, the model (and adapter), the template and the checker.
+    public init(_ configuration: PipelineConfiguration) throws {
+        self.configuration = configuration
+        guard FileManager.default.fileExists(atPath: configuration.store) else {
+            throw PipelineError.missingFile(path: configuration.store, hint: "build it with `dera index`")
+        }
+        guard FileManager.default.fileExists(atPath: configuration.model) else {
+            throw PipelineError.missingFile(path: configuration.model, hint: "scripts/setup fetches the default model")
+        }
+        let bundle = try ModelBundle.open(configuration.model, workers: configuration.threads)
+        var answerer = GroundedAnswerer(store: try PassageStore(path: configuration.store, createIfMissing: false),
+                                        bundle: bundle, template: try PromptTemplate(contentsOf: configuration.template))
+        answerer.passageCount = configuration.passages
+        answerer.maxTokens = configuration.maxTokens
+        answerer.sampling = configuration.sampling
+        let setting = try configuration.lambdaSetting()
+        if let adapter = configuration.adapter, setting != .fixed(0) {
+            let pair = try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(adapter, for: bundle.model))
+            answerer.realignment = .init(pair: pair, setting: setting)
+        }
+        let profile = try CheckerCalibration.load(configuration.calibration)
+            .profile(configuration.profile, path: configuration.calibration)
+        let checker = try FactualityChecker(profile: profile, grounding: configuration.checkWithModel
+                                            ? ModelGrounding(bundle: bundle) : nil, path: configuration.calibration)
+        answerer.selfCheck = SelfCheck(checker: checker, fluency: configuration.fluency ? ModelGrounding(bundle: bundle) : nil)
+        self.answerer = answerer
+    }
+
+    /// Retrieves, decodes (fixed lambda or auto), and checks the answer against the passages it was given.
+    public func ask(_ question: String, onText: (String) -> Void = { _ in }) throws -> GroundedAnswer {
+        try answerer.answer(question, onText: onText)
+    }
+}
