@@ -46,6 +46,9 @@ struct Tune: ParsableCommand {
     @Option(help: "The candidates auto chooses among (a subset of the grid).")
     var autoCandidates = "0,0.5,1"
 
+    @Option(help: "Rules auto may use per question, separated by ';': each gets an auto row, and the best one is what --save stores with auto.")
+    var autoRules = "most-correct:0.02;weighted:0.75;weighted:0.5;weighted:0.25"
+
     @Option(help: "Records, one JSON line per question and setting; resumed when it exists.")
     var records: String?
 
@@ -91,6 +94,16 @@ struct Tune: ParsableCommand {
             throw ValidationError("dera tune sweeps a grid: give --lambdas (default \(Self.defaultGrid)), not --lambda")
         }
         _ = try grid()
+        _ = try rules()
+    }
+
+    func rules() throws -> [SelectionRule] {
+        try autoRules.split(separator: ";").map { text in
+            guard let rule = SelectionRule(String(text)) else {
+                throw ValidationError("--auto-rules: '\(text)' is not most-correct[:M], natural-at-least:T or weighted:W")
+            }
+            return rule
+        }
     }
 
     static func parse(_ text: String, flag: String) throws -> [Float] {
@@ -167,14 +180,19 @@ struct Tune: ParsableCommand {
                 (chosen, front) = Self.choose(rows: rows, records: all, auto: auto, rule: rule)
             }
         }
-        if let autoRow = LambdaTuner.autoRow(all, lambdas: auto, rule: .default) { rows.append(autoRow) }
-        if rule != .default, let autoRow = LambdaTuner.autoRow(all, lambdas: auto, rule: rule) { rows.append(autoRow) }
+        var autoRules: [String: SelectionRule] = [:]
+        for autoRule in try rules() {
+            if let autoRow = LambdaTuner.autoRow(all, lambdas: auto, rule: autoRule) {
+                rows.append(autoRow)
+                autoRules[autoRow.label] = autoRule
+            }
+        }
         (chosen, front) = Self.choose(rows: rows, records: all, auto: auto, rule: rule)
 
         let notes = [
             "Questions: \(name), \(questionSet.count). Model: \(model.model); adapter: \(adapter ?? "none"). Retrieval: top \(passages) passages from \(db). Greedy, at most \(maxTokens) tokens.",
             "right/accuracy: the answer contains a gold answer. checker correctness: mean calibrated support score (\(check.checker.grounding == nil ? "lexical checker" : "checker with the model's PMI")); flagged: the checker calls the answer hallucinated. unsupported answers: answers with a content word (numbers included) found neither in the passages nor in the question. naturalness: docs/control.md. tok/s: generation throughput of each question's batch (all settings decoded together).",
-            "Choice rule: \(rule); correctness for the choice is gold accuracy where there is gold, else the checker's mean.",
+            "Choice rule among the rows: \(rule); correctness for the choice is gold accuracy where there is gold, else the checker's mean. Auto rows apply their own rule per question to the candidates' stored scores.",
         ]
         let table = TuningReport(title: "dera tune: \(name)", rows: rows, front: front, chosen: chosen.label, rule: rule,
                                  notes: notes)
@@ -196,8 +214,8 @@ struct Tune: ParsableCommand {
         if !noSave {
             let bestFixed = rows.filter { $0.lambda != nil }.max { LambdaTuner.point($0).correctness < LambdaTuner.point($1).correctness }
             let tuned = TunedLambda(model: model.model, adapter: adapter, setting: chosen.lambda == nil ? .auto : .fixed,
-                                    lambda: chosen.lambda ?? bestFixed?.lambda ?? 0, candidates: auto, rule: rule,
-                                    questions: name)
+                                    lambda: chosen.lambda ?? bestFixed?.lambda ?? 0, candidates: auto,
+                                    rule: autoRules[chosen.label] ?? .default, questions: name)
             try tuned.save(save)
             print("Saved to \(save): \(tuned.setting.rawValue)\(tuned.setting == .fixed ? " lambda \(formatLambda(tuned.lambda))" : " over \(auto.map(formatLambda).joined(separator: ","))")")
         }
