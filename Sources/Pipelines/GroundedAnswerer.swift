@@ -69,8 +69,7 @@ public struct GroundedAnswerer: Sendable {
     public func answer(_ question: String, onText: (String) -> Void = { _ in }) throws -> GroundedAnswer {
         guard let chat = bundle.chatTemplate else { throw PipelineError.noChatTemplate(model: bundle.path) }
         let hits = try store.search(question, options: SearchOptions(limit: passageCount))
-        let prompt = chat.render(try messages(question: question, hits: hits), addGenerationPrompt: true)
-        let ids = bundle.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
+        let ids = chat.encode(try messages(question: question, hits: hits), tokenizer: bundle.tokenizer, addGenerationPrompt: true)
         var text = ""
         let generatedTokens: Int, tokensPerSecond: Double
         if let realignment {

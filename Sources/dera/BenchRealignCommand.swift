@@ -143,6 +143,7 @@ struct BenchRealign: ParsableCommand {
             """
         let text = "<|im_start|>user\nUsing the passage, answer: when was the lamp electrified?\n"
             + String(repeating: passage + "\n", count: max(1, count / 40 + 1))
+        // The text is this constant, so its one marker may be read as the control token it is.
         let ids = bundle.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
         return Array(ids.prefix(max(1, count)))
     }

@@ -35,8 +35,8 @@ enum Support {
     /// A chat prompt for SmolLM2.
     static func chatPrompt(_ bundle: ModelBundle, _ question: String) throws -> [Int] {
         let template = try #require(bundle.chatTemplate)
-        let text = template.render([ChatMessage(role: "user", content: question)], addGenerationPrompt: true)
-        return bundle.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+        return template.encode([ChatMessage(role: "user", content: question)], tokenizer: bundle.tokenizer,
+                               addGenerationPrompt: true)
     }
 }
 
