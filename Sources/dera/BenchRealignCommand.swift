@@ -47,10 +47,18 @@ struct BenchRealign: ParsableCommand {
 
     static let defaultAdapter = "models/adapters/smollm2-dpo-beta0.1"
 
+    func validate() throws {
+        try NumericFlags.check("--threads", threads, in: 1...NumericFlags.maximumThreads)
+        try NumericFlags.checkTokens("--prompt", prompt)
+        try NumericFlags.checkTokens("--generate", generate)
+        try NumericFlags.checkTokens("--sweep-prompt", sweepPrompt)
+        try NumericFlags.check("--repetitions", repetitions, in: 1...1000)
+        _ = try NumericFlags.lambdas("--lambdas", lambdas)
+    }
+
     func run() throws {
         guard FileManager.default.fileExists(atPath: model) else { throw CommandError("model not found: \(model)") }
-        let sweepLambdas = lambdas.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard !sweepLambdas.isEmpty else { throw ValidationError("--lambdas must be comma-separated numbers") }
+        let sweepLambdas = try NumericFlags.lambdas("--lambdas", lambdas)
         let reference = try ModelBundle.open(model, workers: threads)
         let promptIDs = Self.tokens(reference, count: prompt), sweepIDs = Self.tokens(reference, count: sweepPrompt)
 

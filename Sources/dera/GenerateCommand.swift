@@ -42,6 +42,10 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
 
+    func validate() throws {
+        try NumericFlags.checkTokens("--max-tokens", maxTokens)
+    }
+
     /// The prompt's ids. With --chat the prompt and --system are message content: only the template's markers
     /// become control tokens. Without it the prompt is the user's raw model input, specials recognised on purpose
     /// (as llama.cpp's llama-cli reads a prompt), so it must not carry text the user did not write.

@@ -20,7 +20,7 @@ struct ModelOptions: ParsableArguments {
     var arithmetic: DecoderModel.Arithmetic = .llamaCpp
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try NumericFlags.check("--threads", threads, in: 1...NumericFlags.maximumThreads)
     }
 
     func open() throws -> ModelBundle {
@@ -42,10 +42,10 @@ struct RealignmentOptions: ParsableArguments {
     @Option(name: .long, help: "A LoRA adapter (PEFT folder or llama.cpp LoRA .gguf) that makes the reference the aligned model: decode with DeRa in one pass over shared weights.")
     var adapter: String?
 
-    @Option(name: .long, help: "DeRa strength: logits = lambda * aligned + (1 - lambda) * reference; 0 = reference, 1 = aligned, > 1 extrapolates.")
+    @Option(name: .long, help: "DeRa strength in [0, 100]: logits = lambda * aligned + (1 - lambda) * reference; 0 = reference, 1 = aligned, > 1 extrapolates.")
     var lambda: Float = 1
 
-    @Option(name: .long, help: "A comma-separated sweep of lambdas (e.g. 0,0.5,1,2), decoded together in one batch.")
+    @Option(name: .long, help: "A comma-separated sweep of up to 16 lambdas (e.g. 0,0.5,1,2), decoded together in one batch.")
     var lambdas: String?
 
     var isRealigning: Bool { aligned != nil || adapter != nil }
@@ -53,18 +53,14 @@ struct RealignmentOptions: ParsableArguments {
     func validate() throws {
         if aligned != nil && adapter != nil { throw ValidationError("give --aligned or --adapter, not both") }
         if !isRealigning && (lambdas != nil) { throw ValidationError("--lambdas needs --aligned or --adapter") }
+        try NumericFlags.checkLambda("--lambda", lambda)
         _ = try sweep()
     }
 
-    /// The lambdas to decode: the --lambdas list, or the single --lambda.
+    /// The lambdas to decode: the --lambdas list (at most ``NumericFlags/maximumSweep``), or the single --lambda.
     func sweep() throws -> [Float] {
         guard let lambdas else { return [lambda] }
-        let values = lambdas.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let parsed = values.compactMap(Float.init)
-        guard parsed.count == values.count, !parsed.isEmpty, parsed.allSatisfy(\.isFinite) else {
-            throw ValidationError("--lambdas must be comma-separated numbers, got '\(lambdas)'")
-        }
-        return parsed
+        return try NumericFlags.lambdas("--lambdas", lambdas)
     }
 
     /// The pair for an already opened reference `bundle`.
@@ -84,7 +80,7 @@ struct SamplingOptions: ParsableArguments {
     @Flag(name: .long, help: "Greedy decoding (same as --temperature 0).")
     var greedy = false
 
-    @Option(name: .long, help: "Softmax temperature; 0 decodes greedily.")
+    @Option(name: .long, help: "Softmax temperature: 0 decodes greedily, otherwise 0.001 to 100.")
     var temperature: Float = 0.7
 
     @Option(name: .long, help: "Keep the k most likely tokens (0 keeps all).")
@@ -96,18 +92,16 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "Drop tokens less likely than min-p times the most likely one.")
     var minP: Float = 0
 
-    @Option(name: .long, help: "Divide the logits of recently seen tokens by this (1 = off).")
+    @Option(name: .long, help: "Divide the logits of recently seen tokens by this, 0.01 to 100 (1 = off).")
     var repeatPenalty: Float = 1
 
     @Option(name: .long, help: "Random seed, for reproducible sampling.")
     var seed: UInt64 = 0
 
+    /// Every flag is checked, --greedy or not, by the library's rule.
     func validate() throws {
-        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
-        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard minP >= 0, minP < 1 else { throw ValidationError("--min-p must be in [0, 1)") }
-        guard repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be > 0") }
+        try NumericFlags.checkSampling(SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                                          repetitionPenalty: repeatPenalty, seed: seed))
     }
 
     var parameters: SamplingParameters {
