@@ -50,6 +50,23 @@ struct ModelGroundingTests {
         #expect(together[2] == GroundingScore(withPassages: 0, withoutPassages: 0, tokens: 0))
     }
 
+    /// With the model too, "No." and "Yes." are unverifiable: the model is not asked about them (issue 13: "No."
+    /// was supported by its PMI).
+    @Test func contentFreeClaimsAreNotScoredByTheModel() throws {
+        let calibration = try CheckerCalibration.load(Paths.calibration).profile("general", path: Paths.calibration)
+        guard calibration.model != nil else { return }
+        let checker = try FactualityChecker(profile: calibration, grounding: grounding())
+        for answer in ["No.", "Yes.", "He did it."] {
+            let report = try checker.check(answer: answer, passages: [Self.passage], question: "Did Talia Wendt design it?")
+            #expect(report.scorer == "model")
+            #expect(report.claims.allSatisfy { $0.label == .unverifiable && $0.grounding == nil }, "\(answer)")
+            #expect(report.verdict == .noCheckableClaim && report.rankingScore == 0)
+        }
+        let mixed = try checker.check(answer: "No, it did not. It opened in 1932.", passages: [Self.passage], question: nil)
+        #expect(mixed.claims.count == 2 && mixed.claims[0].label == .unverifiable && mixed.claims[1].label != .unverifiable)
+        #expect(mixed.claims[0].grounding == nil && mixed.claims[1].grounding != nil)
+    }
+
     @Test func checkerWithTheModelReportsPMI() throws {
         let calibration = try CheckerCalibration.load(Paths.calibration).profile("general", path: Paths.calibration)
         guard calibration.model != nil else { return }
