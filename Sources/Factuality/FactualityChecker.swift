@@ -159,7 +159,8 @@ extension FactualityReport {
         if claims.isEmpty { lines.append("The answer makes no claim to check.") }
         for (number, claim) in claims.enumerated() {
             guard claim.label != .unverifiable else {
-                lines.append("[\(number + 1)] unverifiable      \"\(claim.text)\" (chars \(claim.span)): no content word to check")
+                lines.append("[\(number + 1)] unverifiable      \"\(claim.text)\" (chars \(claim.span)): "
+                             + "no content word to check")
                 continue
             }
             let mark = claim.label == .supported ? "supported  " : "UNSUPPORTED"
@@ -184,7 +185,8 @@ extension FactualityReport {
                          + "\(fixed(answerScore)) vs threshold \(fixed(threshold)) (\(scorer)): "
                          + (hallucinated ? "HALLUCINATION" : "supported"))
         } else if !claims.isEmpty {
-            lines.append("The answer makes no checkable claim (no content word in any claim): not supported, not flagged.")
+            lines.append("The answer makes no checkable claim (no content word in any claim): "
+                         + "not supported, not flagged.")
         }
         return lines.joined(separator: "\n")
     }

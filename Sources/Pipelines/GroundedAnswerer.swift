@@ -69,7 +69,8 @@ public struct GroundedAnswerer: Sendable {
     public func answer(_ question: String, onText: (String) -> Void = { _ in }) throws -> GroundedAnswer {
         guard let chat = bundle.chatTemplate else { throw PipelineError.noChatTemplate(model: bundle.path) }
         let hits = try store.search(question, options: SearchOptions(limit: passageCount))
-        let ids = chat.encode(try messages(question: question, hits: hits), tokenizer: bundle.tokenizer, addGenerationPrompt: true)
+        let ids = chat.encode(try messages(question: question, hits: hits), tokenizer: bundle.tokenizer,
+                              addGenerationPrompt: true)
         var text = ""
         let generatedTokens: Int, tokensPerSecond: Double
         if let realignment {

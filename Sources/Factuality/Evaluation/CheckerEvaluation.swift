@@ -101,7 +101,8 @@ public struct CheckerEvaluation: Sendable {
             var grounded: [[GroundingScore?]] = claims.map { $0.map { _ in nil } }
             if let grounding {
                 start = Date()
-                let focused = index.focused(on: (0..<2).flatMap { k in checkable[k].compactMap { lexical[k][$0].evidence } })
+                let evidence = (0..<2).flatMap { k in checkable[k].compactMap { lexical[k][$0].evidence } }
+                let focused = index.focused(on: evidence)
                 let all = try grounding.score(claims: (0..<2).flatMap { k in checkable[k].map { claims[k][$0].text } },
                                               passages: focused, question: row.question)
                 for (i, c) in checkable[0].enumerated() { grounded[0][c] = all[i] }

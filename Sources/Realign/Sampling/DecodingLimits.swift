@@ -44,8 +44,7 @@ public enum DecodingLimits {
     /// Throws unless `lambda` is a finite value in ``lambda``.
     public static func check(lambda value: Float, request: Int? = nil) throws {
         guard lambda.contains(value) else {
-            throw DecodingParameterError(parameter: "lambda", value: "\(value)",
-                                         requirement: "between \(format(lambda.lowerBound)) and \(format(lambda.upperBound))",
+            throw DecodingParameterError(parameter: "lambda", value: "\(value)", requirement: between(lambda),
                                          request: request)
         }
     }
@@ -59,6 +58,11 @@ public enum DecodingLimits {
         }
     }
 
+    /// "between 0.001 and 100".
+    static func between(_ range: ClosedRange<Float>) -> String {
+        "between \(format(range.lowerBound)) and \(format(range.upperBound))"
+    }
+
     /// `0.001`, `100`, `1`: a bound as a person writes it.
     static func format(_ value: Float) -> String {
         value == value.rounded() && abs(value) < 1e9 ? String(Int(value)) : "\(value)"
@@ -69,21 +73,20 @@ extension SamplingParameters {
     /// Throws the first setting outside ``DecodingLimits`` (NaN and infinities fail every range).
     /// - Parameter request: the batch request these parameters belong to, for the message.
     public func validate(request: Int? = nil) throws {
-        func fail(_ parameter: String, _ value: some CustomStringConvertible, _ requirement: String) -> DecodingParameterError {
-            DecodingParameterError(parameter: parameter, value: value.description, requirement: requirement, request: request)
+        func fail(_ parameter: String, _ value: some CustomStringConvertible, _ requirement: String)
+            -> DecodingParameterError {
+            DecodingParameterError(parameter: parameter, value: value.description, requirement: requirement,
+                                   request: request)
         }
-        let t = DecodingLimits.temperature
-        guard temperature == 0 || t.contains(temperature) else {
-            throw fail("temperature", temperature,
-                       "0 (greedy) or between \(DecodingLimits.format(t.lowerBound)) and \(DecodingLimits.format(t.upperBound))")
+        let between = DecodingLimits.between
+        guard temperature == 0 || DecodingLimits.temperature.contains(temperature) else {
+            throw fail("temperature", temperature, "0 (greedy) or " + between(DecodingLimits.temperature))
         }
         guard topK >= 0 else { throw fail("topK", topK, "0 (all tokens) or more") }
         guard DecodingLimits.topP.contains(topP) else { throw fail("topP", topP, "above 0 and at most 1") }
         guard DecodingLimits.minP.contains(minP) else { throw fail("minP", minP, "at least 0 and below 1") }
-        let r = DecodingLimits.repetitionPenalty
-        guard r.contains(repetitionPenalty) else {
-            throw fail("repetitionPenalty", repetitionPenalty,
-                       "between \(DecodingLimits.format(r.lowerBound)) and \(DecodingLimits.format(r.upperBound)) (1 is off)")
+        guard DecodingLimits.repetitionPenalty.contains(repetitionPenalty) else {
+            throw fail("repetitionPenalty", repetitionPenalty, between(DecodingLimits.repetitionPenalty) + " (1 is off)")
         }
         guard penaltyWindow >= 0 else { throw fail("penaltyWindow", penaltyWindow, "0 or more") }
     }
