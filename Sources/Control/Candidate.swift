@@ -24,7 +24,7 @@ public struct Candidate: Sendable, Codable, Hashable {
     }
 
     /// The checker's score of a report: its answer score, 0 for an answer that makes no claim.
-    public static func correctness(of report: FactualityReport) -> Double { report.answerScore ?? 0 }
+    public static func correctness(of report: FactualityReport) -> Double { report.rankingScore }
 }
 
 /// How the controller trades correctness (the checker's score) against naturalness.

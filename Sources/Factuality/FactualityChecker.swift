@@ -1,9 +1,23 @@
 import Foundation
 
-/// Whether a claim's calibrated score clears the threshold.
+/// Whether a claim's calibrated score clears the threshold, or whether there is anything to score at all.
 public enum SupportLabel: String, Sendable, Hashable, Codable {
     case supported
     case unsupported
+    /// The claim has no content word ("Yes.", "No.", "He did it.", "!!!"): nothing in it can be found in or
+    /// missing from a passage, so no passage can support it. It is left out of the answer's scores.
+    case unverifiable
+}
+
+/// The checker's verdict on a whole answer.
+public enum AnswerVerdict: String, Sendable, Hashable, Codable {
+    /// The answer score clears the threshold.
+    case supported
+    /// The answer score is under the threshold.
+    case hallucinated
+    /// No claim of the answer can be checked (it is empty, or every claim is ``SupportLabel/unverifiable``): it
+    /// asserts nothing the passages could contradict, and nothing they support either.
+    case noCheckableClaim
 }
 
 /// One claim of an answer, scored, with every signal and its evidence.
@@ -11,7 +25,7 @@ public struct ClaimReport: Sendable, Hashable, Codable {
     public var text: String
     /// Where the claim sits in the answer, in Unicode scalar offsets.
     public var span: TextSpan
-    /// Calibrated probability that the passages support the claim.
+    /// Calibrated probability that the passages support the claim; 0 for an unverifiable claim.
     public var score: Double
     public var label: SupportLabel
     public var lexical: LexicalSignals
@@ -26,18 +40,26 @@ public struct FactualityReport: Sendable, Hashable, Codable {
     public var question: String?
     public var answer: String
     public var claims: [ClaimReport]
-    /// Lowest claim score; nil when the answer makes no claim.
+    /// Lowest score of the checkable claims (unverifiable ones are left out); nil when there is none.
     public var minScore: Double?
     public var meanScore: Double?
-    /// How the claim scores make the answer's score (the calibration chose it), and that score.
+    /// How the claim scores make the answer's score (the calibration chose it), and that score, over the
+    /// checkable claims; nil when there is none.
     public var aggregate: ClaimAggregate
     public var answerScore: Double?
     /// The calibrated threshold the labels and the flag use.
     public var threshold: Double
-    /// The answer score is under the threshold.
+    /// The answer score is under the threshold. False when the answer makes no checkable claim, which does not
+    /// make it supported: see ``verdict``.
     public var hallucinated: Bool
+    /// Supported, hallucinated, or no checkable claim.
+    public var verdict: AnswerVerdict
     /// Which calibrated model scored it: "lexical" or "model".
     public var scorer: String
+
+    /// The score to rank candidate answers by: ``answerScore``, or 0 for an answer that makes no checkable claim,
+    /// so "Yes." or an empty answer never outranks one whose claims the passages support.
+    public var rankingScore: Double { answerScore ?? 0 }
 }
 
 /// Scores every claim of an answer against passages.
@@ -82,33 +104,44 @@ public struct FactualityChecker: Sendable {
         try self.init(scorer: scorer, grounding: grounding)
     }
 
-    /// The claims of `answer` with their signals, before scoring (the evaluation fits on these).
+    /// The claims of `answer` with their signals, before scoring (the evaluation fits on these). The model scores
+    /// only checkable claims (``LexicalSignals/isCheckable``); the others get no grounding.
     public func signals(answer: String, index: EvidenceIndex, question: String?) throws
         -> [(claim: Claim, lexical: LexicalSignals, grounding: GroundingScore?)] {
         let claims = splitter.claims(in: answer)
         let lexical = claims.map { LexicalSignals(claim: $0.text, index: index) }
-        let grounding: [GroundingScore]? = try grounding.map {
-            try $0.score(claims: claims.map(\.text), passages: index.focused(on: lexical.compactMap(\.evidence)),
-                         question: question)
+        let checkable = claims.indices.filter { lexical[$0].isCheckable }
+        var grounding = [GroundingScore?](repeating: nil, count: claims.count)
+        if let model = self.grounding, !checkable.isEmpty {
+            let scores = try model.score(claims: checkable.map { claims[$0].text },
+                                         passages: index.focused(on: checkable.compactMap { lexical[$0].evidence }),
+                                         question: question)
+            for (i, score) in zip(checkable, scores) { grounding[i] = score }
         }
-        return claims.indices.map { (claims[$0], lexical[$0], grounding?[$0]) }
+        return claims.indices.map { (claims[$0], lexical[$0], grounding[$0]) }
     }
 
     /// Checks `answer` against `passages`.
     public func check(answer: String, passages: [Passage], question: String?) throws -> FactualityReport {
         let index = EvidenceIndex(passages: passages, question: question, windowSentences: windowSentences)
         let claims = try signals(answer: answer, index: index, question: question).map { claim, lexical, grounding in
+            guard lexical.isCheckable else {
+                return ClaimReport(text: claim.text, span: claim.span, score: 0, label: .unverifiable, lexical: lexical,
+                                   grounding: nil, evidence: nil)
+            }
             let score = self.score(lexical, grounding)
             return ClaimReport(text: claim.text, span: claim.span, score: score,
                                label: score >= scorer.threshold ? .supported : .unsupported, lexical: lexical,
                                grounding: grounding, evidence: lexical.support > 0 ? lexical.evidence : nil)
         }
-        let scores = claims.map(\.score)
+        let scores = claims.filter { $0.label != .unverifiable }.map(\.score)
         let answerScore = scorer.aggregate.apply(scores)
+        let verdict: AnswerVerdict = answerScore.map { $0 < scorer.threshold ? .hallucinated : .supported }
+            ?? .noCheckableClaim
         return FactualityReport(
             question: question, answer: answer, claims: claims, minScore: ClaimAggregate.minimum.apply(scores),
             meanScore: ClaimAggregate.mean.apply(scores), aggregate: scorer.aggregate, answerScore: answerScore,
-            threshold: scorer.threshold, hallucinated: answerScore.map { $0 < scorer.threshold } ?? false,
+            threshold: scorer.threshold, hallucinated: verdict == .hallucinated, verdict: verdict,
             scorer: grounding == nil ? "lexical" : "model")
     }
 
@@ -125,6 +158,11 @@ extension FactualityReport {
         var lines: [String] = []
         if claims.isEmpty { lines.append("The answer makes no claim to check.") }
         for (number, claim) in claims.enumerated() {
+            guard claim.label != .unverifiable else {
+                lines.append("[\(number + 1)] unverifiable      \"\(claim.text)\" (chars \(claim.span)): "
+                             + "no content word to check")
+                continue
+            }
             let mark = claim.label == .supported ? "supported  " : "UNSUPPORTED"
             lines.append("[\(number + 1)] \(mark) \(fixed(claim.score))  \"\(claim.text)\" (chars \(claim.span))")
             var signals = String(format: "    lexical %.2f, pairs %.2f", claim.lexical.support, claim.lexical.pairSupport)
@@ -146,6 +184,9 @@ extension FactualityReport {
             lines.append("min \(fixed(minScore)), mean \(fixed(meanScore)); answer score (\(aggregate.rawValue)) "
                          + "\(fixed(answerScore)) vs threshold \(fixed(threshold)) (\(scorer)): "
                          + (hallucinated ? "HALLUCINATION" : "supported"))
+        } else if !claims.isEmpty {
+            lines.append("The answer makes no checkable claim (no content word in any claim): "
+                         + "not supported, not flagged.")
         }
         return lines.joined(separator: "\n")
     }

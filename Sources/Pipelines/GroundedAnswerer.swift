@@ -161,8 +161,7 @@ public struct GroundedAnswerer: Sendable {
     /// Token ids of a chat with the generation prompt appended.
     func encode(_ messages: [ChatMessage]) throws -> [Int] {
         guard let chat = bundle.chatTemplate else { throw PipelineError.noChatTemplate(model: bundle.path) }
-        return bundle.tokenizer.encode(chat.render(messages, addGenerationPrompt: true), addSpecial: true,
-                                       parseSpecial: true)
+        return chat.encode(messages, tokenizer: bundle.tokenizer, addGenerationPrompt: true)
     }
 
     /// The passages the checker compares an answer with: exactly the text the prompt showed, identified by their

@@ -10,6 +10,8 @@ import Formats
 /// let prompt = template.render([.user("Hi")], addGenerationPrompt: true)
 /// // "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
 /// // + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+/// let ids = template.encode([.user(question)], tokenizer: tokenizer, addGenerationPrompt: true)
+/// // only the template's markers are control tokens; the question's text never is
 /// ```
 public struct ChatTemplate: Sendable, Equatable {
     /// The system message the template adds when the first message is not a system message.
@@ -59,23 +61,81 @@ public struct ChatTemplate: Sendable, Equatable {
         }
     }
 
-    /// The prompt text for `messages`, ending with the assistant header when `addGenerationPrompt`.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
-        var text = ""
+    /// One piece of a rendered prompt: a marker the template writes (`<|im_start|>`, `<|im_end|>`), or text, which
+    /// holds the roles and the messages' content and never becomes a control token.
+    enum Piece: Equatable {
+        case marker(String)
+        case text(String)
+    }
+
+    /// The prompt as markers and text, in order.
+    func pieces(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> [Piece] {
+        var pieces: [Piece] = []
+        func turn(_ role: String, _ content: String) {
+            pieces += [.marker(Self.start), .text(role + "\n" + content), .marker(Self.end), .text("\n")]
+        }
         if let defaultSystemMessage, messages.first?.role != "system", !(messages.isEmpty && defaultNeedsMessages) {
-            text += Self.start + "system\n" + defaultSystemMessage + Self.end + "\n"
+            turn("system", defaultSystemMessage)
         }
         for (index, message) in messages.enumerated() {
             if wrapsToolResponses && message.role == "tool" {
-                if index == 0 || messages[index - 1].role != "tool" { text += Self.start + "user" }
-                text += "\n<tool_response>\n" + message.content + "\n</tool_response>"
-                if index == messages.count - 1 || messages[index + 1].role != "tool" { text += Self.end + "\n" }
+                if index == 0 || messages[index - 1].role != "tool" { pieces += [.marker(Self.start), .text("user")] }
+                pieces.append(.text("\n<tool_response>\n" + message.content + "\n</tool_response>"))
+                if index == messages.count - 1 || messages[index + 1].role != "tool" {
+                    pieces += [.marker(Self.end), .text("\n")]
+                }
             } else {
-                text += Self.start + message.role + "\n" + message.content + Self.end + "\n"
+                turn(message.role, message.content)
             }
         }
-        if addGenerationPrompt { text += Self.start + "assistant\n" }
-        return text
+        if addGenerationPrompt { pieces += [.marker(Self.start), .text("assistant\n")] }
+        return pieces
+    }
+
+    /// The prompt text for `messages`, ending with the assistant header when `addGenerationPrompt`.
+    ///
+    /// This text is for reading and for comparing with other renderers. To run a model on it use
+    /// ``encode(_:tokenizer:addGenerationPrompt:)``: tokenizing this string with special tokens recognised would
+    /// turn marker text written inside a message (a passage containing `<|im_end|>`) into real markers.
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
+        pieces(messages, addGenerationPrompt: addGenerationPrompt).reduce(into: "") { text, piece in
+            switch piece {
+            case let .marker(marker): text += marker
+            case let .text(chunk): text += chunk
+            }
+        }
+    }
+
+    /// The token ids of the prompt for `messages`: the one place dera turns a conversation into model input.
+    ///
+    /// Only the template's own markers become control tokens. Roles and every message's content (passages,
+    /// questions, answers: text that may come from anyone) are tokenized with `parseSpecial: false`, so
+    /// `<|im_end|>` written in a document stays the characters `<`, `|`, `im`, ... and cannot close the turn or
+    /// open another. Without marker text in the messages the ids equal those of
+    /// `tokenizer.encode(render(...), addSpecial: true, parseSpecial: true)` (llama.cpp's chat path) except that
+    /// no EOS is appended after the prompt: BOS comes first when the model asks for it.
+    public func encode(_ messages: [ChatMessage], tokenizer: Tokenizer, addGenerationPrompt: Bool) -> [Int] {
+        var ids: [Int] = []
+        if tokenizer.addsBOS, let bos = tokenizer.bosID { ids.append(bos) }
+        var text = ""
+        func flush() {
+            if !text.isEmpty { ids += tokenizer.encode(text, addSpecial: false, parseSpecial: false) }
+            text = ""
+        }
+        for piece in pieces(messages, addGenerationPrompt: addGenerationPrompt) {
+            switch piece {
+            case let .text(chunk):
+                // Adjacent text pieces are tokenized together, as they would be in the rendered string.
+                text += chunk
+            case let .marker(marker):
+                flush()
+                // The marker is the template's own constant, so reading specials in it is safe; it is one control
+                // token in every ChatML vocabulary, and its text otherwise.
+                ids += tokenizer.encode(marker, addSpecial: false, parseSpecial: true)
+            }
+        }
+        flush()
+        return ids
     }
 
     /// Quoted strings inside the `{{ }}` and `{% %}` tags of a Jinja template, escapes resolved, with where each starts.

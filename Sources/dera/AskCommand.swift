@@ -47,8 +47,8 @@ struct Ask: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard passages >= 1 else { throw ValidationError("-k must be at least 1") }
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        try NumericFlags.check("-k", passages, in: 1...NumericFlags.maximumPassages)
+        try NumericFlags.checkTokens("--max-tokens", maxTokens)
         if realignment.lambdas != nil { throw ValidationError("dera ask decodes one lambda or auto; use --lambda") }
         if control.noCheck, realignment.lambda == .auto {
             throw ValidationError("--lambda auto chooses with the checker; drop --no-check")

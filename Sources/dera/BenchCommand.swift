@@ -41,6 +41,14 @@ struct BenchSpeed: ParsableCommand {
     @Option(name: .long, help: "Path to llama.cpp's llama-bench, to measure the peer in the same run.")
     var peer: String?
 
+    func validate() throws {
+        guard !threads.isEmpty else { throw ValidationError("--threads needs at least one count") }
+        for count in threads { try NumericFlags.check("--threads", count, in: 1...NumericFlags.maximumThreads) }
+        try NumericFlags.checkTokens("--prompt", prompt)
+        try NumericFlags.checkTokens("--generate", generate)
+        try NumericFlags.check("--repetitions", repetitions, in: 1...1000)
+    }
+
     func run() throws {
         let bundle = try ModelBundle.open(model, workers: 1)
         bundle.model.arithmetic = arithmetic

@@ -47,10 +47,18 @@ struct BenchRealign: ParsableCommand {
 
     static let defaultAdapter = "models/adapters/smollm2-dpo-beta0.1"
 
+    func validate() throws {
+        try NumericFlags.check("--threads", threads, in: 1...NumericFlags.maximumThreads)
+        try NumericFlags.checkTokens("--prompt", prompt)
+        try NumericFlags.checkTokens("--generate", generate)
+        try NumericFlags.checkTokens("--sweep-prompt", sweepPrompt)
+        try NumericFlags.check("--repetitions", repetitions, in: 1...1000)
+        _ = try NumericFlags.lambdas("--lambdas", lambdas)
+    }
+
     func run() throws {
         guard FileManager.default.fileExists(atPath: model) else { throw CommandError("model not found: \(model)") }
-        let sweepLambdas = lambdas.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard !sweepLambdas.isEmpty else { throw ValidationError("--lambdas must be comma-separated numbers") }
+        let sweepLambdas = try NumericFlags.lambdas("--lambdas", lambdas)
         let reference = try ModelBundle.open(model, workers: threads)
         let promptIDs = Self.tokens(reference, count: prompt), sweepIDs = Self.tokens(reference, count: sweepPrompt)
 
@@ -143,6 +151,7 @@ struct BenchRealign: ParsableCommand {
             """
         let text = "<|im_start|>user\nUsing the passage, answer: when was the lamp electrified?\n"
             + String(repeating: passage + "\n", count: max(1, count / 40 + 1))
+        // The text is this constant, so its one marker may be read as the control token it is.
         let ids = bundle.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
         return Array(ids.prefix(max(1, count)))
     }

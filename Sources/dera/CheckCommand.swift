@@ -64,7 +64,7 @@ struct Check: ParsableCommand {
     func validate() throws {
         guard (passages == nil) != (db == nil) else { throw ValidationError("give exactly one of --passages and --db") }
         if db != nil, question == nil { throw ValidationError("--db needs --question to search the store with") }
-        guard limit >= 1 else { throw ValidationError("-k must be at least 1") }
+        try NumericFlags.check("-k", limit, in: 1...NumericFlags.maximumPassages)
     }
 
     func run() throws {

@@ -36,14 +36,7 @@ struct ControlOptions: ParsableArguments {
 
     func candidateLambdas() throws -> [Float]? {
         guard let candidates else { return nil }
-        let values = candidates.split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-        let parsed = values.compactMap(Float.init)
-        guard parsed.count == values.count, !parsed.isEmpty, parsed.allSatisfy(\.isFinite),
-              parsed.count <= RealignmentOptions.maximumSweep else {
-            throw ValidationError("--candidates must be 1 to \(RealignmentOptions.maximumSweep) comma-separated finite numbers, got '\(candidates)'")
-        }
-        return parsed
+        return try NumericFlags.lambdas("--candidates", candidates)
     }
 
     /// The saved choice for this model and adapter, if the file holds one.

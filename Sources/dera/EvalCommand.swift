@@ -54,6 +54,8 @@ struct RetrievalEvalCommand: ParsableCommand {
 
     func validate() throws {
         if sample < 1 { throw ValidationError("--sample must be at least 1.") }
+        if !titleWeight.isFinite || titleWeight < 0 { throw ValidationError("--title-weight must be 0 or more.") }
+        if let commonClauseCutoff { try NumericFlags.check("--common-clause-cutoff", commonClauseCutoff, in: 0...1) }
     }
 
     func run() throws {

@@ -44,6 +44,12 @@ struct RealignEvalCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    func validate() throws {
+        try NumericFlags.checkTokens("--max-tokens", maxTokens)
+        _ = try parsedRows()
+        _ = try parsedSystems()
+    }
+
     func parsedRows() throws -> Range<Int> {
         let parts = rows.components(separatedBy: "..")
         guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a < b else {
@@ -69,6 +75,7 @@ struct RealignEvalCommand: ParsableCommand {
             guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, let lambda = Float(parts[2]) else {
                 throw ValidationError("--system must be NAME:ADAPTER:LAMBDA, got '\(text)'")
             }
+            try NumericFlags.checkLambda("--system \(parts[0])", lambda)
             return .init(name: parts[0], adapter: parts[1], lambda: lambda)
         }
     }

@@ -10,9 +10,10 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a model, or realign it at decoding time (DeRa) with an aligned model or adapter.",
         discussion: """
-            Without --chat the prompt is raw text in which special tokens such as <|im_start|> are recognised. \
-            With --chat it is wrapped as a user message in the model's chat template. Prompt and generation \
-            speeds (tokens/s) go to stderr.
+            Without --chat the prompt is raw text in which special tokens such as <|im_start|> are recognised \
+            (write the whole prompt yourself; never paste untrusted text into it). With --chat it is a user \
+            message in the model's chat template and stays plain text: marker text in it (or in --system) is \
+            never read as a control token. Prompt and generation speeds (tokens/s) go to stderr.
 
             With --aligned MODEL or --adapter DIR, each token is sampled from \
             softmax(lambda * aligned + (1 - lambda) * reference), the reference being --model (or --reference). \
@@ -28,7 +29,7 @@ struct Generate: ParsableCommand {
 
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
 
-    @Option(name: .long, help: "The prompt text.")
+    @Option(name: .long, help: "The prompt: raw model input in which special tokens are recognised, or with --chat a user message (plain text).")
     var prompt: String
 
     @Flag(name: .long, help: "Wrap the prompt in the model's chat template as a user message.")
@@ -42,15 +43,22 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
 
-    func render(_ template: ChatTemplate?) throws -> String {
-        guard chat else { return prompt }
+    func validate() throws {
+        try NumericFlags.checkTokens("--max-tokens", maxTokens)
+    }
+
+    /// The prompt's ids. With --chat the prompt and --system are message content: only the template's markers
+    /// become control tokens. Without it the prompt is the user's raw model input, specials recognised on purpose
+    /// (as llama.cpp's llama-cli reads a prompt), so it must not carry text the user did not write.
+    func promptIDs(_ tokenizer: Tokenizer, _ template: ChatTemplate?) throws -> [Int] {
+        guard chat else { return tokenizer.encode(prompt, addSpecial: true, parseSpecial: true) }
         guard let template else {
             throw CommandError("\(model.model) has no chat template; drop --chat and write the prompt in full")
         }
         var messages: [ChatMessage] = []
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
         messages.append(ChatMessage(role: "user", content: prompt))
-        return template.render(messages, addGenerationPrompt: true)
+        return template.encode(messages, tokenizer: tokenizer, addGenerationPrompt: true)
     }
 
     func run() throws {
@@ -62,7 +70,7 @@ struct Generate: ParsableCommand {
         if realignment.isRealigning(model), lambdas != [0], let pair = try realignment.pair(reference: bundle, model) {
             return try runRealigned(pair, lambdas: lambdas)
         }
-        let ids = bundle.tokenizer.encode(try render(bundle.chatTemplate), addSpecial: true, parseSpecial: true)
+        let ids = try promptIDs(bundle.tokenizer, bundle.chatTemplate)
         let generator = TextGenerator(bundle: bundle)
         let output = FileHandle.standardOutput
         let (_, statistics) = try generator.generate(
@@ -80,7 +88,7 @@ struct Generate: ParsableCommand {
     }
 
     func runRealigned(_ pair: RealignmentPair, lambdas: [Float]) throws {
-        let ids = pair.tokenizer.encode(try render(pair.chatTemplate), addSpecial: true, parseSpecial: true)
+        let ids = try promptIDs(pair.tokenizer, pair.chatTemplate)
         let requests = lambdas.map {
             RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling.parameters, maxTokens: maxTokens)
         }
@@ -122,6 +130,7 @@ struct Tokenize: ParsableCommand {
 
     func run() throws {
         let tokenizer = try loadTokenizer(model)
+        // Specials recognised on purpose: this prints what llama.cpp's llama-tokenize prints, to compare ids.
         let ids = tokenizer.encode(text, addSpecial: !noBos, parseSpecial: true)
         print("[" + ids.map(String.init).joined(separator: ", ") + "]")
     }

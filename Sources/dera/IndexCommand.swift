@@ -41,7 +41,7 @@ struct IndexCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
+        try NumericFlags.check("--batch-size", batchSize, in: 1...1_000_000)
     }
 
     func run() throws {

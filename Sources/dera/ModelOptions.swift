@@ -21,7 +21,7 @@ struct ModelOptions: ParsableArguments {
     var arithmetic: DecoderModel.Arithmetic = .llamaCpp
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try NumericFlags.check("--threads", threads, in: 1...NumericFlags.maximumThreads)
     }
 
     func open() throws -> ModelBundle {
@@ -62,7 +62,7 @@ struct RealignmentOptions: ParsableArguments {
     @Option(name: .long, help: "A comma-separated sweep of lambdas (e.g. 0,0.5,1,2), decoded together in one batch (at most \(RealignmentOptions.maximumSweep)).")
     var lambdas: String?
 
-    static let maximumSweep = 16
+    static let maximumSweep = NumericFlags.maximumSweep
 
     /// The adapter to use: the one given, else the default model's committed adapter (unless --no-adapter or
     /// --aligned, or another model).
@@ -85,6 +85,7 @@ struct RealignmentOptions: ParsableArguments {
             throw ValidationError("--lambda and --lambdas need an aligned side; drop --no-adapter")
         }
         if lambdas != nil, lambda != nil { throw ValidationError("give --lambda or --lambdas, not both") }
+        if case let .value(value)? = lambda { try NumericFlags.checkLambda("--lambda", value) }
         _ = try sweep(default: 0)
     }
 
@@ -94,16 +95,7 @@ struct RealignmentOptions: ParsableArguments {
             if case let .value(value)? = lambda { return [value] }
             return [fallback]
         }
-        let values = lambdas.split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-        guard values.count <= Self.maximumSweep else {
-            throw ValidationError("--lambdas takes at most \(Self.maximumSweep) values, got \(values.count)")
-        }
-        let parsed = values.compactMap(Float.init)
-        guard parsed.count == values.count, !parsed.isEmpty, parsed.allSatisfy(\.isFinite) else {
-            throw ValidationError("--lambdas must be comma-separated finite numbers, got '\(lambdas)'")
-        }
-        return parsed
+        return try NumericFlags.lambdas("--lambdas", lambdas)
     }
 
     /// The pair for an already opened reference `bundle`, or nil for the model alone.
@@ -139,7 +131,7 @@ struct SamplingOptions: ParsableArguments {
     @Flag(name: .long, help: "Greedy decoding (same as --temperature 0).")
     var greedy = false
 
-    @Option(name: .long, help: "Softmax temperature; 0 decodes greedily.")
+    @Option(name: .long, help: "Softmax temperature: 0 decodes greedily, otherwise 0.001 to 100.")
     var temperature: Float = 0.7
 
     @Option(name: .long, help: "Keep the k most likely tokens (0 keeps all).")
@@ -151,18 +143,16 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "Drop tokens less likely than min-p times the most likely one.")
     var minP: Float = 0
 
-    @Option(name: .long, help: "Divide the logits of recently seen tokens by this (1 = off).")
+    @Option(name: .long, help: "Divide the logits of recently seen tokens by this, 0.01 to 100 (1 = off).")
     var repeatPenalty: Float = 1
 
     @Option(name: .long, help: "Random seed, for reproducible sampling.")
     var seed: UInt64 = 0
 
+    /// Every flag is checked, --greedy or not, by the library's rule.
     func validate() throws {
-        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
-        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard minP >= 0, minP < 1 else { throw ValidationError("--min-p must be in [0, 1)") }
-        guard repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be > 0") }
+        try NumericFlags.checkSampling(SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                                          repetitionPenalty: repeatPenalty, seed: seed))
     }
 
     var parameters: SamplingParameters {

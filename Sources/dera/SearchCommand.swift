@@ -31,11 +31,12 @@ struct SearchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if limit < 1 { throw ValidationError("-k must be at least 1.") }
+        try NumericFlags.check("-k", limit, in: 1...NumericFlags.maximumPassages)
         for item in filter where MetadataFilter(parsing: item) == nil {
             throw ValidationError("--filter \(item): expected KEY=VALUE.")
         }
         if !titleWeight.isFinite || titleWeight < 0 { throw ValidationError("--title-weight must be 0 or more.") }
+        if let commonClauseCutoff { try NumericFlags.check("--common-clause-cutoff", commonClauseCutoff, in: 0...1) }
     }
 
     func run() throws {

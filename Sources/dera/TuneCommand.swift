@@ -89,7 +89,8 @@ struct Tune: ParsableCommand {
             throw ValidationError("--halueval-rows must look like 9000..9199, got '\(haluevalRows)'")
         }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        guard passages >= 1, maxTokens >= 1 else { throw ValidationError("-k and --max-tokens must be at least 1") }
+        try NumericFlags.check("-k", passages, in: 1...NumericFlags.maximumPassages)
+        try NumericFlags.checkTokens("--max-tokens", maxTokens)
         if realignment.lambda != nil {
             throw ValidationError("dera tune sweeps a grid: give --lambdas (default \(Self.defaultGrid)), not --lambda")
         }
@@ -107,13 +108,7 @@ struct Tune: ParsableCommand {
     }
 
     static func parse(_ text: String, flag: String) throws -> [Float] {
-        let values = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        let parsed = values.compactMap(Float.init)
-        guard parsed.count == values.count, !parsed.isEmpty, parsed.allSatisfy(\.isFinite),
-              parsed.count <= RealignmentOptions.maximumSweep else {
-            throw ValidationError("\(flag) must be 1 to \(RealignmentOptions.maximumSweep) comma-separated finite numbers, got '\(text)'")
-        }
-        return unique(parsed)
+        unique(try NumericFlags.lambdas(flag, text))
     }
 
     func grid() throws -> (grid: [Float], auto: [Float]) {

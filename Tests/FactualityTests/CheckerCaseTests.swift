@@ -95,6 +95,44 @@ struct CheckerCaseTests {
         }
     }
 
+    /// Claims with no content word cannot be supported by any passage (issue 13: "Yes.", "!!!", "-" and "He did it."
+    /// scored "supported 0.83" against an unrelated passage). They are unverifiable and left out of the answer's
+    /// score; an answer of nothing else makes no checkable claim and ranks below any supported answer.
+    @Test func contentFreeClaimsAreNeverSupported() throws {
+        let unrelated = [Passage(id: "saturn", text: "Saturn is the sixth planet from the Sun and has a prominent ring system.")]
+        let checker = try checker()
+        let supported = try checker.check(answer: "Saturn is the sixth planet.", passages: unrelated, question: nil)
+        #expect(supported.verdict == .supported && supported.rankingScore >= supported.threshold)
+        for answer in ["Yes.", "!!!", "-", "He did it.", "No.", "Yes, it is. No!", ""] {
+            for question in [nil, "Is Saturn a planet?", Self.question] {
+                let report = try checker.check(answer: answer, passages: unrelated, question: question)
+                #expect(!report.claims.contains { $0.label == .supported }, "\(answer)")
+                #expect(report.claims.allSatisfy { $0.label == .unverifiable && $0.score == 0 && $0.evidence == nil })
+                #expect(report.verdict == .noCheckableClaim, "\(answer)")
+                #expect(report.answerScore == nil && report.minScore == nil && !report.hallucinated)
+                #expect(report.rankingScore < supported.rankingScore, "\(answer) must not outrank a supported answer")
+                #expect(report.summary.contains(report.claims.isEmpty ? "no claim" : "no checkable claim"), "\(report.summary)")
+            }
+        }
+        // A controller picking the best-ranked candidate takes the answer that says something supported.
+        let candidates = ["Yes.", "-", "Saturn has a prominent ring system.", "He did it.", "Saturn is a moon of Mars."]
+        let reports = try candidates.map { try checker.check(answer: $0, passages: unrelated, question: "Does Saturn have rings?") }
+        #expect(reports.max { $0.rankingScore < $1.rankingScore }?.answer == "Saturn has a prominent ring system.")
+        #expect(reports[4].verdict == .hallucinated)
+    }
+
+    /// A content-free claim beside checkable ones neither lowers nor raises the answer's score.
+    @Test func fillerClaimsDoNotChangeTheAnswerScore() throws {
+        let alone = try check(Self.paraphrase)
+        for filler in ["Yes. ", "Yes, it is! ", "He did it. "] {
+            let report = try check(filler + Self.paraphrase)
+            #expect(report.claims.count == 2 && report.claims[0].label == .unverifiable)
+            #expect(report.answerScore == alone.answerScore && report.verdict == alone.verdict, "\(filler)")
+        }
+        let swapped = try check("Yes. " + Self.swappedName)
+        #expect(swapped.verdict == .hallucinated && swapped.hallucinated)
+    }
+
     @Test func otherScriptsAreHandled() throws {
         let cyrillic = try checker().check(answer: "Мария Кюри родилась в Варшаве в 1867 году.",
                                            passages: [Passage(id: "ru", text: "Мария Кюри родилась в Варшаве в 1867 году. Она переехала в Париж.")],

@@ -35,8 +35,8 @@ enum Support {
     /// A chat prompt for SmolLM2.
     static func chatPrompt(_ bundle: ModelBundle, _ question: String) throws -> [Int] {
         let template = try #require(bundle.chatTemplate)
-        let text = template.render([ChatMessage(role: "user", content: question)], addGenerationPrompt: true)
-        return bundle.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+        return template.encode([ChatMessage(role: "user", content: question)], tokenizer: bundle.tokenizer,
+                               addGenerationPrompt: true)
     }
 }
 
@@ -50,6 +50,9 @@ struct RandomPEFTAdapter {
     var magnitude: Float = 0.12
     var projections = PEFTAdapterFolder.projections
     var dtype: SafetensorsDType = .f32
+    /// Values to plant in the written tensors: tensor name -> (element index, value), for adapters that must be
+    /// refused (NaN, infinities, absurd magnitudes).
+    var poison: [String: (element: Int, value: Float)] = [:]
 
     /// Writes adapter_config.json and adapter_model.safetensors for a model of `config` (Hugging Face layout).
     func write(to directory: String, config c: ModelConfig) throws {
@@ -75,8 +78,14 @@ struct RandomPEFTAdapter {
                 }
                 let module = ["q_proj", "k_proj", "v_proj", "o_proj"].contains(projection) ? "self_attn" : "mlp"
                 let prefix = "base_model.model.model.layers.\(layer).\(module).\(projection)"
-                tensors.append((prefix + ".lora_A.weight", dtype, [rank, inputs], bytes(uniform(rank * inputs))))
-                tensors.append((prefix + ".lora_B.weight", dtype, [outputs, rank], bytes(uniform(outputs * rank))))
+                func values(_ name: String, _ count: Int) -> [Float] {
+                    var values = uniform(count)
+                    if let (element, value) = poison[name] { values[element] = value }
+                    return values
+                }
+                let a = prefix + ".lora_A.weight", b = prefix + ".lora_B.weight"
+                tensors.append((a, dtype, [rank, inputs], bytes(values(a, rank * inputs))))
+                tensors.append((b, dtype, [outputs, rank], bytes(values(b, outputs * rank))))
             }
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -36,6 +36,8 @@ struct GreedyFixture: Decodable {
             let prompt = template.render(testCase.messages, addGenerationPrompt: true)
             #expect(prompt == testCase.prompt, "\(testCase.name)")
             #expect(tokenizer.encode(prompt) == testCase.prompt_ids, "\(testCase.name)")
+            #expect(template.encode(testCase.messages, tokenizer: tokenizer, addGenerationPrompt: true)
+                    == testCase.prompt_ids, "\(testCase.name)")
             #expect(tokenizer.decode(testCase.generated_ids) == testCase.text, "\(testCase.name)")
         }
     }
@@ -55,6 +57,8 @@ struct GreedyFixture: Decodable {
             #expect(prompt == testCase.prompt, "\(testCase.name)")
             if let tokenizer {
                 #expect(tokenizer.encode(prompt) == testCase.prompt_ids, "\(testCase.name)")
+                #expect(template.encode(testCase.messages, tokenizer: tokenizer, addGenerationPrompt: true)
+                        == testCase.prompt_ids, "\(testCase.name)")
                 #expect(tokenizer.decode(testCase.generated_ids) == testCase.text, "\(testCase.name)")
             }
         }

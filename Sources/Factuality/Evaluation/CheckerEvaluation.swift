@@ -7,7 +7,8 @@ public struct MeasuredExample: Sendable, Hashable {
     public var supported: Bool
     /// Words in the output: the length-only baseline's feature.
     public var words: Int
-    /// One vector of ``CheckerFeature/withModel`` values per claim (pmi 0 when the model was not run).
+    /// One vector of ``CheckerFeature/withModel`` values per checkable claim (pmi 0 when the model was not run);
+    /// unverifiable claims are left out, as the checker leaves them out of an answer's score.
     public var claims: [[Double]]
 }
 
@@ -95,19 +96,22 @@ public struct CheckerEvaluation: Sendable {
             let outputs = [(row.faithful, true), (row.hallucinated, false)]
             let claims = outputs.map { splitter.claims(in: $0.0) }
             let lexical = claims.map { $0.map { LexicalSignals(claim: $0.text, index: index) } }
+            let checkable = lexical.map { signals in signals.indices.filter { signals[$0].isCheckable } }
             lexicalSeconds += Date().timeIntervalSince(start)
             var grounded: [[GroundingScore?]] = claims.map { $0.map { _ in nil } }
             if let grounding {
                 start = Date()
-                let focused = index.focused(on: lexical.flatMap { $0.compactMap(\.evidence) })
-                let all = try grounding.score(claims: claims.flatMap { $0.map(\.text) }, passages: focused,
-                                              question: row.question)
-                grounded = [Array(all[0..<claims[0].count]), Array(all[claims[0].count...])]
+                let evidence = (0..<2).flatMap { k in checkable[k].compactMap { lexical[k][$0].evidence } }
+                let focused = index.focused(on: evidence)
+                let all = try grounding.score(claims: (0..<2).flatMap { k in checkable[k].map { claims[k][$0].text } },
+                                              passages: focused, question: row.question)
+                for (i, c) in checkable[0].enumerated() { grounded[0][c] = all[i] }
+                for (i, c) in checkable[1].enumerated() { grounded[1][c] = all[checkable[0].count + i] }
                 modelSeconds += Date().timeIntervalSince(start)
             }
             for (k, output) in outputs.enumerated() {
                 claimCount += claims[k].count
-                let vectors = claims[k].indices.map { c in
+                let vectors = checkable[k].map { c in
                     CheckerFeature.withModel.map { $0.value(lexical[k][c], grounded[k][c]) }
                 }
                 examples.append(MeasuredExample(task: task, row: row.index, supported: output.1,
@@ -216,9 +220,10 @@ public struct CheckerEvaluation: Sendable {
         return model
     }
 
-    /// An output's score: its claims' scores aggregated as the model says (1 when it makes no claim).
+    /// An output's score: its checkable claims' scores aggregated as the model says, 0 when it makes no checkable
+    /// claim (``FactualityReport/rankingScore``).
     static func score(_ example: MeasuredExample, _ model: LogisticModel, columns: [Int]) -> Double {
-        model.aggregate.apply(example.claims.map { claim in model.probability(columns.map { claim[$0] }) }) ?? 1
+        model.aggregate.apply(example.claims.map { claim in model.probability(columns.map { claim[$0] }) }) ?? 0
     }
 
     // MARK: - Reporting

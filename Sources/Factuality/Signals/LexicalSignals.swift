@@ -28,6 +28,11 @@ public struct LexicalSignals: Sendable, Hashable, Codable {
     /// The best window (reported beside the signals, not inside them).
     public var evidence: Evidence? = nil
 
+    /// Whether the claim has anything to check: at least one content word (numbers and names count; stop words,
+    /// "yes", "no" and punctuation do not). The checker labels other claims unverifiable and leaves them out of the
+    /// answer's scores; the evaluation does the same.
+    public var isCheckable: Bool { contentWords > 0 }
+
     enum CodingKeys: String, CodingKey {
         case support, pairSupport, contentWords, unsupportedWords, hardFacts, missingFacts, negationMismatch
     }

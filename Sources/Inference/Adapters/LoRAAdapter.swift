@@ -54,6 +54,13 @@ public struct LoRAAdapter: Sendable {
         }
     }
 
+    /// Largest LoRA scale (`alpha / r`, or `alpha / sqrt(r)`) accepted. Trained adapters use 0.5 to 64; a scale
+    /// far beyond makes the update swamp the base weights, and 1e30 overflows every activation.
+    public static let maximumScale = 1e4
+    /// Largest magnitude of an element of A or of B times the scale. Trained LoRA weights are around 0.01 to 1;
+    /// values near the float range overflow the activations (inf, then NaN logits) without any NaN in the file.
+    public static let maximumWeight: Float = 1e4
+
     /// The projections an adapter may change.
     public static let targets: [TensorNames.LayerTensor] = [.query, .key, .value, .attentionOutput, .gate, .up, .down]
 
@@ -90,6 +97,9 @@ public struct LoRAAdapter: Sendable {
     public init(peft folder: PEFTAdapterFolder, config: ModelConfig) throws {
         let path = folder.weights.path
         var layers = [[TensorNames.LayerTensor: Delta]](repeating: [:], count: config.layerCount)
+        try Self.checkScale(folder.scale, path: folder.configPath, field: "lora_alpha",
+                            how: "lora_alpha \(folder.alpha) over r = \(folder.rank)"
+                                + (folder.usesRankStabilizedScaling ? " (rsLoRA: over sqrt(r))" : ""))
         let scale = Float(folder.scale)
         for module in folder.modules {
             guard module.layer < config.layerCount else {
@@ -104,6 +114,11 @@ public struct LoRAAdapter: Sendable {
             }
             let down = try Self.floats(folder.weights, module.down)
             var up = try Self.floats(folder.weights, module.up).map { $0 * scale }
+            func offset(_ info: SafetensorsTensorInfo) -> (Int) -> Int {
+                { folder.weights.dataOffset + info.range.lowerBound + $0 * info.dtype.byteSize }
+            }
+            try Self.checkWeights(down, path: path, tensor: module.down.name, scale: 1, offset: offset(module.down))
+            try Self.checkWeights(up, path: path, tensor: module.up.name, scale: scale, offset: offset(module.up))
             if config.ropeStyle == .interleaved, target == .query || target == .key {
                 up = Self.interleaveRotaryRows(up, rowWidth: module.rank, heads: outputs / config.headDimension,
                                                headDimension: config.headDimension)
@@ -126,6 +141,10 @@ public struct LoRAAdapter: Sendable {
                                            reason: "\"\(type)\" adapters are not supported, only lora")
         }
         let alpha = file.double("adapter.lora.alpha") ?? 0
+        guard alpha.isFinite else {
+            throw FormatError.invalidValue(path: file.path, field: "adapter.lora.alpha", offset: 0,
+                                           reason: "\(alpha) is not a finite number")
+        }
         var layers = [[TensorNames.LayerTensor: Delta]](repeating: [:], count: config.layerCount)
         var found = 0
         for layer in 0..<config.layerCount {
@@ -145,8 +164,17 @@ public struct LoRAAdapter: Sendable {
                 }
                 let rank = a.dimensions[1]
                 let scale: Float = alpha > 0 ? Float(alpha) / Float(rank) : 1
+                if alpha > 0 {
+                    try Self.checkScale(alpha / Double(rank), path: file.path, field: "adapter.lora.alpha",
+                                        how: "alpha \(alpha) over rank \(rank) of \(nameA)")
+                }
                 let down = try Self.floats(file, nameA, type: a.type, count: rank * inputs)
                 let up = try Self.floats(file, nameB, type: b.type, count: outputs * rank).map { $0 * scale }
+                func offset(_ info: GGUFTensorInfo) -> (Int) -> Int {
+                    { file.dataOffset + info.offset + $0 / info.type.blockLength * info.type.blockBytes }
+                }
+                try Self.checkWeights(down, path: file.path, tensor: nameA, scale: 1, offset: offset(a))
+                try Self.checkWeights(up, path: file.path, tensor: nameB, scale: scale, offset: offset(b))
                 layers[layer][target] = Delta(rank: rank, inputs: inputs, outputs: outputs, down: down, up: up)
                 found += 1
             }
@@ -156,6 +184,28 @@ public struct LoRAAdapter: Sendable {
                                            reason: "no blk.N.*.weight.lora_a / lora_b tensors for this model")
         }
         self.init(path: file.path, layers: layers)
+    }
+
+    /// Refuses a LoRA scale that is not finite or beyond ``maximumScale``.
+    static func checkScale(_ scale: Double, path: String, field: String, how: String) throws {
+        guard scale.isFinite, abs(scale) <= maximumScale else {
+            throw FormatError.invalidValue(
+                path: path, field: field, offset: 0,
+                reason: "LoRA scale \(scale) (\(how)) is not a finite number of magnitude at most \(Int(maximumScale))")
+        }
+    }
+
+    /// Refuses a tensor holding NaN, an infinity, or a value (after the scale) beyond ``maximumWeight``, naming
+    /// the element and its byte offset in the file.
+    static func checkWeights(_ values: [Float], path: String, tensor: String, scale: Float,
+                             offset: (Int) -> Int) throws {
+        guard let bad = values.firstIndex(where: { !(abs($0) <= maximumWeight) }) else { return }
+        let value = values[bad]
+        let scaled = scale == 1 ? "" : " (after the LoRA scale \(scale))"
+        let reason = value.isFinite
+            ? "element \(bad) is \(value)\(scaled), beyond the ±\(Int(maximumWeight)) a LoRA weight may have"
+            : "element \(bad) is \(value)\(scaled): LoRA weights must be finite"
+        throw FormatError.invalidValue(path: path, field: tensor, offset: offset(bad), reason: reason)
     }
 
     /// Output and input width of a projection.

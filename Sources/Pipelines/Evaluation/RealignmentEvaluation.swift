@@ -68,8 +68,7 @@ public struct RealignmentEvaluation {
     public func prompt(_ row: HaluEvalRow) throws -> [Int] {
         guard let chat = reference.chatTemplate else { throw PipelineError.noChatTemplate(model: reference.path) }
         let messages = try template.messages(["passages": "[1] " + row.source, "question": row.question ?? ""])
-        return reference.tokenizer.encode(chat.render(messages, addGenerationPrompt: true), addSpecial: true,
-                                          parseSpecial: true)
+        return chat.encode(messages, tokenizer: reference.tokenizer, addGenerationPrompt: true)
     }
 
     /// Answers every row with every system (greedy), resuming from and appending to `output`.

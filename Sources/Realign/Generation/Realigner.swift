@@ -79,6 +79,9 @@ public struct Realigner: Sendable {
                                       _ aligned: UnsafeBufferPointer<Float>, _ mixed: UnsafeBufferPointer<Float>) -> Void
 
     /// Decodes a batch of requests.
+    ///
+    /// - Throws: ``DecodingParameterError`` before any work when a request's lambda, token limit or sampling is
+    ///   outside ``DecodingLimits`` (a NaN or infinite lambda, `maxTokens` below 1, ...).
     /// - Parameters:
     ///   - requests: the sequences; each may have its own prompt, lambda, sampling and token limit.
     ///   - observe: called with every step's logits of every sequence (for tests and analysis).
@@ -90,6 +93,7 @@ public struct Realigner: Sendable {
         var statistics = RealignmentStatistics()
         guard !requests.isEmpty else { return ([], statistics) }
         if let empty = requests.firstIndex(where: { $0.prompt.isEmpty }) { throw RealignmentError.emptyPrompt(request: empty) }
+        for (i, request) in requests.enumerated() { try request.validate(request: requests.count > 1 ? i : nil) }
         let v = pair.vocabularySize, k = requests.count
 
         // Prefill each distinct prompt once; requests with the same prompt start from copies of its caches.

@@ -42,12 +42,15 @@ public struct TextGenerator: Sendable {
     ///     incomplete); return false to stop. Bytes still held back at the end arrive in one last call with
     ///     token id -1.
     /// - Returns: the generated token ids and timings.
+    /// - Throws: ``DecodingParameterError`` when `maxTokens` or `sampling` is outside ``DecodingLimits``.
     @discardableResult
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy,
                          stopAtEndOfGeneration: Bool = true,
                          onToken: (Int, String) throws -> Bool = { _, _ in true }) throws
         -> (tokens: [Int], statistics: GenerationStatistics) {
         var statistics = GenerationStatistics()
+        try DecodingLimits.check(maxTokens: maxTokens)
+        try sampling.validate()
         guard !prompt.isEmpty else { return ([], statistics) }
         let cache = model.makeCache(capacity: prompt.count + maxTokens)
         var sampler = Sampler(sampling)
