@@ -79,6 +79,8 @@ let package = Package(
         .testTarget(name: "RetrievalTests",
                     dependencies: ["Retrieval", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FactualityTests", dependencies: ["Factuality", "Inference", "Tokenization"]),
+        // The command-line tool's own helpers (text arguments, terminal escaping) and commands.
+        .testTarget(name: "DeraTests", dependencies: ["dera", "Retrieval"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]
