@@ -174,6 +174,20 @@ struct ReaderLimitsTests {
         #expect(failure?.file == "/tmp/stray.html")
         #expect(failure?.reason.contains("end tags that close no open element") == true)
         #expect(seconds < 5, "took \(seconds) s")
+        // Elements libxml2 closes itself (<p> when a <div> opens) and end tags a higher-priority
+        // element blocks (</b> under <div>s) cost the same search; an estimate made before parsing
+        // missed both.
+        for (open, stray) in [("<p><div>", "</p>"), ("<div>", "</b>"), ("<ul><li>", "</ol>")] {
+            let prefix = stray == "</b>" ? "<b>" : ""
+            let hostile = prefix + String(repeating: open, count: 20_000) + String(repeating: stray, count: 100_000)
+            var refused = false
+            let seconds = ReaderLimitsTests.elapsed {
+                do { _ = try HTMLReader().documents(in: Data(hostile.utf8), source: "/tmp/stray.html") }
+                catch { refused = (error as? DocumentReadError)?.reason.contains("close no open element") == true }
+            }
+            #expect(refused, "\(open) then \(stray)")
+            #expect(seconds < 5, "\(open) then \(stray) took \(seconds) s")
+        }
         // A page with a few stray end tags is fine.
         let page = "<html><body><div><p>One</span></b><p>Two</div></font></body></html>"
         #expect(try HTMLReader().documents(in: Data(page.utf8), source: "/tmp/p.html").first?.text == "One\n\nTwo")
