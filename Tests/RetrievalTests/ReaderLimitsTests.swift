@@ -249,21 +249,10 @@ enum RecursiveInline {
                 continue
             }
             if character == "`" { index += 1; continue }
-            if character == "*" || character == "_" {
-                let before = index > 0 ? characters[index - 1] : " "
-                var run = index
-                while run < characters.count, characters[run] == character { run += 1 }
-                let after = run < characters.count ? characters[run] : " "
-                let inWord = before.isLetter || before.isNumber
-                let beforeWord = after.isLetter || after.isNumber
-                if run - index >= 2 || !(inWord && beforeWord) {
-                    if !(before.isWhitespace && after.isWhitespace) {
-                        index = run
-                        continue
-                    }
-                }
-                result.append(contentsOf: characters[index..<run])
-                index = run
+            if character == "*" || character == "_" {  // unchanged by the rewrite: shared
+                let run = MarkdownReader.emphasis(characters, at: index, within: 0..<characters.count)
+                if !run.isMarkup { result.append(contentsOf: characters[index..<run.end]) }
+                index = run.end
                 continue
             }
             result.append(character)
