@@ -104,7 +104,13 @@ public struct PassageStore: Sendable {
 
     /// `PRAGMA quick_check`: every page's b-tree structure; throws on the first problems found.
     static func quickCheck(_ db: Database, path: String) throws {
-        let report = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+        let report: [String]
+        do {
+            report = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            throw StoreError(path: path, operation: "checking the passage store",
+                             reason: "the file is corrupt: \(error.message ?? "\(error)")")
+        }
         guard report == ["ok"] else {
             throw StoreError(path: path, operation: "checking the passage store",
                              reason: "the file is corrupt: " + report.joined(separator: "; "))
