@@ -87,7 +87,7 @@ public struct Pipeline: Sendable {
             throw PipelineError.missingFile(path: configuration.model, hint: "scripts/setup fetches the default model")
         }
         let bundle = try ModelBundle.open(configuration.model, workers: configuration.threads)
-        var answerer = GroundedAnswerer(store: try PassageStore(path: configuration.store, createIfMissing: false),
+        var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: configuration.store),
                                         bundle: bundle, template: try PromptTemplate(contentsOf: configuration.template))
         answerer.passageCount = configuration.passages
         answerer.maxTokens = configuration.maxTokens

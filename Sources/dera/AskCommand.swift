@@ -22,7 +22,7 @@ struct Ask: ParsableCommand {
             lambda used, naturalness and correctness. --json carries all of it, auto's candidates included.
             """)
 
-    @Argument(help: "The question.")
+    @Argument(help: "The question (- reads standard input, @FILE a file).")
     var question: String
 
     @Option(help: "The SQLite passage store made by `dera index`.")
@@ -59,8 +59,10 @@ struct Ask: ParsableCommand {
         guard FileManager.default.fileExists(atPath: db) else {
             throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
         }
+        var reader = TextArgumentReader()
+        let question = try reader.text(of: self.question, argument: "QUESTION")
         let bundle = try model.open()
-        var answerer = GroundedAnswerer(store: try PassageStore(path: db, createIfMissing: false),
+        var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: db),
                                         bundle: bundle, template: try PromptTemplate(contentsOf: template))
         let adapter = realignment.adapterPath(model)
         if realignment.isRealigning(model) {
@@ -78,14 +80,14 @@ struct Ask: ParsableCommand {
         let output = FileHandle.standardOutput
         let streams = !json && answerer.realignment.map { $0.setting.lambdas.count == 1 } ?? true
         let answer = try answerer.answer(question) { piece in
-            if streams { output.write(Data(piece.utf8)) }
+            if streams { output.write(Data(TerminalText.escaped(piece, keepingLineBreaks: true).utf8)) }
         }
         if json {
             output.write(Data((try JSONOutput.encode(answer) + "\n").utf8))
             return
         }
-        if !streams { output.write(Data(answer.answer.utf8)) }
-        output.write(Data(Self.report(answer).utf8))
+        if !streams { output.write(Data(TerminalText.escaped(answer.answer, keepingLineBreaks: true).utf8)) }
+        output.write(Data(TerminalText.escaped(Self.report(answer), keepingLineBreaks: true).utf8))
         let decoder = answer.lambda.map { "DeRa lambda \(formatLambda($0)), " } ?? "model alone, "
         FileHandle.standardError.write(Data(String(
             format: "%@%d prompt tokens, %d generated, %.1f tok/s, %.2f s\n", decoder, answer.promptTokens,

@@ -41,7 +41,7 @@ struct BenchAsk: ParsableCommand {
         let list = Array(try TuningQuestion.load(questions, split: split).prefix(count))
         guard !list.isEmpty else { throw CommandError("no questions in \(questions) split \(split)") }
         let bundle = try model.open()
-        var answerer = GroundedAnswerer(store: try PassageStore(path: db, createIfMissing: false), bundle: bundle,
+        var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: db), bundle: bundle,
                                         template: try PromptTemplate(contentsOf: PipelineConfiguration.defaultTemplate))
         answerer.maxTokens = maxTokens
         guard let pair = try realignment.pair(reference: bundle, model) else {

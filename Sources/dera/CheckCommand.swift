@@ -37,7 +37,7 @@ struct Check: ParsableCommand {
             Unicode scalar offsets.
             """)
 
-    @Option(help: "The answer to check.")
+    @Option(help: "The answer to check (- reads standard input, @FILE a file).")
     var answer: String
 
     @Option(help: "The question the answer responds to.")
@@ -68,6 +68,9 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
+        var reader = TextArgumentReader()
+        let answerText = try reader.text(of: answer, argument: "--answer")
+        let questionText = try question.map { try reader.text(of: $0, argument: "--question") }
         let passageList: [Factuality.Passage]
         if let path = passages {
             do { passageList = try PassageFile.load(path) } catch let error as PassageFileError {
@@ -78,15 +81,15 @@ struct Check: ParsableCommand {
             guard FileManager.default.fileExists(atPath: db) else {
                 throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
             }
-            passageList = try PassageStore(path: db, createIfMissing: false)
-                .checkerPassages(for: question!, limit: limit)
+            passageList = try PassageStore(readOnlyPath: db)
+                .checkerPassages(for: questionText!, limit: limit)
         }
         let profile = try calibration.load()
         let grounding = noModel ? nil : ModelGrounding(bundle: try model.open())
         let checker: FactualityChecker
         do { checker = try FactualityChecker(profile: profile, grounding: grounding, path: calibration.calibration) }
         catch let error as CalibrationError { throw CommandError("\(error)") }
-        let report = try checker.check(answer: answer, passages: passageList, question: question)
-        print(json ? try JSONOutput.encode(report) : report.summary)
+        let report = try checker.check(answer: answerText, passages: passageList, question: questionText)
+        print(json ? try JSONOutput.encode(report) : TerminalText.escaped(report.summary, keepingLineBreaks: true))
     }
 }

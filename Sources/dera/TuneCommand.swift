@@ -143,7 +143,7 @@ struct Tune: ParsableCommand {
         let (questionSet, name) = try loadQuestions()
         var (grid, auto) = try grid()
         let bundle = try model.open()
-        var answerer = GroundedAnswerer(store: try PassageStore(path: db, createIfMissing: false), bundle: bundle,
+        var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: db), bundle: bundle,
                                         template: try PromptTemplate(contentsOf: template))
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens

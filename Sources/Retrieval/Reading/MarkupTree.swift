@@ -10,17 +10,55 @@ final class MarkupTree {
     deinit { xmlFreeDoc(document) }
 
     /// Parses HTML leniently: broken markup is repaired, no network access, no error output.
+    ///
+    /// libxml2 2.9's HTML parser searches the whole stack of open elements for every end tag that
+    /// closes none of them (and reports it as a tag-name mismatch), so deep nesting followed by stray
+    /// end tags is quadratic: 20,000 `<table>` then 20,000 `</td>` took 5.7 s. Each such report is
+    /// priced at the depth of the stack while the parser runs, and the parse is stopped once the total
+    /// passes ``ReadLimits/unmatchedEndTagWorkPerByte`` per input byte.
     /// - Parameter encoding: an IANA charset name, or `nil` to let libxml2 detect it.
-    static func html(_ data: Data, encoding: String?, file: String) throws -> MarkupTree {
+    static func html(_ data: Data, encoding: String?, file: String, limits: ReadLimits) throws -> MarkupTree {
+        try MarkupScan(limits: limits, html: true).check(data, file: file)
         let options = HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue
             | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_NONET.rawValue | XML_PARSE_HUGE.rawValue
-        return try parse(data, file: file) { buffer, size in
+        let budget = EndTagBudget(limit: (1 << 20) + limits.unmatchedEndTagWorkPerByte * data.count)
+        let unmanaged = Unmanaged.passRetained(budget)
+        defer { unmanaged.release() }
+        // Errors go to this handler instead of nowhere for the length of the parse (this thread only).
+        xmlSetStructuredErrorFunc(unmanaged.toOpaque(), { context, error in
+            guard let context, let error, error.pointee.code == XML_ERR_TAG_NAME_MISMATCH.rawValue,
+                  let parser = error.pointee.ctxt?.assumingMemoryBound(to: xmlParserCtxt.self) else { return }
+            let budget = Unmanaged<EndTagBudget>.fromOpaque(context).takeUnretainedValue()
+            budget.spent += Int(parser.pointee.nameNr)
+            if budget.spent > budget.limit, budget.exceeded == nil {
+                budget.exceeded = (Int(parser.pointee.nameNr), Int(error.pointee.line))
+                xmlStopParser(parser)
+            }
+        })
+        defer { xmlSetStructuredErrorFunc(nil, nil) }
+        let tree = try parse(data, file: file) { buffer, size in
             htmlReadMemory(buffer, size, file, encoding, Int32(options))
         }
+        if let (open, line) = budget.exceeded {
+            throw DocumentReadError(file: file, line: line > 0 ? line : nil, reason: """
+                too many end tags that close no open element (\(open) elements open): parsing would take \
+                time quadratic in the file size
+                """)
+        }
+        return tree
+    }
+
+    /// Looks at open elements spent on end tags that close nothing, during one HTML parse.
+    private final class EndTagBudget {
+        let limit: Int
+        var spent = 0
+        var exceeded: (open: Int, line: Int)? = nil
+        init(limit: Int) { self.limit = limit }
     }
 
     /// Parses XML without loading external entities or DTDs; recovers from what it can.
-    static func xml(_ data: Data, encoding: String?, file: String) throws -> MarkupTree {
+    static func xml(_ data: Data, encoding: String?, file: String, limits: ReadLimits) throws -> MarkupTree {
+        try MarkupScan(limits: limits, html: false).check(data, file: file)
         let options = XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
             | XML_PARSE_RECOVER.rawValue | XML_PARSE_HUGE.rawValue | XML_PARSE_NOCDATA.rawValue
         return try parse(data, file: file) { buffer, size in
@@ -85,9 +123,11 @@ final class MarkupTree {
     }
 
     /// Readable text of the tree and the text of the first element named `titleElement`.
-    func text(rules: Rules, titleElements: [String]) -> (text: String, title: String?) {
+    /// - Throws: ``DocumentReadError`` when elements nest deeper than `maximumNesting`.
+    func text(rules: Rules, titleElements: [String], maximumNesting: Int, file: String) throws -> (text: String, title: String?) {
         var output = TextAccumulator()
         var preDepth = 0
+        var depth = 1  // of `node`, the root being 1
         var titles: [String: String] = [:]
         guard let root = xmlDocGetRootElement(document) else { return ("", nil) }
 
@@ -122,6 +162,11 @@ final class MarkupTree {
                 break  // comments, processing instructions, entity references (never expanded)
             }
             if descend {
+                depth += 1
+                guard depth <= maximumNesting else {
+                    throw DocumentReadError(file: file, line: Int(xmlGetLineNo(current)) > 0 ? Int(xmlGetLineNo(current)) : nil,
+                                            reason: "elements nest more than \(maximumNesting) deep")
+                }
                 node = current.pointee.children
                 continue
             }
@@ -141,6 +186,7 @@ final class MarkupTree {
                 guard climb != root, let parent = climb.pointee.parent,
                       parent.pointee.type == XML_ELEMENT_NODE else { break }
                 climb = parent
+                depth -= 1
                 close(MarkupTree.localName(parent), rules: rules, into: &output, preDepth: &preDepth)
                 if parent == root { break }
             }
