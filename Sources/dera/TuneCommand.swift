@@ -64,6 +64,9 @@ struct Tune: ParsableCommand {
     @Flag(help: "Do not save the choice.")
     var noSave = false
 
+    @Flag(help: "Check the stored answers again with the current checker before the table (after a checker change; nothing is decoded again).")
+    var rescore = false
+
     @Flag(help: "Do not try lambdas halfway to the chosen one's neighbours.")
     var noRefine = false
 
@@ -161,6 +164,9 @@ struct Tune: ParsableCommand {
 
         let progress = Progress(label: "tune", total: questionSet.count)
         FileHandle.standardError.write(Data("tune: \(questionSet.count) questions from \(name), lambdas \(sweep.map(formatLambda).joined(separator: ",")); records in \(output)\n".utf8))
+        if rescore, FileManager.default.fileExists(atPath: output) {
+            _ = try tuner.rescore(questions: questionSet, output: output, progress: Progress(label: "rescore", total: questionSet.count).update)
+        }
         var all = try tuner.run(questions: questionSet, lambdas: sweep, output: output, progress: progress.update)
         var rows = LambdaTuner.rows(all, lambdas: sweep.sorted())
         var (chosen, front) = Self.choose(rows: rows, records: all, auto: auto, rule: rule)

@@ -1,4 +1,7 @@
 import Control
+import Factuality
+import Inference
+import Realign
 import Foundation
 import Testing
 @testable import Pipelines
@@ -89,5 +92,53 @@ private func record(_ id: String, _ lambda: Float, right: Bool, correctness: Dou
         #expect(report.html.contains("<title>t &lt;1&gt;</title>"))
         #expect(report.svg.hasPrefix("<svg") && report.svg.contains("chosen") && report.svg.contains("stroke-dasharray"))
         #expect(report.plainText.split(separator: "\n").count == rows.count + 1)
+    }
+}
+
+extension GroundedAnswererTests {
+    /// A real sweep on the small store: records per question and lambda, a re-run decodes nothing, an interrupted
+    /// last line is dropped, and --rescore brings back the checker's scores without decoding.
+    @Test(.enabled(if: modelAvailable, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
+    func tuneRecordsResumeAndRescore() throws {
+        let bundle = try ModelBundle.open(Self.root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf", workers: 2)
+        var answerer = GroundedAnswerer(store: try Self.store(), bundle: bundle,
+                                        template: try PromptTemplate(contentsOf: Self.root + "/prompts/grounded-qa.txt"))
+        answerer.passageCount = 2
+        answerer.maxTokens = 24
+        let pair = try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(
+            Self.root + "/models/adapters/smollm2-dpo-beta0.1", for: bundle.model))
+        answerer.realignment = .init(pair: pair, setting: .fixed(1))
+        let calibration = try CheckerCalibration.load(Self.root + "/" + CheckerCalibration.defaultPath)
+        let tuner = LambdaTuner(answerer: answerer, check: SelfCheck(
+            checker: try FactualityChecker(profile: calibration.profile("general", path: "calibration"))))
+        let questions = [TuningQuestion(id: "k", question: "Which country is Mount Kilimanjaro in?", answers: ["Tanzania"]),
+                         TuningQuestion(id: "b", question: "Which lake is the deepest in the world?", answers: ["Lake Baikal", "Baikal"])]
+        let output = NSTemporaryDirectory() + "dera-tune-\(UUID().uuidString).jsonl"
+        let first = try tuner.run(questions: questions, lambdas: [0, 1], output: output)
+        #expect(first.count == 4 && Set(first.map(\.label)) == ["lambda 0", "lambda 1"])
+        #expect(first.allSatisfy { $0.goldRetrieved == true })
+
+        // A kill in the middle of a line: the partial line goes, the question it belonged to is decoded again.
+        var text = try String(contentsOfFile: output, encoding: .utf8)
+        text.removeLast(20)
+        try text.write(toFile: output, atomically: true, encoding: .utf8)
+        let resumed = try tuner.run(questions: questions, lambdas: [0, 1], output: output)
+        #expect(resumed.count == 4)
+        #expect(Set(resumed.map { "\($0.id) \($0.label) \($0.answer)" }) == Set(first.map { "\($0.id) \($0.label) \($0.answer)" }))
+
+        // Scores overwritten by hand come back from the checker; nothing else changes.
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map { line -> String in
+            var record = try JSONDecoder().decode(TuningRecord.self, from: Data(line.utf8))
+            record.correctness = -1
+            return String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+        let rescored = try tuner.rescore(questions: questions, output: output)
+        let key = { (r: TuningRecord) in "\(r.id) \(r.label)" }
+        let original = Dictionary(uniqueKeysWithValues: first.map { (key($0), $0) })
+        for record in rescored {
+            #expect(record.correctness == original[key(record)]!.correctness)
+            #expect(record.answer == original[key(record)]!.answer && record.naturalness == original[key(record)]!.naturalness)
+        }
     }
 }

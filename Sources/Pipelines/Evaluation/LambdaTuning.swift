@@ -131,6 +131,37 @@ public struct LambdaTuner {
         return records.filter { wanted.contains($0.id) && labels.contains($0.label) }
     }
 
+    /// Checks the stored answers again with this tuner's checker (the same retrieval gives the same passages),
+    /// keeping their text, tokens, timings and naturalness, and rewrites `output` atomically. For when the checker
+    /// changed after the answers were decoded.
+    public func rescore(questions: [TuningQuestion], output: String, progress: (Int, Int) -> Void = { _, _ in })
+        throws -> [TuningRecord] {
+        var records = try JSONLRecords.read(TuningRecord.self, from: output, what: "a tuning record")
+        let byID = Dictionary(grouping: records.indices, by: { records[$0].id })
+        for (n, question) in questions.enumerated() {
+            if let indices = byID[question.id] {
+                let passages = answerer.checkerPassages(try answerer.retrieve(question.question))
+                for i in indices {
+                    let report = try check.checker.check(answer: records[i].answer, passages: passages,
+                                                         question: question.question)
+                    records[i].correctness = Candidate.correctness(of: report)
+                    records[i].flagged = report.hallucinated
+                }
+            }
+            progress(n + 1, questions.count)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = Data()
+        for record in records {
+            data += try encoder.encode(record)
+            data.append(UInt8(ascii: "\n"))
+        }
+        try data.write(to: URL(fileURLWithPath: output), options: .atomic)
+        let wanted = Set(questions.map(\.id))
+        return records.filter { wanted.contains($0.id) }
+    }
+
     public static func label(_ lambda: Float) -> String { "lambda \(formatLambda(lambda))" }
 
     /// Scores of `lambdas` on one question (one retrieval, one batch).
