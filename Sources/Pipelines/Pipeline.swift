@@ -9,17 +9,25 @@ import Retrieval
 ///
 /// Paths are relative to the working directory unless absolute (``resolved(against:)`` roots them elsewhere).
 public struct PipelineConfiguration: Sendable {
-    /// The default model: SmolLM2-135M-Instruct Q4_1 (scripts/setup fetches it).
-    public static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
-    /// The default model's committed faithfulness adapter.
-    public static let defaultAdapter = "models/adapters/smollm2-dpo-beta0.1"
+    /// The default answering model: Qwen2.5-Coder-0.5B-Instruct Q4_K_M (`scripts/setup --qwen` fetches it), the
+    /// most accurate grounded answerer measured (docs/control.md).
+    public static let defaultModel = "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    /// The committed faithfulness adapters, by the file name of the model they were trained on.
+    public static let committedAdapters: [String: String] = [
+        "SmolLM2-135M-Instruct.Q4_1.gguf": "models/adapters/smollm2-dpo-beta0.1",
+    ]
+
+    /// The committed adapter of `model` (matched by file name), if there is one.
+    public static func committedAdapter(for model: String) -> String? {
+        committedAdapters[(model as NSString).lastPathComponent]
+    }
     public static let defaultStore = "data/wikipedia.sqlite"
     public static let defaultTemplate = "prompts/grounded-qa.txt"
 
     public var store = defaultStore
     public var model = defaultModel
     /// The aligned side as a LoRA adapter; nil decodes with the model alone.
-    public var adapter: String? = defaultAdapter
+    public var adapter: String? = committedAdapter(for: defaultModel)
     public var template = defaultTemplate
     public var calibration = CheckerCalibration.defaultPath
     public var profile = "general"

@@ -37,7 +37,7 @@ struct Ask: ParsableCommand {
     @Option(help: "Most tokens to generate.")
     var maxTokens = 128
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelOptions<AnsweringModel>
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
     @OptionGroup(title: "Self-check and lambda control") var control: ControlOptions
     @OptionGroup(title: "Checker calibration") var calibration: CalibrationOptions
@@ -76,7 +76,7 @@ struct Ask: ParsableCommand {
         if !control.noCheck { answerer.selfCheck = try control.selfCheck(bundle: bundle, calibration: calibration) }
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
-        answerer.sampling = sampling.parameters
+        answerer.sampling = sampling.parameters(defaultTemperature: 0)
         let output = FileHandle.standardOutput
         let streams = !json && answerer.realignment.map { $0.setting.lambdas.count == 1 } ?? true
         let answer = try answerer.answer(question) { piece in

@@ -33,7 +33,7 @@ struct BenchAsk: ParsableCommand {
     @Option(help: "Auto candidate sets to time, separated by ';' (each comma-separated; 0 is always added).")
     var autoSets = "0,1;0,0.5,1;0,0.25,0.5,1,1.5,2"
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelOptions<AnsweringModel>
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
     @OptionGroup(title: "Checker calibration") var calibration: CalibrationOptions
 

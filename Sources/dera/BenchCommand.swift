@@ -21,7 +21,7 @@ struct BenchSpeed: ParsableCommand {
             """)
 
     @Option(name: .long, help: "A .gguf file or a Hugging Face model folder.")
-    var model: String = ModelOptions.defaultModel
+    var model: String = EngineModel.path
 
     @Option(name: .long, parsing: .upToNextOption, help: "Thread counts to measure.")
     var threads: [Int] = [1, 2]

@@ -16,7 +16,7 @@ struct BenchRealign: ParsableCommand {
             """)
 
     @Option(name: [.customLong("model"), .customLong("reference")], help: "The reference model (.gguf).")
-    var model: String = ModelOptions.defaultModel
+    var model: String = EngineModel.path
 
     @Option(name: .long, help: "The aligned model for the two-model configuration (default: the reference file opened a second time, same size and speed as any second checkpoint of it).")
     var aligned: String?

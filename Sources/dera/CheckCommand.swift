@@ -55,7 +55,7 @@ struct Check: ParsableCommand {
     @Flag(help: "Lexical signals only: no model is loaded.")
     var noModel = false
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelOptions<EngineModel>
     @OptionGroup var calibration: CalibrationOptions
 
     @Flag(help: "Print the report as JSON.")

@@ -51,7 +51,7 @@ struct CheckerEvalCommand: ParsableCommand {
     @Flag(help: "Lexical signals only: no model is loaded.")
     var noModel = false
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelOptions<EngineModel>
 
     @Option(help: "The calibration file to read (or, with --fit, to update).")
     var calibration: String = CheckerCalibration.defaultPath

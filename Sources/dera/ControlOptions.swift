@@ -21,7 +21,7 @@ struct ControlOptions: ParsableArguments {
     @Flag(help: "Do not check the answer (only with a fixed lambda).")
     var noCheck = false
 
-    @Flag(help: "Check with the model's PMI as well as the lexical signals (slower).")
+    @Flag(help: "Check with a model's PMI as well as the lexical signals (slower; the PMI calibration was fitted with \(EngineModel.path), which is loaded for it).")
     var checkModel = false
 
     @Flag(help: "Naturalness without the fluency pass (flags and length only).")
@@ -70,7 +70,13 @@ struct ControlOptions: ParsableArguments {
     static func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions, checkModel: Bool, fluency: Bool)
         throws -> SelfCheck {
         let profile = try calibration.load()
-        let grounding = checkModel ? ModelGrounding(bundle: bundle) : nil
+        // The model profile's weights were fitted on SmolLM2's PMI: score with that model whatever answers.
+        var grounding: ModelGrounding?
+        if checkModel {
+            let pmiModel = (bundle.path as NSString).lastPathComponent == (EngineModel.path as NSString).lastPathComponent
+                ? bundle : try ModelOptions<EngineModel>.openDefault(workers: bundle.model.workers)
+            grounding = ModelGrounding(bundle: pmiModel)
+        }
         let checker: FactualityChecker
         do { checker = try FactualityChecker(profile: profile, grounding: grounding, path: calibration.calibration) }
         catch let error as CalibrationError { throw CommandError("\(error)") }
@@ -80,7 +86,7 @@ struct ControlOptions: ParsableArguments {
 
 /// The lambda `dera generate` uses when none is given: the tuned file's lambda for this model and adapter, else 1
 /// (the aligned model).
-func tunedLambda(model: ModelOptions, adapter: String?, path: String = TunedLambda.defaultPath) throws -> Float {
+func tunedLambda(model: some ModelChoice, adapter: String?, path: String = TunedLambda.defaultPath) throws -> Float {
     let tuned: TunedLambda?
     do { tuned = try TunedLambda.load(path) } catch let error as ControlError { throw CommandError("\(error)") }
     guard let tuned, tuned.applies(model: model.model, adapter: adapter) else { return 1 }

@@ -18,7 +18,7 @@ struct RealignEvalCommand: ParsableCommand {
             resumes from it.
             """)
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelOptions<EngineModel>
 
     @Option(help: "HaluEval QA JSONL (corpora/fetch.sh fetches it).")
     var data = "data/halueval/dataset_halueval_qa.jsonl"

@@ -25,7 +25,7 @@ struct Generate: ParsableCommand {
               dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambdas 0,0.5,1,2 --greedy
             """)
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelOptions<EngineModel>
 
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
 
@@ -74,7 +74,7 @@ struct Generate: ParsableCommand {
         let generator = TextGenerator(bundle: bundle)
         let output = FileHandle.standardOutput
         let (_, statistics) = try generator.generate(
-            prompt: ids, maxTokens: maxTokens, sampling: sampling.parameters
+            prompt: ids, maxTokens: maxTokens, sampling: sampling.parameters(defaultTemperature: 0.7)
         ) { _, piece in
             output.write(Data(piece.utf8))
             return true
@@ -90,7 +90,7 @@ struct Generate: ParsableCommand {
     func runRealigned(_ pair: RealignmentPair, lambdas: [Float]) throws {
         let ids = try promptIDs(pair.tokenizer, pair.chatTemplate)
         let requests = lambdas.map {
-            RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling.parameters, maxTokens: maxTokens)
+            RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling.parameters(defaultTemperature: 0.7), maxTokens: maxTokens)
         }
         let output = FileHandle.standardOutput
         let single = requests.count == 1
@@ -120,7 +120,7 @@ struct Tokenize: ParsableCommand {
         abstract: "Print the token ids of a text as a JSON array (special tokens recognised).")
 
     @Option(name: .long, help: "A .gguf file or a Hugging Face model folder.")
-    var model: String = ModelOptions.defaultModel
+    var model: String = EngineModel.path
 
     @Flag(name: .long, help: "Do not add the BOS token even if the model asks for one.")
     var noBos = false

@@ -6,13 +6,39 @@ import Pipelines
 import Realign
 import Tokenization
 
-/// Where the model comes from and how many threads run it.
-struct ModelOptions: ParsableArguments {
-    static let defaultModel = PipelineConfiguration.defaultModel
+/// Which model a command uses when --model is not given.
+protocol DefaultModel {
+    static var path: String { get }
+    /// How to get it, for the "not found" message.
+    static var fetch: String { get }
+}
 
+/// The engine commands' default (generate, tokenize, bench, the checker's PMI): SmolLM2-135M-Instruct, small and fast.
+enum EngineModel: DefaultModel {
+    static let path = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    static let fetch = "scripts/setup fetches it"
+}
+
+/// The answering commands' default (ask, tune, bench ask): the model whose grounded answers measured best
+/// (``PipelineConfiguration/defaultModel``).
+enum AnsweringModel: DefaultModel {
+    static var path: String { PipelineConfiguration.defaultModel }
+    static let fetch = "scripts/setup --qwen fetches it"
+}
+
+/// A model path with the threads and arithmetic that run it.
+protocol ModelChoice {
+    var model: String { get }
+    var threads: Int { get }
+    var arithmetic: DecoderModel.Arithmetic { get }
+}
+
+/// Where the model comes from and how many threads run it; `Default` says which model when --model is absent.
+struct ModelOptions<Default: DefaultModel>: ParsableArguments, ModelChoice {
     @Option(name: [.customLong("model"), .customLong("reference")],
-            help: "A .gguf file or a Hugging Face model folder (config.json, *.safetensors, tokenizer.json); with --aligned or --adapter, the reference model.")
-    var model: String = ModelOptions.defaultModel
+            help: ArgumentHelp("A .gguf file or a Hugging Face model folder (config.json, *.safetensors, tokenizer.json); with --aligned or --adapter, the reference model.",
+                               discussion: "Default: \(Default.path)."))
+    var model: String = Default.path
 
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -24,10 +50,17 @@ struct ModelOptions: ParsableArguments {
         try NumericFlags.check("--threads", threads, in: 1...NumericFlags.maximumThreads)
     }
 
+    /// The default model with the default arithmetic.
+    static func openDefault(workers: Int) throws -> ModelBundle {
+        guard FileManager.default.fileExists(atPath: Default.path) else {
+            throw CommandError("model not found: \(Default.path) (\(Default.fetch))")
+        }
+        return try ModelBundle.open(Default.path, workers: workers)
+    }
+
     func open() throws -> ModelBundle {
         guard FileManager.default.fileExists(atPath: model) else {
-            throw CommandError(
-                "model not found: \(model)\(model == Self.defaultModel ? " (run scripts/setup to fetch it)" : "")")
+            throw CommandError("model not found: \(model)\(model == Default.path ? " (\(Default.fetch))" : "")")
         }
         let bundle = try ModelBundle.open(model, workers: threads)
         bundle.model.arithmetic = arithmetic
@@ -37,18 +70,15 @@ struct ModelOptions: ParsableArguments {
 
 /// The aligned side of decoding-time realignment and the mixing strengths.
 ///
-/// With the default model and neither --aligned nor --adapter, the default model's committed faithfulness adapter
-/// is the aligned side (``defaultAdapter``); --no-adapter turns it off.
+/// With neither --aligned nor --adapter, the model's committed faithfulness adapter (if it has one) is the aligned
+/// side (``PipelineConfiguration/committedAdapters``); --no-adapter turns it off.
 struct RealignmentOptions: ParsableArguments {
-    /// The committed faithfulness adapter of the default model.
-    static let defaultAdapter = PipelineConfiguration.defaultAdapter
-
     @Option(name: .long, help: "An aligned model with the reference's tokenizer (.gguf or Hugging Face folder): decode with DeRa.")
     var aligned: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "A LoRA adapter (PEFT folder or llama.cpp LoRA .gguf) that makes the reference the aligned model: decode with DeRa in one pass over shared weights.",
-        discussion: "Default with the default model: \(RealignmentOptions.defaultAdapter)."))
+        discussion: "Default: the committed faithfulness adapter of the model, if it has one (\(PipelineConfiguration.committedAdapters.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")))."))
     var adapter: String?
 
     @Flag(name: .long, help: "Decode with the model alone: no adapter, not even the default one.")
@@ -64,17 +94,16 @@ struct RealignmentOptions: ParsableArguments {
 
     static let maximumSweep = NumericFlags.maximumSweep
 
-    /// The adapter to use: the one given, else the default model's committed adapter (unless --no-adapter or
-    /// --aligned, or another model).
-    func adapterPath(_ model: ModelOptions) -> String? {
+    /// The adapter to use: the one given, else the model's committed adapter (unless --no-adapter or --aligned).
+    func adapterPath(_ model: some ModelChoice) -> String? {
         if noAdapter || aligned != nil { return adapter }
         if let adapter { return adapter }
-        guard model.model == ModelOptions.defaultModel,
-              FileManager.default.fileExists(atPath: Self.defaultAdapter + "/adapter_config.json") else { return nil }
-        return Self.defaultAdapter
+        guard let committed = PipelineConfiguration.committedAdapter(for: model.model),
+              FileManager.default.fileExists(atPath: committed + "/adapter_config.json") else { return nil }
+        return committed
     }
 
-    func isRealigning(_ model: ModelOptions) -> Bool { aligned != nil || adapterPath(model) != nil }
+    func isRealigning(_ model: some ModelChoice) -> Bool { aligned != nil || adapterPath(model) != nil }
 
     func validate() throws {
         if aligned != nil && adapter != nil { throw ValidationError("give --aligned or --adapter, not both") }
@@ -99,7 +128,7 @@ struct RealignmentOptions: ParsableArguments {
     }
 
     /// The pair for an already opened reference `bundle`, or nil for the model alone.
-    func pair(reference bundle: ModelBundle, _ model: ModelOptions) throws -> RealignmentPair? {
+    func pair(reference bundle: ModelBundle, _ model: some ModelChoice) throws -> RealignmentPair? {
         let adapter = adapterPath(model)
         for path in [aligned, adapter].compactMap({ $0 }) where !FileManager.default.fileExists(atPath: path) {
             throw CommandError("not found: \(path)")
@@ -131,8 +160,8 @@ struct SamplingOptions: ParsableArguments {
     @Flag(name: .long, help: "Greedy decoding (same as --temperature 0).")
     var greedy = false
 
-    @Option(name: .long, help: "Softmax temperature: 0 decodes greedily, otherwise 0.001 to 100.")
-    var temperature: Float = 0.7
+    @Option(name: .long, help: "Softmax temperature: 0 decodes greedily, otherwise 0.001 to 100 (default: 0.7 for generate; 0, greedy, for ask, whose answers were measured greedy).")
+    var temperature: Float?
 
     @Option(name: .long, help: "Keep the k most likely tokens (0 keeps all).")
     var topK = 50
@@ -151,11 +180,13 @@ struct SamplingOptions: ParsableArguments {
 
     /// Every flag is checked, --greedy or not, by the library's rule.
     func validate() throws {
-        try NumericFlags.checkSampling(SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+        try NumericFlags.checkSampling(SamplingParameters(temperature: temperature ?? 0.7, topK: topK, topP: topP, minP: minP,
                                                           repetitionPenalty: repeatPenalty, seed: seed))
     }
 
-    var parameters: SamplingParameters {
+    /// The sampler; `defaultTemperature` when --temperature is not given.
+    func parameters(defaultTemperature: Float) -> SamplingParameters {
+        let temperature = self.temperature ?? defaultTemperature
         if greedy || temperature == 0 { return .greedy }
         return SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
                                   repetitionPenalty: repeatPenalty, seed: seed)

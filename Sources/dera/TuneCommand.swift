@@ -79,7 +79,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Most tokens per answer.")
     var maxTokens = 64
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelOptions<AnsweringModel>
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
     @OptionGroup(title: "Self-check and lambda control") var control: ControlOptions
     @OptionGroup(title: "Checker calibration") var calibration: CalibrationOptions
