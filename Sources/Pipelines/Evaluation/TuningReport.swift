@@ -106,13 +106,16 @@ public struct TuningReport: Sendable {
             svg += "<text x=\"\(width - right + 35)\" y=\"\(ly + 4)\">\(Self.escape(name))</text>\n"
         }
         var legendRow = series.count
-        for row in rows where row.lambda == nil {
+        let autoColours = ["#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"]
+        for (n, row) in rows.filter({ $0.lambda == nil }).enumerated() {
             let v = row.accuracy ?? row.correctness
-            svg += "<line x1=\"\(x(lo))\" x2=\"\(x(hi))\" y1=\"\(y(v))\" y2=\"\(y(v))\" stroke=\"#2ca02c\" stroke-dasharray=\"6 4\"/>\n"
+            let colour = autoColours[n % autoColours.count]
+            svg += "<line x1=\"\(x(lo))\" x2=\"\(x(hi))\" y1=\"\(y(v))\" y2=\"\(y(v))\" stroke=\"\(colour)\" stroke-dasharray=\"6 4\"/>\n"
             let ly = top + 16 * Double(legendRow)
             legendRow += 1
-            svg += "<line x1=\"\(width - right + 10)\" x2=\"\(width - right + 30)\" y1=\"\(ly)\" y2=\"\(ly)\" stroke=\"#2ca02c\" stroke-dasharray=\"6 4\"/>"
-            svg += "<text x=\"\(width - right + 35)\" y=\"\(ly + 4)\">auto correctness</text>\n"
+            let name = row.label.split(separator: " ").last.map(String.init) ?? row.label
+            svg += "<line x1=\"\(width - right + 10)\" x2=\"\(width - right + 30)\" y1=\"\(ly)\" y2=\"\(ly)\" stroke=\"\(colour)\" stroke-dasharray=\"6 4\"/>"
+            svg += "<text x=\"\(width - right + 35)\" y=\"\(ly + 4)\">auto \(Self.escape(name))</text>\n"
         }
         if let chosen, let row = fixedRows.first(where: { $0.label == chosen }) {
             let (cx, cy) = (x(Double(row.lambda!)), y(row.accuracy ?? row.correctness))
