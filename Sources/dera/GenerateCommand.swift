@@ -15,12 +15,14 @@ struct Generate: ParsableCommand {
 
             With --aligned MODEL or --adapter DIR, each token is sampled from \
             softmax(lambda * aligned + (1 - lambda) * reference), the reference being --model (or --reference). \
-            --lambdas 0,0.5,1,2 decodes a sweep in one batch, sharing the prompt, and prints each output.
+            --lambdas 0,0.5,1,2 decodes a sweep in one batch, sharing the prompt, and prints each output. \
+            --lambda-policy divergence or entropy chooses lambda per token within [--lambda-min, --lambda-max].
 
             Examples:
               dera generate --chat --prompt "What is DeRa?" --greedy
               dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambda 0.5
               dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambdas 0,0.5,1,2 --greedy
+              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambda-policy divergence --lambda-min 0 --lambda-max 1
             """)
 
     @OptionGroup var model: ModelOptions
@@ -74,10 +76,10 @@ struct Generate: ParsableCommand {
 
     func runRealigned() throws {
         let pair = try realignment.pair(reference: model.open(), model)
-        let lambdas = try realignment.sweep()
+        let policies = try realignment.policies()
         let ids = pair.tokenizer.encode(try render(pair.chatTemplate), addSpecial: true, parseSpecial: true)
-        let requests = lambdas.map {
-            RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling.parameters, maxTokens: maxTokens)
+        let requests = policies.map {
+            RealignmentRequest(prompt: ids, policy: $0, sampling: sampling.parameters, maxTokens: maxTokens)
         }
         let output = FileHandle.standardOutput
         let single = requests.count == 1
@@ -89,7 +91,7 @@ struct Generate: ParsableCommand {
             output.write(Data("\n".utf8))
         } else {
             for result in outputs {
-                print("lambda \(formatLambda(result.lambda)): \(result.text.trimmingCharacters(in: .whitespacesAndNewlines))")
+                print("lambda \(result.policy): \(result.text.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
         }
         let report = String(
@@ -98,6 +100,12 @@ struct Generate: ParsableCommand {
             requests.count == 1 ? "" : "s", statistics.promptTokens, statistics.promptSeconds,
             statistics.generatedTokens, statistics.generationTokensPerSecond, model.threads, model.threads == 1 ? "" : "s")
         FileHandle.standardError.write(Data(report.utf8))
+        if single, outputs[0].policy.fixedLambda == nil {
+            let lambdas = outputs[0].lambdas
+            FileHandle.standardError.write(Data(String(
+                format: "lambda %@: mean %.3f, min %.3f, max %.3f over %d tokens\n", outputs[0].policy.description,
+                outputs[0].meanLambda, lambdas.min() ?? 0, lambdas.max() ?? 0, lambdas.count).utf8))
+        }
     }
 }
 

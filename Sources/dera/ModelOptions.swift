@@ -48,12 +48,21 @@ struct RealignmentOptions: ParsableArguments {
     @Option(name: .long, help: "A comma-separated sweep of lambdas (e.g. 0,0.5,1,2), decoded together in one batch.")
     var lambdas: String?
 
+    @OptionGroup var policy: LambdaPolicyOptions
+
     var isRealigning: Bool { aligned != nil || adapter != nil }
 
     func validate() throws {
         if aligned != nil && adapter != nil { throw ValidationError("give --aligned or --adapter, not both") }
         if !isRealigning && (lambdas != nil) { throw ValidationError("--lambdas needs --aligned or --adapter") }
+        if !isRealigning && policy.kind != .fixed { throw ValidationError("--lambda-policy needs --aligned or --adapter") }
+        if lambdas != nil && policy.kind != .fixed { throw ValidationError("--lambdas sweeps fixed lambdas; drop it or --lambda-policy") }
         _ = try sweep()
+    }
+
+    /// The policies to decode: one per --lambdas value, the single --lambda, or the adaptive --lambda-policy.
+    func policies() throws -> [LambdaPolicy] {
+        policy.kind == .fixed ? try sweep().map { .fixed($0) } : [policy.policy(fixed: lambda)]
     }
 
     /// The lambdas to decode: the --lambdas list, or the single --lambda.
@@ -78,6 +87,67 @@ struct RealignmentOptions: ParsableArguments {
         return try RealignmentPair(reference: bundle, aligned: other)
     }
 }
+
+/// How lambda is chosen at each decoding step.
+struct LambdaPolicyOptions: ParsableArguments {
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case fixed, divergence, entropy
+    }
+
+    @Option(name: .long, help: "fixed: --lambda at every step; divergence: lambda per token from the Jensen-Shannon divergence of the aligned and reference distributions; entropy: from the reference's entropy (docs/decoding.md).")
+    var lambdaPolicy: Kind = .fixed
+
+    @Option(name: .long, help: "Lower bound of an adaptive lambda.")
+    var lambdaMin: Float = 0
+
+    @Option(name: .long, help: "Upper bound of an adaptive lambda.")
+    var lambdaMax: Float = 1
+
+    @Option(name: .long, help: "The divergence or entropy (nats) at which an adaptive lambda reaches its far bound (default: 0.1 for divergence, 2 for entropy).")
+    var lambdaScale: Float?
+
+    @Option(name: .long, help: "Where the divergence policy moves lambda when the models disagree: aligned (toward --lambda-max) or reference (toward --lambda-min).")
+    var divergenceToward: DivergenceLambda.Direction = .towardAligned
+
+    var kind: Kind { lambdaPolicy }
+
+    func validate() throws {
+        guard lambdaMin.isFinite, lambdaMax.isFinite, lambdaMin <= lambdaMax else {
+            throw ValidationError("--lambda-min must be a number no larger than --lambda-max")
+        }
+        if let lambdaScale, !(lambdaScale > 0 && lambdaScale.isFinite) { throw ValidationError("--lambda-scale must be > 0") }
+    }
+
+    /// The policy these flags describe (`fixed` at `lambda`).
+    func policy(fixed lambda: Float) -> LambdaPolicy {
+        policy(kind, fixed: lambda, toward: divergenceToward)
+    }
+
+    func policy(_ kind: Kind, fixed lambda: Float, toward: DivergenceLambda.Direction) -> LambdaPolicy {
+        switch kind {
+        case .fixed: .fixed(lambda)
+        case .divergence: .divergence(DivergenceLambda(minimum: lambdaMin, maximum: lambdaMax,
+                                                       scale: lambdaScale ?? DivergenceLambda.defaultScale,
+                                                       direction: toward))
+        case .entropy: .entropy(EntropyLambda(minimum: lambdaMin, maximum: lambdaMax,
+                                              scale: lambdaScale ?? EntropyLambda.defaultScale))
+        }
+    }
+
+    /// A policy written as a number (fixed lambda), `divergence`, `divergence-reference` or `entropy`, with the
+    /// bounds and scale of these flags.
+    func policy(named text: String) -> LambdaPolicy? {
+        if let lambda = Float(text), lambda.isFinite { return .fixed(lambda) }
+        switch text {
+        case "divergence", "divergence-aligned": return policy(.divergence, fixed: 0, toward: .towardAligned)
+        case "divergence-reference": return policy(.divergence, fixed: 0, toward: .towardReference)
+        case "entropy": return policy(.entropy, fixed: 0, toward: .towardAligned)
+        default: return nil
+        }
+    }
+}
+
+extension DivergenceLambda.Direction: ExpressibleByArgument {}
 
 /// Sampling flags shared by the generating commands.
 struct SamplingOptions: ParsableArguments {
