@@ -56,6 +56,14 @@ struct DistributionMeasuresTests {
         masked[2] = -.infinity
         #expect(abs(DistributionMeasures.entropy(masked) - log(3)) < 1e-6)
         #expect(abs(DistributionMeasures.compare(masked, masked).firstEntropy - log(3)) < 1e-6)
+        // Masked entries and a length that is not a multiple of eight (the vector loop and its scalar tail).
+        var p = Self.randomRow(1003, seed: 6, spread: 9), q = Self.randomRow(1003, seed: 7, spread: 9)
+        for i in stride(from: 0, to: 1003, by: 5) { p[i] = -.infinity }
+        for i in stride(from: 1, to: 1003, by: 7) { q[i] = -.infinity }
+        let c = DistributionMeasures.compare(p, q)
+        #expect(abs(c.jensenShannon - Self.jensenShannon(p, q)) < 1e-6)
+        #expect(abs(c.firstEntropy - Self.entropy(Self.softmax(p))) < 1e-5)
+        #expect(abs(c.secondEntropy - Self.entropy(Self.softmax(q))) < 1e-5)
         // Rising values force the online maximum to move at every entry.
         let rising = (0..<n).map { Float($0) * 0.01 }
         #expect(abs(DistributionMeasures.entropy(rising) - Self.entropy(Self.softmax(rising))) < 1e-6)
