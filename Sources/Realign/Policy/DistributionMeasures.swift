@@ -45,12 +45,12 @@ public enum DistributionMeasures {
 
     /// The Jensen-Shannon divergence of `softmax(p)` and `softmax(q)` and both entropies.
     ///
-    /// The mixture `m = (p + q) / 2` needs both normalisers first, so this reads the rows three times: their
-    /// maxima, then `exp(x - max)` into `scratch` with the normalisers, then
-    /// `JSD = sum (p/2) log(p/m) + (q/2) log(q/m)` (exactly 0 where the rows are equal). The entropies of p and q
-    /// come from the second pass: `H(p) = log Z - sum e (x - max) / Z`.
+    /// The mixture `m = (p + q) / 2` needs both normalisers before its entropy can be summed, so this reads the
+    /// rows three times: their maxima, then `exp(x - max)` into `scratch` with the normalisers, then
+    /// `H(m) = -sum m log m` (one `log` per entry). The entropies of p and q come from the second pass:
+    /// `H(p) = log Z - sum e (x - max) / Z`.
     /// - Parameter scratch: at least `2 * p.count` floats, overwritten.
-    /// - Complexity: O(count), two `exp` and two `log` per entry, eight entries at a time, no allocation.
+    /// - Complexity: O(count), two `exp` and one `log` per entry, no allocation.
     public static func compare(_ p: UnsafeBufferPointer<Float>, _ q: UnsafeBufferPointer<Float>,
                                scratch: UnsafeMutableBufferPointer<Float>) -> Comparison {
         let n = p.count
@@ -65,21 +65,7 @@ public enum DistributionMeasures {
         }
         let ep = scratch.baseAddress!, eq = scratch.baseAddress! + n
         var zp = 0.0, zq = 0.0, tp = 0.0, tq = 0.0
-        let wide = n & ~7
-        // Eight entries at a time: exp in SIMD (Cephes' expf polynomial, about 1 ulp), sums in double per chunk.
-        var i = 0
-        while i < wide {
-            let dp = load8(p.baseAddress! + i) - topP, dq = load8(q.baseAddress! + i) - topQ
-            let a = exp8(dp), b = exp8(dq)
-            store8(a, ep + i)
-            store8(b, eq + i)
-            zp += Double(a.sum())
-            zq += Double(b.sum())
-            tp += Double((a * dp.replacing(with: 0, where: a .== 0)).sum())
-            tq += Double((b * dq.replacing(with: 0, where: b .== 0)).sum())
-            i += 8
-        }
-        for i in wide..<n {
+        for i in 0..<n {
             let dp = p[i] - topP, dq = q[i] - topQ
             let a = dp > -Float.infinity ? expf(dp) : 0, b = dq > -Float.infinity ? expf(dq) : 0
             ep[i] = a
@@ -91,28 +77,12 @@ public enum DistributionMeasures {
         }
         let hp = max(0, log(zp) - tp / zp), hq = max(0, log(zq) - tq / zq)
         let ip = Float(0.5 / zp), iq = Float(0.5 / zq)
-        // JSD = sum over entries of (p/2) log(p/m) + (q/2) log(q/m), m = (p + q) / 2: no difference of large
-        // entropies, and exactly 0 where p = q (the ratio is then exactly 1).
-        var divergence = 0.0
-        i = 0
-        while i < wide {
-            let a = load8(ep + i) * ip, b = load8(eq + i) * iq  // p/2 and q/2
-            let m = a + b
-            let live = m .> 1e-30
-            let safeM = m.replacing(with: 1, where: .!live)
-            let ra = a / safeM, rb = b / safeM  // p/m / 2 and q/m / 2, each in [0, 1]
-            let la = log8((2 * ra).replacing(with: 1, where: ra .< 1e-30))
-            let lb = log8((2 * rb).replacing(with: 1, where: rb .< 1e-30))
-            divergence += Double((a * la + b * lb).replacing(with: 0, where: .!live).sum())
-            i += 8
+        var mixture = 0.0
+        for i in 0..<n {
+            let m = ep[i] * ip + eq[i] * iq
+            if m > 0 { mixture -= Double(m * logf(m)) }
         }
-        for i in wide..<n {
-            let a = ep[i] * ip, b = eq[i] * iq, m = a + b
-            guard m > 1e-30 else { continue }
-            if a > 0 { divergence += Double(a * logf(2 * a / m)) }
-            if b > 0 { divergence += Double(b * logf(2 * b / m)) }
-        }
-        let jsd = min(max(0, divergence), log(2.0))
+        let jsd = min(max(0, mixture - (hp + hq) / 2), log(2.0))
         return Comparison(jensenShannon: jsd, firstEntropy: hp, secondEntropy: hq)
     }
 
@@ -126,51 +96,4 @@ public enum DistributionMeasures {
 
     /// ``entropy(_:)`` of an array.
     public static func entropy(_ logits: [Float]) -> Double { logits.withUnsafeBufferPointer { entropy($0) } }
-
-    @inline(__always)
-    static func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
-    }
-
-    @inline(__always)
-    static func store8(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
-    }
-
-    /// e^x for x <= 0 (a row minus its maximum): Cephes' expf (k = round(x / ln 2), a degree-6 polynomial
-    /// on the remainder, 2^k from the exponent bits). Below -87 (and at -inf) it gives 0.
-    @inline(__always)
-    static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let clamped = x.clamped(lowerBound: SIMD8(repeating: -87), upperBound: SIMD8(repeating: 88))
-        let k = (clamped * 1.442_695_041).rounded(.toNearestOrEven)
-        let r = clamped - k * 0.693_359_375 + k * 2.121_944_40e-4
-        var p = SIMD8<Float>(repeating: 1.987_569_150_0e-4)
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        let e = p * r * r + r + 1
-        let scale = unsafeBitCast((SIMD8<Int32>(k, rounding: .towardZero) &+ 127) &<< 23, to: SIMD8<Float>.self)
-        return (e * scale).replacing(with: 0, where: x .< -87)
-    }
-
-    /// ln x for normal positive x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with
-    /// s = (m - 1) / (m + 1), |s| <= 0.172, summed to s^9 (error under 1e-9).
-    @inline(__always)
-    static func log8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
-        var e = (bits &>> 23) &- 127
-        var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F80_0000, to: SIMD8<Float>.self)
-        let high = m .> 1.414_213_56
-        m.replace(with: m * 0.5, where: high)
-        e.replace(with: e &+ 1, where: high)
-        let s = (m - 1) / (m + 1), s2 = s * s
-        var p = SIMD8<Float>(repeating: 1.0 / 9)
-        p = p * s2 + 1.0 / 7
-        p = p * s2 + 1.0 / 5
-        p = p * s2 + 1.0 / 3
-        p = p * s2 + 1
-        return 2 * s * p + SIMD8<Float>(e) * 0.693_147_18
-    }
 }
