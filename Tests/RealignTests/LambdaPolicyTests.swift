@@ -189,6 +189,8 @@ struct DecodingLoopPolicyTests {
                 seen[s].append((l, Array(m), Array(r), Array(a)))
             })
         for (s, output) in outputs.enumerated() {
+            let (alone, _) = try Realigner(pair: pair).generate([RealignmentRequest(prompt: prompt, policy: policies[s], maxTokens: 24)])
+            #expect(alone[0] == output, "policy \(s): a batch decodes each sequence as alone, lambdas included")
             #expect(output.lambdas.count == output.tokens.count)
             #expect(output.lambdas.allSatisfy { $0 >= 0.25 && $0 <= 1.5 }, "policy \(s): \(output.lambdas)")
             #expect(Set(output.lambdas).count > 1, "policy \(s) should not be constant on a real answer")
