@@ -44,6 +44,8 @@ public struct GroundedAnswer: Sendable, Codable {
 public enum LambdaSetting: Sendable, Equatable, CustomStringConvertible {
     /// Decode at this lambda.
     case fixed(Float)
+    /// Decode with a per-token policy (``LambdaPolicy``: divergence- or entropy-driven lambda).
+    case policy(LambdaPolicy)
     /// Decode every candidate lambda in one batch (the prompt prefilled once), check each, keep the one `rule`
     /// picks. Lambda 0 (the reference alone) is always among the candidates.
     case auto(candidates: [Float], rule: SelectionRule)
@@ -52,17 +54,24 @@ public enum LambdaSetting: Sendable, Equatable, CustomStringConvertible {
     public static let defaultCandidates: [Float] = [0, 0.5, 1]
     public static let defaultAuto = LambdaSetting.auto(candidates: defaultCandidates, rule: .default)
 
-    /// The lambdas to decode, lambda 0 first for auto.
-    public var lambdas: [Float] {
+    /// The policies to decode, lambda 0 first for auto.
+    public var policies: [LambdaPolicy] {
         switch self {
-        case let .fixed(lambda): [lambda]
-        case let .auto(candidates, _): candidates.contains(0) ? candidates : [0] + candidates
+        case let .fixed(lambda): [.fixed(lambda)]
+        case let .policy(policy): [policy]
+        case let .auto(candidates, _): (candidates.contains(0) ? candidates : [0] + candidates).map { .fixed($0) }
         }
+    }
+
+    /// How a candidate decoded with `policy` is named in reports: "lambda 0.5", or the adaptive policy's description.
+    public static func label(_ policy: LambdaPolicy) -> String {
+        policy.fixedLambda.map { "lambda \(formatLambda($0))" } ?? policy.description
     }
 
     public var description: String {
         switch self {
         case let .fixed(lambda): formatLambda(lambda)
+        case let .policy(policy): policy.description
         case let .auto(candidates, rule): "auto(\(candidates.map(formatLambda).joined(separator: ",")); \(rule))"
         }
     }
@@ -91,6 +100,9 @@ public struct SelfCheck: Sendable {
 
 /// One decoded output before scoring.
 public struct DecodedOutput: Sendable {
+    /// How it was decoded: "lambda 0.5", "divergence(0..1, ...)", "model alone".
+    public var label: String
+    /// The fixed lambda, or the mean lambda of an adaptive policy; nil for the model alone.
     public var lambda: Float?
     public var tokens: [Int]
     public var text: String
@@ -170,31 +182,29 @@ public struct GroundedAnswerer: Sendable {
         hits.enumerated().map { index, hit in Factuality.Passage(id: "\(index + 1)", text: promptText(hit)) }
     }
 
-    /// Decodes `lambdas` for one prompt in one batch (the prompt prefilled once); with no realignment, the model
-    /// alone (`lambdas` ignored). `onText` streams the text of a single sequence.
-    public func decode(prompt ids: [Int], lambdas: [Float], onText: (String) -> Void = { _ in })
+    /// Decodes `policies` for one prompt in one batch (the prompt prefilled once); with no realignment, the model
+    /// alone (`policies` ignored). `onText` streams the text of a single sequence.
+    public func decode(prompt ids: [Int], policies: [LambdaPolicy], onText: (String) -> Void = { _ in })
         throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
-        guard let realignment else {
-            var text = ""
-            let (tokens, statistics) = try TextGenerator(bundle: bundle).generate(
-                prompt: ids, maxTokens: maxTokens, sampling: sampling
-            ) { _, piece in
-                text += piece
-                onText(piece)
-                return true
-            }
-            let output = DecodedOutput(lambda: nil, tokens: tokens, text: text,
-                                       truncated: !statistics.stoppedAtEndOfGeneration)
-            return ([output], statistics.generationTokensPerSecond)
+        let loop = realignment.map { DecodingLoop(pair: $0.pair) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
+        let requests = (realignment == nil ? [.fixed(0)] : policies).map {
+            RealignmentRequest(prompt: ids, policy: $0, sampling: sampling, maxTokens: maxTokens)
         }
-        let requests = lambdas.map { RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling, maxTokens: maxTokens) }
-        let (outputs, statistics) = try Realigner(pair: realignment.pair).generate(requests, onPiece: { piece in
+        let (outputs, statistics) = try loop.generate(requests, onPiece: { piece in
             if requests.count == 1 { onText(piece.text) }
             return true
         })
         return (outputs.map {
-            DecodedOutput(lambda: $0.lambda, tokens: $0.tokens, text: $0.text, truncated: !$0.stoppedAtEndOfGeneration)
+            DecodedOutput(label: realignment == nil ? "model alone" : LambdaSetting.label($0.policy),
+                          lambda: realignment == nil ? nil : $0.meanLambda, tokens: $0.tokens, text: $0.text,
+                          truncated: !$0.stoppedAtEndOfGeneration)
         }, statistics.generationTokensPerSecond)
+    }
+
+    /// Decodes fixed `lambdas` (see ``decode(prompt:policies:onText:)``).
+    public func decode(prompt ids: [Int], lambdas: [Float], onText: (String) -> Void = { _ in })
+        throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
+        try decode(prompt: ids, policies: lambdas.map { .fixed($0) }, onText: onText)
     }
 
     /// Scores decoded outputs: the checker against `passages`, naturalness with fluency after the question alone.
@@ -211,9 +221,7 @@ public struct GroundedAnswerer: Sendable {
             let report = try check.checker.check(answer: texts[i], passages: passages, question: question)
             let naturalness = check.naturalness.report(texts[i], question: question, fluency: fluencies[i],
                                                        truncated: outputs[i].truncated)
-            let lambda = outputs[i].lambda ?? 0
-            let label = outputs[i].lambda.map { "lambda \(formatLambda($0))" } ?? "model alone"
-            return (Candidate(label: label, lambda: lambda, text: texts[i], correctness: Candidate.correctness(of: report),
+            return (Candidate(label: outputs[i].label, lambda: outputs[i].lambda ?? 0, text: texts[i], correctness: Candidate.correctness(of: report),
                               naturalness: naturalness, tokens: outputs[i].tokens.count), report)
         }
     }
@@ -224,8 +232,7 @@ public struct GroundedAnswerer: Sendable {
         let start = Date()
         let hits = try retrieve(question)
         let ids = try prompt(question: question, hits: hits)
-        let lambdas = realignment?.setting.lambdas ?? []
-        let (outputs, tokensPerSecond) = try decode(prompt: ids, lambdas: lambdas, onText: onText)
+        let (outputs, tokensPerSecond) = try decode(prompt: ids, policies: realignment?.setting.policies ?? [], onText: onText)
         let citations = hits.enumerated().map { index, hit in
             GroundedAnswer.Citation(number: index + 1, source: hit.source, title: hit.title,
                                     passageID: hit.passage.id, text: hit.passage.text)

@@ -67,6 +67,7 @@ struct Ask: ParsableCommand {
         let adapter = realignment.adapterPath(model)
         if realignment.isRealigning(model) {
             var setting = try control.setting(realignment.lambda, model: model.model, adapter: adapter)
+            if realignment.policy.kind != .fixed { setting = .policy(realignment.policy.policy(fixed: 0)) }
             if control.noCheck, case .auto = setting { setting = .fixed(try tunedLambda(model: model, adapter: adapter, path: control.tuned)) }
             // Lambda 0 is the reference alone: no aligned rows to compute.
             if setting != .fixed(0), let pair = try realignment.pair(reference: bundle, model) {
@@ -78,7 +79,7 @@ struct Ask: ParsableCommand {
         answerer.maxTokens = maxTokens
         answerer.sampling = sampling.parameters(defaultTemperature: 0)
         let output = FileHandle.standardOutput
-        let streams = !json && answerer.realignment.map { $0.setting.lambdas.count == 1 } ?? true
+        let streams = !json && answerer.realignment.map { $0.setting.policies.count == 1 } ?? true
         let answer = try answerer.answer(question) { piece in
             if streams { output.write(Data(TerminalText.escaped(piece, keepingLineBreaks: true).utf8)) }
         }

@@ -57,7 +57,7 @@ struct BenchAsk: ParsableCommand {
         for set in autoSets.split(separator: ";") {
             let lambdas = try Tune.parse(String(set), flag: "--auto-sets")
             let setting = LambdaSetting.auto(candidates: lambdas, rule: .default)
-            settings.append(("auto, K=\(setting.lambdas.count) {\(setting.lambdas.map(formatLambda).joined(separator: ","))}",
+            settings.append(("auto, K=\(setting.policies.count) {\(setting.policies.compactMap(\.fixedLambda).map(formatLambda).joined(separator: ","))}",
                              .init(pair: pair, setting: setting), check))
         }
         print("\(list.count) questions from \(questions) (\(split)), \(model.threads) threads, at most \(maxTokens) tokens, load \(loadAverage())")

@@ -8,7 +8,7 @@ import Realign
 struct BenchRealign: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "realign",
-        abstract: "Measure DeRa's speed: reference alone, two models, shared base + adapter, batched lambda sweep.",
+        abstract: "Measure DeRa's speed: reference alone, two models, shared base + adapter (fixed and adaptive lambda), batched lambda sweep.",
         discussion: """
             Build in release mode first (scripts/bench-realign does). Each configuration decodes greedily a fixed \
             number of tokens. The sweep decodes every --lambdas value for one prompt of --sweep-prompt tokens, once \
@@ -77,6 +77,14 @@ struct BenchRealign: ParsableCommand {
         FileHandle.standardError.write(Data("measuring: DeRa with shared base + adapter (\(adapterName))\n".utf8))
         let sharedBase = try RealignmentBenchmark.realigned(shared, prompt: promptIDs, tokens: generate,
                                                             repetitions: repetitions, name: "DeRa, shared base + adapter")
+        var adaptive: [(RealignmentBenchmark.Measurement, Double)] = []
+        for (name, policy) in [("divergence", LambdaPolicy.divergence(DivergenceLambda())),
+                               ("entropy", LambdaPolicy.entropy(EntropyLambda()))] {
+            FileHandle.standardError.write(Data("measuring: DeRa with shared base + adapter, \(name) policy\n".utf8))
+            let m = try RealignmentBenchmark.realigned(shared, prompt: promptIDs, tokens: generate, policy: policy,
+                                                       repetitions: repetitions, name: "DeRa, shared base + adapter, \(name) policy")
+            adaptive.append((m, RealignmentBenchmark.policyCost(policy, vocabulary: shared.vocabularySize)))
+        }
         FileHandle.standardError.write(Data("measuring: \(sweepLambdas.count)-lambda sweep, batched and sequential\n".utf8))
         let sweep = try RealignmentBenchmark.sweep(shared, prompt: sweepIDs, tokens: generate, lambdas: sweepLambdas,
                                                    repetitions: repetitions)
@@ -97,6 +105,10 @@ struct BenchRealign: ParsableCommand {
         for m in [alone, twoModels, sharedBase] {
             print(String(format: "| %@ (prompt %d) | %.1f ± %.1f | %.2fx |", m.name, prompt, m.mean,
                          m.standardDeviation, m.mean / alone.mean))
+        }
+        for (m, cost) in adaptive {
+            print(String(format: "| %@ (prompt %d; the policy alone: %.3f ms a step) | %.1f ± %.1f | %.2fx |", m.name, prompt,
+                         cost * 1000, m.mean, m.standardDeviation, m.mean / alone.mean))
         }
         if let peerGeneration {
             print(String(format: "| llama.cpp, one model (tg%d) | %.1f | %.2fx |", generate, peerGeneration,

@@ -29,8 +29,10 @@ struct RealignEvalCommand: ParsableCommand {
     @Option(help: "Folder holding smollm2-dpo-beta{0.05,0.1,0.2}.")
     var adapters = "models/adapters"
 
-    @Option(name: .customLong("system"), help: "A system NAME:ADAPTER:LAMBDA (repeatable); replaces the default set.")
+    @Option(name: .customLong("system"), help: "A system NAME:ADAPTER:LAMBDA (repeatable); replaces the default set. LAMBDA is a number, or divergence, divergence-reference or entropy for a per-token lambda within [--lambda-min, --lambda-max].")
     var systems: [String] = []
+
+    @OptionGroup(title: "Adaptive lambda (for --system ...:divergence or :entropy)") var policy: LambdaPolicyOptions
 
     @Option(help: "Answers, one JSON object per line; resumed when it exists.")
     var output = "data/eval/realign-answers.jsonl"
@@ -72,11 +74,11 @@ struct RealignEvalCommand: ParsableCommand {
         }
         return try systems.map { text in
             let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, let lambda = Float(parts[2]) else {
-                throw ValidationError("--system must be NAME:ADAPTER:LAMBDA, got '\(text)'")
+            guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, let policy = policy.policy(named: parts[2]) else {
+                throw ValidationError("--system must be NAME:ADAPTER:LAMBDA (LAMBDA a number, divergence, divergence-reference or entropy), got '\(text)'")
             }
-            try NumericFlags.checkLambda("--system \(parts[0])", lambda)
-            return .init(name: parts[0], adapter: parts[1], lambda: lambda)
+            if let lambda = policy.fixedLambda { try NumericFlags.checkLambda("--system \(parts[0])", lambda) }
+            return .init(name: parts[0], adapter: parts[1], policy: policy)
         }
     }
 
@@ -110,11 +112,12 @@ struct RealignEvalCommand: ParsableCommand {
         if json {
             let report: [String: Any] = [
                 "rows": "\(range.lowerBound)..\(range.upperBound)",
-                "systems": systems.map { ["name": $0.name, "adapter": $0.adapter, "lambda": Double($0.lambda)] },
+                "systems": systems.map { ["name": $0.name, "adapter": $0.adapter, "lambda": $0.policy.fixedLambda.map { Double($0) as Any } ?? $0.policy.description] },
                 "metrics": metrics.map {
                     ["system": $0.system, "rows": $0.rows, "exact_match": $0.exactMatch, "contains_answer": $0.containsAnswer,
                      "token_f1": $0.tokenF1, "unsupported_rate": $0.unsupportedRate,
-                     "unsupported_words": $0.unsupportedWords, "mean_words": $0.meanWords] as [String: Any]
+                     "unsupported_words": $0.unsupportedWords, "mean_words": $0.meanWords,
+                     "mean_lambda": $0.meanLambda as Any] as [String: Any]
                 },
                 "agreement": agreements.map { ["a": $0.0, "b": $0.1, "rows": $0.2.rows, "exact": $0.2.exact, "f1": $0.2.f1] as [String: Any] },
             ]
@@ -124,11 +127,12 @@ struct RealignEvalCommand: ParsableCommand {
         }
         print("HaluEval QA rows \(range.lowerBound)..<\(range.upperBound), knowledge as the passage, greedy, \(maxTokens) tokens max")
         print("")
-        print("| system | adapter | lambda | exact match | contains answer | token F1 | answers with unsupported words | unsupported words / answer | mean words |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| system | adapter | lambda | mean lambda | exact match | contains answer | token F1 | answers with unsupported words | unsupported words / answer | mean words |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for (system, m) in zip(systems, metrics) {
-            print(String(format: "| %@ | %@ | %@ | %.3f | %.3f | %.3f | %.3f | %.2f | %.1f |", system.name,
-                         (system.adapter as NSString).lastPathComponent, formatLambda(system.lambda), m.exactMatch,
+            print(String(format: "| %@ | %@ | %@ | %@ | %.3f | %.3f | %.3f | %.3f | %.2f | %.1f |", system.name,
+                         (system.adapter as NSString).lastPathComponent, system.policy.description,
+                         m.meanLambda.map { String(format: "%.3f", $0) } ?? "-", m.exactMatch,
                          m.containsAnswer, m.tokenF1, m.unsupportedRate, m.unsupportedWords, m.meanWords))
         }
         if !agreements.isEmpty {

@@ -17,12 +17,14 @@ struct Generate: ParsableCommand {
 
             With --aligned MODEL or --adapter DIR, each token is sampled from \
             softmax(lambda * aligned + (1 - lambda) * reference), the reference being --model (or --reference). \
-            --lambdas 0,0.5,1,2 decodes a sweep in one batch, sharing the prompt, and prints each output.
+            --lambdas 0,0.5,1,2 decodes a sweep in one batch, sharing the prompt, and prints each output. \
+            --lambda-policy divergence or entropy chooses lambda per token within [--lambda-min, --lambda-max].
 
             Examples:
               dera generate --chat --prompt "What is DeRa?" --greedy
               dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambda 0.5
               dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambdas 0,0.5,1,2 --greedy
+              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambda-policy divergence --lambda-min 0 --lambda-max 1
             """)
 
     @OptionGroup var model: ModelOptions<EngineModel>
@@ -66,9 +68,9 @@ struct Generate: ParsableCommand {
             throw ValidationError("--lambda auto checks candidates against passages; use it with dera ask")
         }
         let bundle = try model.open()
-        let lambdas = try realignment.sweep(default: tunedLambda(model: model, adapter: realignment.adapterPath(model)))
-        if realignment.isRealigning(model), lambdas != [0], let pair = try realignment.pair(reference: bundle, model) {
-            return try runRealigned(pair, lambdas: lambdas)
+        let policies = try realignment.policies(default: tunedLambda(model: model, adapter: realignment.adapterPath(model)))
+        if realignment.isRealigning(model), policies != [.fixed(0)], let pair = try realignment.pair(reference: bundle, model) {
+            return try runRealigned(pair, policies: policies)
         }
         let ids = try promptIDs(bundle.tokenizer, bundle.chatTemplate)
         let generator = TextGenerator(bundle: bundle)
@@ -87,10 +89,10 @@ struct Generate: ParsableCommand {
         FileHandle.standardError.write(Data(report.utf8))
     }
 
-    func runRealigned(_ pair: RealignmentPair, lambdas: [Float]) throws {
+    func runRealigned(_ pair: RealignmentPair, policies: [LambdaPolicy]) throws {
         let ids = try promptIDs(pair.tokenizer, pair.chatTemplate)
-        let requests = lambdas.map {
-            RealignmentRequest(prompt: ids, lambda: $0, sampling: sampling.parameters(defaultTemperature: 0.7), maxTokens: maxTokens)
+        let requests = policies.map {
+            RealignmentRequest(prompt: ids, policy: $0, sampling: sampling.parameters(defaultTemperature: 0.7), maxTokens: maxTokens)
         }
         let output = FileHandle.standardOutput
         let single = requests.count == 1
@@ -102,7 +104,7 @@ struct Generate: ParsableCommand {
             output.write(Data("\n".utf8))
         } else {
             for result in outputs {
-                print("lambda \(formatLambda(result.lambda)): \(result.text.trimmingCharacters(in: .whitespacesAndNewlines))")
+                print("lambda \(result.policy): \(result.text.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
         }
         let report = String(
@@ -111,6 +113,12 @@ struct Generate: ParsableCommand {
             requests.count == 1 ? "" : "s", statistics.promptTokens, statistics.promptSeconds,
             statistics.generatedTokens, statistics.generationTokensPerSecond, model.threads, model.threads == 1 ? "" : "s")
         FileHandle.standardError.write(Data(report.utf8))
+        if single, outputs[0].policy.fixedLambda == nil {
+            let lambdas = outputs[0].lambdas
+            FileHandle.standardError.write(Data(String(
+                format: "lambda %@: mean %.3f, min %.3f, max %.3f over %d tokens\n", outputs[0].policy.description,
+                outputs[0].meanLambda, lambdas.min() ?? 0, lambdas.max() ?? 0, lambdas.count).utf8))
+        }
     }
 }
 

@@ -92,6 +92,8 @@ struct RealignmentOptions: ParsableArguments {
     @Option(name: .long, help: "A comma-separated sweep of lambdas (e.g. 0,0.5,1,2), decoded together in one batch (at most \(RealignmentOptions.maximumSweep)).")
     var lambdas: String?
 
+    @OptionGroup var policy: LambdaPolicyOptions
+
     static let maximumSweep = NumericFlags.maximumSweep
 
     /// The adapter to use: the one given, else the model's committed adapter (unless --no-adapter or --aligned).
@@ -115,7 +117,19 @@ struct RealignmentOptions: ParsableArguments {
         }
         if lambdas != nil, lambda != nil { throw ValidationError("give --lambda or --lambdas, not both") }
         if case let .value(value)? = lambda { try NumericFlags.checkLambda("--lambda", value) }
+        if policy.kind != .fixed {
+            if noAdapter { throw ValidationError("--lambda-policy needs an aligned side; drop --no-adapter") }
+            if lambdas != nil || lambda != nil {
+                throw ValidationError("--lambda-policy \(policy.kind.rawValue) chooses lambda per token; drop --lambda/--lambdas")
+            }
+        }
         _ = try sweep(default: 0)
+    }
+
+    /// The policies to decode: one per --lambdas value or the single --lambda (`fallback` when none is given), or
+    /// the adaptive --lambda-policy.
+    func policies(default fallback: Float) throws -> [LambdaPolicy] {
+        policy.kind == .fixed ? try sweep(default: fallback).map { .fixed($0) } : [policy.policy(fixed: fallback)]
     }
 
     /// The lambdas to decode: the --lambdas list, or the single --lambda (`fallback` when none is given).
@@ -154,6 +168,67 @@ enum LambdaArgument: ExpressibleByArgument, Equatable {
 
     static var defaultCompletionKind: CompletionKind { .list(["auto", "0", "0.5", "1"]) }
 }
+
+/// How lambda is chosen at each decoding step.
+struct LambdaPolicyOptions: ParsableArguments {
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case fixed, divergence, entropy
+    }
+
+    @Option(name: .long, help: "fixed: --lambda at every step; divergence: lambda per token from the Jensen-Shannon divergence of the aligned and reference distributions; entropy: from the reference's entropy (docs/decoding.md).")
+    var lambdaPolicy: Kind = .fixed
+
+    @Option(name: .long, help: "Lower bound of an adaptive lambda.")
+    var lambdaMin: Float = 0
+
+    @Option(name: .long, help: "Upper bound of an adaptive lambda.")
+    var lambdaMax: Float = 1
+
+    @Option(name: .long, help: "The divergence or entropy (nats) at which an adaptive lambda reaches its far bound (default: 0.1 for divergence, 2 for entropy).")
+    var lambdaScale: Float?
+
+    @Option(name: .long, help: "Where the divergence policy moves lambda when the models disagree: aligned (toward --lambda-max) or reference (toward --lambda-min).")
+    var divergenceToward: DivergenceLambda.Direction = .towardAligned
+
+    var kind: Kind { lambdaPolicy }
+
+    func validate() throws {
+        try NumericFlags.checkLambda("--lambda-min", lambdaMin)
+        try NumericFlags.checkLambda("--lambda-max", lambdaMax)
+        guard lambdaMin <= lambdaMax else { throw ValidationError("--lambda-min must be no larger than --lambda-max") }
+        if let lambdaScale, !(lambdaScale > 0 && lambdaScale.isFinite) { throw ValidationError("--lambda-scale must be > 0") }
+    }
+
+    /// The policy these flags describe (`fixed` at `lambda`).
+    func policy(fixed lambda: Float) -> LambdaPolicy {
+        policy(kind, fixed: lambda, toward: divergenceToward)
+    }
+
+    func policy(_ kind: Kind, fixed lambda: Float, toward: DivergenceLambda.Direction) -> LambdaPolicy {
+        switch kind {
+        case .fixed: .fixed(lambda)
+        case .divergence: .divergence(DivergenceLambda(minimum: lambdaMin, maximum: lambdaMax,
+                                                       scale: lambdaScale ?? DivergenceLambda.defaultScale,
+                                                       direction: toward))
+        case .entropy: .entropy(EntropyLambda(minimum: lambdaMin, maximum: lambdaMax,
+                                              scale: lambdaScale ?? EntropyLambda.defaultScale))
+        }
+    }
+
+    /// A policy written as a number (fixed lambda), `divergence`, `divergence-reference` or `entropy`, with the
+    /// bounds and scale of these flags.
+    func policy(named text: String) -> LambdaPolicy? {
+        if let lambda = Float(text), lambda.isFinite { return .fixed(lambda) }
+        switch text {
+        case "divergence", "divergence-aligned": return policy(.divergence, fixed: 0, toward: .towardAligned)
+        case "divergence-reference": return policy(.divergence, fixed: 0, toward: .towardReference)
+        case "entropy": return policy(.entropy, fixed: 0, toward: .towardAligned)
+        default: return nil
+        }
+    }
+}
+
+extension DivergenceLambda.Direction: ExpressibleByArgument {}
 
 /// Sampling flags shared by the generating commands.
 struct SamplingOptions: ParsableArguments {

@@ -3,6 +3,7 @@ import Control
 import Factuality
 import Foundation
 import Pipelines
+import Realign
 import Retrieval
 
 /// `dera tune`: choose lambda on a question set by sweeping it, batched, with real retrieval and self-checks.
@@ -42,6 +43,9 @@ struct Tune: ParsableCommand {
     var db = "data/wikipedia.sqlite"
 
     static let defaultGrid = "0,0.25,0.5,1,1.5,2"
+
+    @Option(help: "Adaptive per-token policies decoded beside the grid (comma-separated: divergence, divergence-reference, entropy; bounds from --lambda-min/--lambda-max; 'none' for none).")
+    var policies = "divergence,entropy"
 
     @Option(help: "The candidates auto chooses among (a subset of the grid).")
     var autoCandidates = "0,0.5,1"
@@ -99,6 +103,17 @@ struct Tune: ParsableCommand {
         }
         _ = try grid()
         _ = try rules()
+        _ = try adaptivePolicies()
+    }
+
+    func adaptivePolicies() throws -> [LambdaPolicy] {
+        if policies == "none" { return [] }
+        return try policies.split(separator: ",").map { name in
+            guard let policy = realignment.policy.policy(named: String(name)), policy.fixedLambda == nil else {
+                throw ValidationError("--policies: '\(name)' is not divergence, divergence-reference or entropy")
+            }
+            return policy
+        }
     }
 
     func rules() throws -> [SelectionRule] {
@@ -158,6 +173,7 @@ struct Tune: ParsableCommand {
         }
         let check = try control.selfCheck(bundle: bundle, calibration: calibration)
         let tuner = LambdaTuner(answerer: answerer, check: check)
+        FileHandle.standardError.write(Data("tune: \(answerer.realignment == nil ? "model alone (no adapter): one setting" : "DeRa with \(adapter ?? "the aligned model")")\n".utf8))
         let rule = control.rule.flatMap(SelectionRule.init) ?? .default
         let output = records ?? "data/tune/\((model.model as NSString).lastPathComponent)-\(adapter.map { ($0 as NSString).lastPathComponent } ?? "alone")-\(Self.slug(name)).jsonl"
         let sweep = unique(grid + auto)
@@ -167,7 +183,9 @@ struct Tune: ParsableCommand {
         if rescore, FileManager.default.fileExists(atPath: output) {
             _ = try tuner.rescore(questions: questionSet, output: output, progress: Progress(label: "rescore", total: questionSet.count).update)
         }
-        var all = try tuner.run(questions: questionSet, lambdas: sweep, output: output, progress: progress.update)
+        let adaptive = answerer.realignment == nil ? [] : try adaptivePolicies()
+        var all = try tuner.run(questions: questionSet, policies: sweep.map { .fixed($0) } + adaptive, output: output,
+                                progress: progress.update)
         var rows = LambdaTuner.rows(all, lambdas: sweep.sorted())
         var (chosen, front) = Self.choose(rows: rows, records: all, auto: auto, rule: rule)
 
@@ -181,6 +199,7 @@ struct Tune: ParsableCommand {
                 (chosen, front) = Self.choose(rows: rows, records: all, auto: auto, rule: rule)
             }
         }
+        let policyRows = LambdaTuner.rows(all, policies: adaptive)
         var autoRules: [String: SelectionRule] = [:]
         for autoRule in try rules() {
             if let autoRow = LambdaTuner.autoRow(all, lambdas: auto, rule: autoRule) {
@@ -189,6 +208,8 @@ struct Tune: ParsableCommand {
             }
         }
         (chosen, front) = Self.choose(rows: rows, records: all, auto: auto, rule: rule)
+        // Adaptive policies are reported beside the grid; the choice is among fixed lambdas and auto rules.
+        rows.insert(contentsOf: policyRows, at: rows.firstIndex { $0.lambda == nil } ?? rows.endIndex)
 
         let notes = [
             "Questions: \(name), \(questionSet.count). Model: \(model.model); adapter: \(adapter ?? "none"). Retrieval: top \(passages) passages from \(db). Greedy, at most \(maxTokens) tokens.",

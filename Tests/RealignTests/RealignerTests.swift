@@ -122,7 +122,7 @@ struct RealignerTests {
         #expect(statistics.promptTokens == prompt.count + other.count, "a shared prompt is prefilled once")
         for (i, request) in requests.enumerated() {
             let (alone, _) = try realigner.generate([request])
-            #expect(together[i].tokens == alone[0].tokens, "request \(i) (lambda \(request.lambda))")
+            #expect(together[i].tokens == alone[0].tokens, "request \(i) (lambda \(request.policy))")
             #expect(together[i].text == pieces[i])
             #expect(together[i].text == pair.tokenizer.decode(together[i].tokens))
         }

@@ -112,15 +112,22 @@ public struct LambdaTuner {
     /// - Parameter progress: called after each question with the questions done and the total.
     public func run(questions: [TuningQuestion], lambdas: [Float], output: String,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> [TuningRecord] {
+        try run(questions: questions, policies: lambdas.map { .fixed($0) }, output: output, progress: progress)
+    }
+
+    /// Decodes and scores every candidate policy (fixed lambdas and adaptive ones, each labelled as
+    /// ``LambdaSetting/label(_:)`` names it) on every question not yet in `output`.
+    public func run(questions: [TuningQuestion], policies: [LambdaPolicy], output: String,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> [TuningRecord] {
         var records = try JSONLRecords.read(TuningRecord.self, from: output, what: "a tuning record")
-        let labels = lambdas.map(Self.label)
+        let labels = policies.map(LambdaSetting.label)
         var done: Set<String> = Set(records.map { $0.id + "\t" + $0.label })
         let handle = try JSONLRecords.openForAppending(output)
         defer { try? handle.close() }
         for (n, question) in questions.enumerated() {
-            let missing = lambdas.indices.filter { !done.contains(question.id + "\t" + labels[$0]) }
+            let missing = policies.indices.filter { !done.contains(question.id + "\t" + labels[$0]) }
             if !missing.isEmpty {
-                let fresh = try answer(question, lambdas: missing.map { lambdas[$0] })
+                let fresh = try answer(question, policies: missing.map { policies[$0] })
                 try JSONLRecords.append(fresh, to: handle)
                 records += fresh
                 for record in fresh { done.insert(record.id + "\t" + record.label) }
@@ -162,14 +169,14 @@ public struct LambdaTuner {
         return records.filter { wanted.contains($0.id) }
     }
 
-    public static func label(_ lambda: Float) -> String { "lambda \(formatLambda(lambda))" }
+    public static func label(_ lambda: Float) -> String { LambdaSetting.label(.fixed(lambda)) }
 
     /// Scores of `lambdas` on one question (one retrieval, one batch).
-    func answer(_ question: TuningQuestion, lambdas: [Float]) throws -> [TuningRecord] {
+    func answer(_ question: TuningQuestion, policies: [LambdaPolicy]) throws -> [TuningRecord] {
         let hits = try answerer.retrieve(question.question)
         let ids = try answerer.prompt(question: question.question, hits: hits)
         let start = Date()
-        let (outputs, _) = try answerer.decode(prompt: ids, lambdas: lambdas)
+        let (outputs, _) = try answerer.decode(prompt: ids, policies: policies)
         let seconds = Date().timeIntervalSince(start)
         let passages = answerer.checkerPassages(hits)
         let scored = try answerer.score(outputs, question: question.question, passages: passages, check: check)
@@ -179,9 +186,8 @@ public struct LambdaTuner {
         let batchTokens = outputs.reduce(0) { $0 + $1.tokens.count }
         return outputs.indices.map { i in
             let (candidate, report) = scored[i]
-            let lambda = outputs[i].lambda ?? 0
             return TuningRecord(
-                id: question.id, label: Self.label(lambda), lambda: lambda, answer: candidate.text,
+                id: question.id, label: candidate.label, lambda: candidate.lambda, answer: candidate.text,
                 tokens: candidate.tokens, batchSeconds: seconds, batchTokens: batchTokens,
                 correctness: candidate.correctness, flagged: report.hallucinated, naturalness: candidate.naturalness,
                 unsupportedWords: AnswerMetrics.unsupportedWords(candidate.text, context: context),
@@ -204,6 +210,17 @@ public struct LambdaTuner {
         lambdas.compactMap { lambda in
             let chosen = records.filter { $0.label == label(lambda) }
             return chosen.isEmpty ? nil : row(label: label(lambda), lambda: lambda, chosen, choices: nil)
+        }
+    }
+
+    /// One row per adaptive policy (its mean lambda shown in the label; not a point on the lambda axis).
+    public static func rows(_ records: [TuningRecord], policies: [LambdaPolicy]) -> [TuningRow] {
+        policies.filter { $0.fixedLambda == nil }.compactMap { policy in
+            let label = LambdaSetting.label(policy)
+            let chosen = records.filter { $0.label == label }
+            guard !chosen.isEmpty else { return nil }
+            let mean = chosen.reduce(0.0) { $0 + Double($1.lambda) } / Double(chosen.count)
+            return row(label: label + String(format: " (mean lambda %.2f)", mean), lambda: nil, chosen, choices: nil)
         }
     }
 

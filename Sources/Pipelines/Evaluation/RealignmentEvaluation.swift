@@ -11,16 +11,21 @@ import Tokenization
 /// Answers are appended to a JSONL file as they come, so an interrupted run keeps what it finished and a re-run
 /// resumes where it stopped.
 public struct RealignmentEvaluation {
-    /// One way of decoding: an adapter (the aligned side) and a mixing strength. lambda = 0 is the reference.
-    public struct System: Sendable, Hashable, Codable {
+    /// One way of decoding: an adapter (the aligned side) and how lambda is chosen. Fixed lambda 0 is the
+    /// reference.
+    public struct System: Sendable, Equatable {
         public var name: String
         public var adapter: String
-        public var lambda: Float
+        public var policy: LambdaPolicy
 
-        public init(name: String, adapter: String, lambda: Float) {
+        public init(name: String, adapter: String, policy: LambdaPolicy) {
             self.name = name
             self.adapter = adapter
-            self.lambda = lambda
+            self.policy = policy
+        }
+
+        public init(name: String, adapter: String, lambda: Float) {
+            self.init(name: name, adapter: adapter, policy: .fixed(lambda))
         }
     }
 
@@ -29,6 +34,8 @@ public struct RealignmentEvaluation {
         public var row: Int
         public var system: String
         public var text: String
+        /// The mean lambda the answer's tokens were chosen with (absent in files written before policies).
+        public var lambda: Float?
     }
 
     /// A system's scores over the rows.
@@ -45,6 +52,8 @@ public struct RealignmentEvaluation {
         /// Mean count of such words per answer.
         public var unsupportedWords: Double
         public var meanWords: Double
+        /// Mean over answers of their mean lambda (answers that recorded one).
+        public var meanLambda: Double?
     }
 
     public let reference: ModelBundle
@@ -85,11 +94,12 @@ public struct RealignmentEvaluation {
             for (adapter, group) in byAdapter.sorted(by: { $0.key < $1.key }) {
                 let todo = group.filter { !done.contains("\(row.index)\t\($0.name)") }
                 guard !todo.isEmpty, let pair = pairs[adapter] else { continue }
-                let requests = todo.map { RealignmentRequest(prompt: ids, lambda: $0.lambda, maxTokens: maxTokens) }
+                let requests = todo.map { RealignmentRequest(prompt: ids, policy: $0.policy, maxTokens: maxTokens) }
                 let (outputs, _) = try Realigner(pair: pair).generate(requests)
                 for (system, result) in zip(todo, outputs) {
                     let answer = Answer(row: row.index, system: system.name,
-                                        text: result.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                                        text: result.text.trimmingCharacters(in: .whitespacesAndNewlines),
+                                        lambda: result.meanLambda)
                     var line = try JSONEncoder().encode(answer)
                     line.append(UInt8(ascii: "\n"))
                     try handle.write(contentsOf: line)
@@ -120,7 +130,11 @@ public struct RealignmentEvaluation {
                 tokenF1: mean { AnswerMetrics.tokenF1($0.text, $1.faithful) },
                 unsupportedRate: mean { unsupported($0, $1) > 0 ? 1 : 0 },
                 unsupportedWords: mean { Double(unsupported($0, $1)) },
-                meanWords: mean { a, _ in Double(AnswerMetrics.words(a.text).count) })
+                meanWords: mean { a, _ in Double(AnswerMetrics.words(a.text).count) },
+                meanLambda: {
+                    let known = mine.compactMap(\.lambda)
+                    return known.isEmpty ? nil : known.reduce(0.0) { $0 + Double($1) } / Double(known.count)
+                }())
         }
     }
 

@@ -113,9 +113,11 @@ public struct TuningReport: Sendable {
             svg += "<line x1=\"\(x(lo))\" x2=\"\(x(hi))\" y1=\"\(y(v))\" y2=\"\(y(v))\" stroke=\"\(colour)\" stroke-dasharray=\"6 4\"/>\n"
             let ly = top + 16 * Double(legendRow)
             legendRow += 1
-            let name = row.label.split(separator: " ").last.map(String.init) ?? row.label
+            let name = row.choices != nil
+                ? "auto " + (row.label.split(separator: " ").last.map(String.init) ?? row.label)
+                : String(row.label.prefix { $0 != "(" })
             svg += "<line x1=\"\(width - right + 10)\" x2=\"\(width - right + 30)\" y1=\"\(ly)\" y2=\"\(ly)\" stroke=\"\(colour)\" stroke-dasharray=\"6 4\"/>"
-            svg += "<text x=\"\(width - right + 35)\" y=\"\(ly + 4)\">auto \(Self.escape(name))</text>\n"
+            svg += "<text x=\"\(width - right + 35)\" y=\"\(ly + 4)\">\(Self.escape(name)) correctness</text>\n"
         }
         if let chosen, let row = fixedRows.first(where: { $0.label == chosen }) {
             let (cx, cy) = (x(Double(row.lambda!)), y(row.accuracy ?? row.correctness))

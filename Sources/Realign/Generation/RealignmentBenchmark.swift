@@ -30,17 +30,39 @@ public enum RealignmentBenchmark {
         return Measurement(name: "reference alone", samples: samples)
     }
 
-    /// Generation speed of DeRa on one sequence at `lambda`.
-    public static func realigned(_ pair: RealignmentPair, prompt: [Int], tokens: Int, lambda: Float = 0.5,
+    /// Generation speed of DeRa on one sequence with `policy` (default: fixed lambda 0.5).
+    public static func realigned(_ pair: RealignmentPair, prompt: [Int], tokens: Int, policy: LambdaPolicy = .fixed(0.5),
                                  repetitions: Int, name: String) throws -> Measurement {
         let realigner = Realigner(pair: pair)
-        let request = RealignmentRequest(prompt: prompt, lambda: lambda, maxTokens: tokens, stopAtEndOfGeneration: false)
+        let request = RealignmentRequest(prompt: prompt, policy: policy, maxTokens: tokens, stopAtEndOfGeneration: false)
         var samples: [Double] = []
         for run in 0...repetitions {
             let (_, statistics) = try realigner.generate([request])
             if run > 0 { samples.append(statistics.generationTokensPerSecond) }
         }
         return Measurement(name: name, samples: samples)
+    }
+
+    /// Seconds one call of `policy` takes on a pair of rows of `vocabulary` logits (the minimum over `calls`
+    /// calls, after a first call that grows any scratch): what an adaptive policy adds to each decoding step.
+    public static func policyCost(_ policy: LambdaPolicy, vocabulary: Int, calls: Int = 200) -> Double {
+        var random = SeededGenerator(seed: 3)
+        let reference = (0..<vocabulary).map { _ in Float(random.next() >> 40) / Float(1 << 24) * 20 - 10 }
+        let aligned = reference.map { $0 + Float(random.next() >> 40) / Float(1 << 24) - 0.5 }
+        var state = policy.makeStepPolicy()
+        state.reset(prompt: [0])
+        var best = Double.infinity, sink: Float = 0
+        reference.withUnsafeBufferPointer { r in
+            aligned.withUnsafeBufferPointer { a in
+                sink += state.lambda(reference: r, aligned: a)
+                for _ in 0..<calls {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    sink += state.lambda(reference: r, aligned: a)
+                    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                }
+            }
+        }
+        return sink.isNaN ? .nan : best
     }
 
     /// A lambda sweep: all lambdas in one batch (prompt shared) against one run per lambda, timed end to end

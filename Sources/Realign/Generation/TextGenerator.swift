@@ -2,22 +2,9 @@ import Foundation
 import Inference
 import Tokenization
 
-/// Timings of one generation, for the tokens/s figures `dera generate` prints.
-public struct GenerationStatistics: Sendable, Equatable {
-    public var promptTokens = 0
-    public var promptSeconds = 0.0
-    public var generatedTokens = 0
-    public var generationSeconds = 0.0
-    public var stoppedAtEndOfGeneration = false
-
-    public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
-    public var generationTokensPerSecond: Double {
-        generationSeconds > 0 ? Double(generatedTokens) / generationSeconds : 0
-    }
-}
-
 /// Generates text from one model: prefill the prompt, then sample token by token until an
-/// end-of-generation token or the token limit, streaming complete UTF-8 text as it goes.
+/// end-of-generation token or the token limit, streaming complete UTF-8 text as it goes. A convenience over
+/// ``DecodingLoop`` with a lone model.
 public struct TextGenerator: Sendable {
     public let model: DecoderModel
     public let tokenizer: Tokenizer
@@ -48,44 +35,13 @@ public struct TextGenerator: Sendable {
                          stopAtEndOfGeneration: Bool = true,
                          onToken: (Int, String) throws -> Bool = { _, _ in true }) throws
         -> (tokens: [Int], statistics: GenerationStatistics) {
-        var statistics = GenerationStatistics()
         try DecodingLimits.check(maxTokens: maxTokens)
         try sampling.validate()
-        guard !prompt.isEmpty else { return ([], statistics) }
-        let cache = model.makeCache(capacity: prompt.count + maxTokens)
-        var sampler = Sampler(sampling)
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-        var logits = [Float](repeating: 0, count: model.config.vocabularySize)
-        var generated: [Int] = []
-        var history = prompt
-
-        var start = Date()
-        try logits.withUnsafeMutableBufferPointer { buffer in
-            try model.forward(DecoderBatch(prompt: prompt), caches: [cache], logits: buffer.baseAddress!)
-        }
-        statistics.promptTokens = prompt.count
-        statistics.promptSeconds = Date().timeIntervalSince(start)
-        start = Date()
-        while generated.count < maxTokens {
-            let token = logits.withUnsafeMutableBufferPointer { sampler.sample($0, history: history) }
-            if stopAtEndOfGeneration, tokenizer.endOfGenerationIDs.contains(token) {
-                statistics.stoppedAtEndOfGeneration = true
-                break
-            }
-            generated.append(token)
-            history.append(token)
-            guard try onToken(token, detokenizer.append(token)) else { break }
-            if generated.count == maxTokens { break }
-            var batch = DecoderBatch()
-            batch.append(token: token, sequence: 0, wantsLogits: true)
-            try logits.withUnsafeMutableBufferPointer { buffer in
-                try model.forward(batch, caches: [cache], logits: buffer.baseAddress!)
-            }
-        }
-        let rest = detokenizer.finish()
-        if !rest.isEmpty { _ = try onToken(-1, rest) }
-        statistics.generatedTokens = generated.count
-        statistics.generationSeconds = Date().timeIntervalSince(start)
-        return (generated, statistics)
+        guard !prompt.isEmpty, maxTokens > 0 else { return ([], GenerationStatistics()) }
+        let request = RealignmentRequest(prompt: prompt, lambda: 0, sampling: sampling, maxTokens: maxTokens,
+                                         stopAtEndOfGeneration: stopAtEndOfGeneration)
+        let (outputs, statistics) = try DecodingLoop(model: model, tokenizer: tokenizer).generate(
+            [request], onPiece: { try onToken($0.token, $0.text) })
+        return (outputs[0].tokens, statistics)
     }
 }

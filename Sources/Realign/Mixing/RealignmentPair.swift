@@ -137,6 +137,7 @@ public enum RealignmentError: Error, Equatable, CustomStringConvertible {
     case incompatible(reference: String, aligned: String, reason: String)
     case noAlignedModel
     case emptyPrompt(request: Int)
+    case noAlignedSide(request: Int)
 
     public var description: String {
         switch self {
@@ -146,6 +147,8 @@ public enum RealignmentError: Error, Equatable, CustomStringConvertible {
             "give the aligned model either as a checkpoint (--aligned) or as an adapter (--adapter), not both"
         case let .emptyPrompt(request):
             "request \(request) has an empty prompt"
+        case let .noAlignedSide(request):
+            "request \(request) asks for a lambda other than 0, but only one model was given (no aligned side to mix)"
         }
     }
 }

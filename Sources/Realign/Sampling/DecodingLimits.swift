@@ -93,9 +93,19 @@ extension SamplingParameters {
 }
 
 extension RealignmentRequest {
-    /// Throws the first setting outside ``DecodingLimits``: lambda, the token limit, then the sampling.
+    /// Throws the first setting outside ``DecodingLimits``: lambda (a fixed one, or an adaptive policy's bounds),
+    /// the token limit, then the sampling.
     public func validate(request: Int? = nil) throws {
-        try DecodingLimits.check(lambda: lambda, request: request)
+        switch policy {
+        case let .fixed(lambda): try DecodingLimits.check(lambda: lambda, request: request)
+        case let .divergence(p):
+            try DecodingLimits.check(lambda: p.minimum, request: request)
+            try DecodingLimits.check(lambda: p.maximum, request: request)
+        case let .entropy(p):
+            try DecodingLimits.check(lambda: p.minimum, request: request)
+            try DecodingLimits.check(lambda: p.maximum, request: request)
+        case .custom: break   // a custom policy's lambdas are checked as the loop reads them
+        }
         try DecodingLimits.check(maxTokens: maxTokens, request: request)
         try sampling.validate(request: request)
     }
