@@ -63,13 +63,23 @@ import Realign
         return store
     }
 
+    /// SmolLM2 answering from the small store with 2 passages; with `adapter`, DeRa against the committed one.
+    static func answerer(maxTokens: Int, adapter: Bool = false) throws -> (GroundedAnswerer, ModelBundle, RealignmentPair?) {
+        let bundle = try ModelBundle.open(root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf", workers: 2)
+        var answerer = GroundedAnswerer(store: try store(), bundle: bundle,
+                                        template: try PromptTemplate(contentsOf: root + "/prompts/grounded-qa.txt"))
+        answerer.passageCount = 2
+        answerer.maxTokens = maxTokens
+        guard adapter else { return (answerer, bundle, nil) }
+        let pair = try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(
+            root + "/models/adapters/smollm2-dpo-beta0.1", for: bundle.model))
+        answerer.realignment = .init(pair: pair, setting: .fixed(1))
+        return (answerer, bundle, pair)
+    }
+
     @Test(.enabled(if: modelAvailable, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
     func answersFromTheRetrievedPassageWithCitations() throws {
-        let bundle = try ModelBundle.open(Self.root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf", workers: 2)
-        var answerer = GroundedAnswerer(store: try Self.store(), bundle: bundle,
-                                        template: try PromptTemplate(contentsOf: Self.root + "/prompts/grounded-qa.txt"))
-        answerer.passageCount = 2
-        answerer.maxTokens = 40
+        let (answerer, _, _) = try Self.answerer(maxTokens: 40)
         let answer = try answerer.answer("Which country is Mount Kilimanjaro in?")
         #expect(answer.citations.first?.title == "Mount Kilimanjaro")
         #expect(answer.citations.count <= 2)
@@ -79,13 +89,8 @@ import Realign
 
     @Test(.enabled(if: modelAvailable, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
     func autoDecodesCandidatesChecksEachAndKeepsTheOneTheRulePicks() throws {
-        let bundle = try ModelBundle.open(Self.root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf", workers: 2)
-        var answerer = GroundedAnswerer(store: try Self.store(), bundle: bundle,
-                                        template: try PromptTemplate(contentsOf: Self.root + "/prompts/grounded-qa.txt"))
-        answerer.passageCount = 2
-        answerer.maxTokens = 32
-        let pair = try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(
-            Self.root + "/models/adapters/smollm2-dpo-beta0.1", for: bundle.model))
+        var (answerer, bundle, optionalPair) = try Self.answerer(maxTokens: 32, adapter: true)
+        let pair = try #require(optionalPair)
         answerer.realignment = .init(pair: pair, setting: .auto(candidates: [0.5, 1], rule: .default))
         // auto without a checker is refused rather than guessed.
         #expect(throws: PipelineError.autoNeedsChecker) { try answerer.answer("How high is Mount Kilimanjaro?") }

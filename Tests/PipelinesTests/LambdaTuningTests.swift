@@ -100,14 +100,7 @@ extension GroundedAnswererTests {
     /// last line is dropped, and --rescore brings back the checker's scores without decoding.
     @Test(.enabled(if: modelAvailable, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
     func tuneRecordsResumeAndRescore() throws {
-        let bundle = try ModelBundle.open(Self.root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf", workers: 2)
-        var answerer = GroundedAnswerer(store: try Self.store(), bundle: bundle,
-                                        template: try PromptTemplate(contentsOf: Self.root + "/prompts/grounded-qa.txt"))
-        answerer.passageCount = 2
-        answerer.maxTokens = 24
-        let pair = try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(
-            Self.root + "/models/adapters/smollm2-dpo-beta0.1", for: bundle.model))
-        answerer.realignment = .init(pair: pair, setting: .fixed(1))
+        let (answerer, _, _) = try Self.answerer(maxTokens: 24, adapter: true)
         let calibration = try CheckerCalibration.load(Self.root + "/" + CheckerCalibration.defaultPath)
         let tuner = LambdaTuner(answerer: answerer, check: SelfCheck(
             checker: try FactualityChecker(profile: calibration.profile("general", path: "calibration"))))

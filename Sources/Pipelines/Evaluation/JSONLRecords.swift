@@ -42,6 +42,15 @@ enum JSONLRecords {
 
     /// One compact JSON line per record, written with a single call so a kill leaves at most one partial line.
     static func append<T: Encodable>(_ records: [T], to handle: FileHandle) throws {
+        try handle.write(contentsOf: lines(records))
+    }
+
+    /// Replaces the file with `records` atomically (a temporary file renamed into place).
+    static func replace<T: Encodable>(_ path: String, with records: [T]) throws {
+        try lines(records).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    static func lines<T: Encodable>(_ records: [T]) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var data = Data()
@@ -49,6 +58,6 @@ enum JSONLRecords {
             data += try encoder.encode(record)
             data.append(UInt8(ascii: "\n"))
         }
-        try handle.write(contentsOf: data)
+        return data
     }
 }

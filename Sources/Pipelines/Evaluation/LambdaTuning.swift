@@ -157,14 +157,7 @@ public struct LambdaTuner {
             }
             progress(n + 1, questions.count)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var data = Data()
-        for record in records {
-            data += try encoder.encode(record)
-            data.append(UInt8(ascii: "\n"))
-        }
-        try data.write(to: URL(fileURLWithPath: output), options: .atomic)
+        try JSONLRecords.replace(output, with: records)
         let wanted = Set(questions.map(\.id))
         return records.filter { wanted.contains($0.id) }
     }
