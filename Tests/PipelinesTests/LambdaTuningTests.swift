@@ -9,7 +9,7 @@ import Testing
 private func record(_ id: String, _ lambda: Float, right: Bool, correctness: Double, naturalness: Double,
                     words: Int = 6, flagged: Bool = false, unsupported: [String] = [],
                     flags: [DegeneracyFlag] = []) -> TuningRecord {
-    TuningRecord(id: id, label: LambdaTuner.label(lambda), lambda: lambda, answer: "a", tokens: words, batchSeconds: 2,
+    TuningRecord(id: id, label: LambdaTuner.label(lambda), lambda: lambda, answer: "a", tokens: words, batchSeconds: 2, batchGenerationSeconds: nil,
                  batchTokens: 20, correctness: correctness, flagged: flagged,
                  naturalness: NaturalnessReport(fluency: nil, flags: flags, words: words, lengthFit: 1, score: naturalness),
                  unsupportedWords: unsupported, right: right, goldRetrieved: true)
@@ -34,7 +34,7 @@ private func record(_ id: String, _ lambda: Float, right: Bool, correctness: Dou
         #expect(abs(zero.correctness - 0.5) < 1e-12)
         #expect(zero.unsupportedRate == 0.5 && zero.flaggedRate == 0.5)
         #expect(zero.flaggedWhenRight == 0 && zero.flaggedWhenWrong == 1)
-        #expect(zero.tokensPerSecond == 10)   // 20 tokens in 2 s per batch
+        #expect(zero.tokensPerSecond == 10 && zero.secondsPerQuestion == 2)   // 20 tokens in 2 s per batch
         #expect(rows[2].degenerateRate == 0.5 && rows[2].medianWords == 1.5)
         #expect(rows[1].accuracy == 1)
     }

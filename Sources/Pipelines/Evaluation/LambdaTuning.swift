@@ -60,6 +60,8 @@ public struct TuningRecord: Sendable, Codable, Hashable {
     public var tokens: Int
     /// Wall time of decoding the question's whole batch (all its candidates together), and their tokens.
     public var batchSeconds: Double
+    /// The generation part of `batchSeconds` (after the prefill); nil in records written before it was kept.
+    public var batchGenerationSeconds: Double?
     public var batchTokens: Int
     public var correctness: Double
     public var flagged: Bool
@@ -85,7 +87,10 @@ public struct TuningRow: Sendable, Codable, Hashable {
     public var naturalness: Double
     public var degenerateRate: Double
     public var medianWords: Double
+    /// Generation throughput of the batches (prefill excluded where the records keep it).
     public var tokensPerSecond: Double
+    /// Mean wall time of a question's whole batch: prefill and generation of every setting decoded together.
+    public var secondsPerQuestion: Double
     /// For rules: how often each candidate was chosen.
     public var choices: [String: Int]?
     /// The checker's flag rate among right answers and among wrong ones (nil without gold).
@@ -169,7 +174,7 @@ public struct LambdaTuner {
         let hits = try answerer.retrieve(question.question)
         let ids = try answerer.prompt(question: question.question, hits: hits)
         let start = Date()
-        let (outputs, _) = try answerer.decode(prompt: ids, policies: policies)
+        let (outputs, tokensPerSecond) = try answerer.decode(prompt: ids, policies: policies)
         let seconds = Date().timeIntervalSince(start)
         let passages = answerer.checkerPassages(hits)
         let scored = try answerer.score(outputs, question: question.question, passages: passages, check: check)
@@ -181,7 +186,9 @@ public struct LambdaTuner {
             let (candidate, report) = scored[i]
             return TuningRecord(
                 id: question.id, label: candidate.label, lambda: candidate.lambda, answer: candidate.text,
-                tokens: candidate.tokens, batchSeconds: seconds, batchTokens: batchTokens,
+                tokens: candidate.tokens, batchSeconds: seconds,
+                batchGenerationSeconds: tokensPerSecond > 0 ? Double(batchTokens) / tokensPerSecond : nil,
+                batchTokens: batchTokens,
                 correctness: candidate.correctness, flagged: report.hallucinated, naturalness: candidate.naturalness,
                 unsupportedWords: AnswerMetrics.unsupportedWords(candidate.text, context: context),
                 right: gold.map { answers in answers.contains { AnswerMetrics.containsAnswer(Self.plainSpaces(candidate.text), $0) } },
@@ -252,9 +259,12 @@ public struct LambdaTuner {
         let middle = words.count / 2
         let median = words.isEmpty ? 0 : words.count % 2 == 1 ? words[middle] : (words[middle - 1] + words[middle]) / 2
         // Throughput of the batches these answers came from: tokens over wall time, each batch counted once.
-        var batches: [String: (Double, Int)] = [:]
-        for record in records { batches[record.id] = (record.batchSeconds, record.batchTokens) }
+        var batches: [String: (Double, Int, Double)] = [:]
+        for record in records {
+            batches[record.id] = (record.batchGenerationSeconds ?? record.batchSeconds, record.batchTokens, record.batchSeconds)
+        }
         let seconds = batches.values.reduce(0) { $0 + $1.0 }, tokens = batches.values.reduce(0) { $0 + $1.1 }
+        let wall = batches.values.reduce(0) { $0 + $1.2 }
         return TuningRow(
             label: label, lambda: lambda, questions: records.count,
             accuracy: judged.isEmpty ? nil : Double(right.count) / Double(judged.count),
@@ -262,7 +272,8 @@ public struct LambdaTuner {
             correctness: mean(\.correctness), flaggedRate: mean { $0.flagged ? 1 : 0 },
             unsupportedRate: mean { $0.unsupportedWords.isEmpty ? 0 : 1 }, naturalness: mean(\.naturalness.score),
             degenerateRate: mean { $0.naturalness.isDegenerate ? 1 : 0 }, medianWords: median,
-            tokensPerSecond: seconds > 0 ? Double(tokens) / seconds : 0, choices: choices,
+            tokensPerSecond: seconds > 0 ? Double(tokens) / seconds : 0,
+            secondsPerQuestion: batches.isEmpty ? 0 : wall / Double(batches.count), choices: choices,
             flaggedWhenRight: flagRate(right), flaggedWhenWrong: flagRate(wrong))
     }
 

@@ -26,7 +26,7 @@ public struct TuningReport: Sendable {
     static func fixed(_ x: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", x) }
 
     static let columns = ["setting", "right", "accuracy", "checker correctness", "flagged", "unsupported answers",
-                          "naturalness", "degenerate", "median words", "tok/s", "flagged right / wrong"]
+                          "naturalness", "degenerate", "median words", "tok/s", "s/question", "flagged right / wrong"]
 
     func cells(_ row: TuningRow) -> [String] {
         var name = row.label
@@ -35,7 +35,8 @@ public struct TuningReport: Sendable {
         var cells = [name, row.right.map { "\($0)/\(row.questions)" } ?? "-", Self.percent(row.accuracy),
                      Self.fixed(row.correctness), Self.percent(row.flaggedRate), Self.percent(row.unsupportedRate),
                      Self.fixed(row.naturalness), Self.percent(row.degenerateRate),
-                     String(format: "%.1f", row.medianWords), String(format: "%.1f", row.tokensPerSecond)]
+                     String(format: "%.1f", row.medianWords), String(format: "%.1f", row.tokensPerSecond),
+                     String(format: "%.2f", row.secondsPerQuestion)]
         cells.append(row.flaggedWhenRight == nil && row.flaggedWhenWrong == nil ? "-"
                      : "\(Self.percent(row.flaggedWhenRight)) / \(Self.percent(row.flaggedWhenWrong))")
         return cells
