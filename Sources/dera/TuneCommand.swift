@@ -201,7 +201,7 @@ struct Tune: ParsableCommand {
         }
         let policyRows = LambdaTuner.rows(all, policies: adaptive)
         var autoRules: [String: SelectionRule] = [:]
-        for autoRule in try rules() {
+        for autoRule in answerer.realignment == nil ? [] : try rules() {
             if let autoRow = LambdaTuner.autoRow(all, lambdas: auto, rule: autoRule) {
                 rows.append(autoRow)
                 autoRules[autoRow.label] = autoRule
