@@ -9,7 +9,7 @@ import Retrieval
 struct BenchAsk: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ask",
-        abstract: "Time whole grounded answers (retrieval, prompt, decoding, self-check): model alone, fixed lambda, and auto with K candidates.",
+        abstract: "Time whole grounded answers (retrieval, prompt, decoding, self-check): model alone, and with an adapter fixed lambda and auto with K candidates.",
         discussion: """
             Each setting answers the same questions (greedy) after one warm-up answer; the median and mean seconds \
             per answer are printed with the ratio to one fixed-lambda DeRa answer. Build in release mode first.
@@ -44,24 +44,26 @@ struct BenchAsk: ParsableCommand {
         var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: db), bundle: bundle,
                                         template: try PromptTemplate(contentsOf: PipelineConfiguration.defaultTemplate))
         answerer.maxTokens = maxTokens
-        guard let pair = try realignment.pair(reference: bundle, model) else {
-            throw CommandError("bench ask compares DeRa settings; it needs an adapter or an aligned model")
-        }
+        let pair = try realignment.pair(reference: bundle, model)
         let check = try ControlOptions.selfCheck(bundle: bundle, calibration: calibration, checkModel: false, fluency: true)
         var settings: [(String, GroundedAnswerer.Realignment?, SelfCheck?)] = [
             ("model alone, unchecked", nil, nil),
             ("model alone, checked", nil, check),
-            ("DeRa lambda 1, unchecked", .init(pair: pair, setting: .fixed(1)), nil),
-            ("DeRa lambda 1, checked", .init(pair: pair, setting: .fixed(1)), check),
         ]
-        for set in autoSets.split(separator: ";") {
+        if let pair {
+            settings += [("DeRa lambda 1, unchecked", .init(pair: pair, setting: .fixed(1)), nil),
+                         ("DeRa lambda 1, checked", .init(pair: pair, setting: .fixed(1)), check)]
+        }
+        for set in autoSets.split(separator: ";") where pair != nil {
+            let pair = pair!
             let lambdas = try Tune.parse(String(set), flag: "--auto-sets")
             let setting = LambdaSetting.auto(candidates: lambdas, rule: .default)
             settings.append(("auto, K=\(setting.policies.count) {\(setting.policies.compactMap(\.fixedLambda).map(formatLambda).joined(separator: ","))}",
                              .init(pair: pair, setting: setting), check))
         }
         print("\(list.count) questions from \(questions) (\(split)), \(model.threads) threads, at most \(maxTokens) tokens, load \(loadAverage())")
-        print("| setting | median s/answer | mean s/answer | tokens/answer | x DeRa lambda 1 checked |")
+        print("model \(model.model), adapter \(realignment.adapterPath(model) ?? "none")")
+        print("| setting | median s/answer | mean s/answer | tokens/answer | x \(pair == nil ? "model alone checked" : "DeRa lambda 1 checked") |")
         print("|---|---|---|---|---|")
         var reference: Double?
         var lines: [(String, Double, Double, Double)] = []
@@ -80,7 +82,7 @@ struct BenchAsk: ParsableCommand {
             times.sort()
             let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
             let mean = times.reduce(0, +) / Double(times.count)
-            if name == "DeRa lambda 1, checked" { reference = median }
+            if name == (pair == nil ? "model alone, checked" : "DeRa lambda 1, checked") { reference = median }
             lines.append((name, median, mean, Double(tokens) / Double(list.count)))
         }
         for (name, median, mean, tokens) in lines {
