@@ -76,8 +76,11 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "Formats"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
         .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
+        .testTarget(name: "RetrievalTests",
+                    dependencies: ["Retrieval", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FactualityTests", dependencies: ["Factuality", "Inference", "Tokenization"]),
+        // The command-line tool's own helpers (text arguments, terminal escaping) and commands.
+        .testTarget(name: "DeraTests", dependencies: ["dera", "Retrieval"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]

@@ -7,9 +7,13 @@ struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Find the passages that best match a question (BM25 over title and text).",
-        discussion: "Any text is accepted: quotes, operators, parentheses and emoji are treated as plain words.")
+        discussion: """
+            Any text is accepted: quotes, operators, parentheses and emoji are treated as plain words. \
+            A long query can come from standard input (-) or a file (@FILE). The store is opened \
+            read-only and never modified.
+            """)
 
-    @Argument(help: "The question or keywords.")
+    @Argument(help: "The question or keywords; - reads standard input, @FILE a file's text.")
     var query: [String]
 
     @Option(help: "The SQLite passage store made by `dera index`.")
@@ -39,21 +43,39 @@ struct SearchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try PassageStore(path: db, createIfMissing: false)
+        var reader = TextArgumentReader()
+        let text = try query.map { try reader.text(of: $0, argument: "QUERY") }.joined(separator: " ")
+        let store = try PassageStore(readOnlyPath: db)
         let options = SearchOptions(limit: limit, titleWeight: titleWeight,
                                     filters: filter.compactMap(MetadataFilter.init(parsing:)),
                                     commonClauseCutoff: commonClauseCutoff)
-        let hits = try store.search(query.joined(separator: " "), options: options)
+        let builder = QueryBuilder()
+        let built = builder.query(for: text)
+        if built.droppedWords > 0 {
+            FileHandle.standardError.write(Data("""
+                note: the query has \(built.droppedWords) more distinct words than the \(builder.maximumClauses) \
+                searched for; they were ignored\n
+                """.utf8))
+        }
+        let hits = try store.search(built, options: options)
         if json {
             print(try JSONOutput.encode(hits))
         } else if hits.isEmpty {
             print("no passages found")
         } else {
-            for (rank, hit) in hits.enumerated() {
-                print(String(format: "%d. %@  (score %.3f)", rank + 1, hit.title.isEmpty ? "(untitled)" : hit.title, hit.score))
-                print("   \(hit.source)")
-                print("   \(hit.snippet)")
-            }
+            print(SearchCommand.render(hits))
         }
+    }
+
+    /// The hits as text lines; everything that came from a document is escaped for the terminal.
+    static func render(_ hits: [SearchHit]) -> String {
+        var lines: [String] = []
+        for (rank, hit) in hits.enumerated() {
+            let title = hit.title.isEmpty ? "(untitled)" : TerminalText.escaped(hit.title)
+            lines.append("\(rank + 1). \(title)  (score \(String(format: "%.3f", hit.score)))")
+            lines.append("   \(TerminalText.escaped(hit.source))")
+            lines.append("   \(TerminalText.escaped(hit.snippet))")
+        }
+        return lines.joined(separator: "\n")
     }
 }

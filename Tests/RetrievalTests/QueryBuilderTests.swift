@@ -90,3 +90,21 @@ struct QueryBuilderTests {
         #expect(nonEmptyQueries > 5_000)
     }
 }
+
+struct LongQueryTests {
+    /// Twenty thousand distinct words: building the query is linear (timed at 5k, 10k and 20k words)
+    /// and the words past the clause limit are counted, so the command can say they were ignored.
+    @Test func twentyThousandWordsAreLinearAndCounted() throws {
+        func text(_ words: Int) -> String { (0..<words).map { "term\($0)" }.joined(separator: " ") }
+        var times: [Double] = []
+        for words in [5_000, 10_000, 20_000] {
+            let input = text(words)
+            times.append(ReaderGrowthTests.seconds { _ = QueryBuilder().query(for: input) })
+        }
+        #expect(times[2] / max(times[0], 1e-6) < 8, "\(times)")
+        let query = QueryBuilder().query(for: text(20_000))
+        #expect(query.clauses.count == 64)
+        #expect(query.droppedWords == 20_000 - 64)
+        #expect(QueryBuilder().query(for: "capital of France").droppedWords == 0)
+    }
+}

@@ -81,6 +81,11 @@ public struct Chunker: Sendable, Hashable {
         let sentences = SentenceSplitter().segments(of: scalars)
         let units = sentences.flatMap { split(weighed($0, scalars), scalars: scalars) }
         guard !units.isEmpty else { return [] }
+        // wordsBefore[i]: tokens of units[0..<i], so the size of any run of units is one subtraction.
+        var wordsBefore = [0]
+        wordsBefore.reserveCapacity(units.count + 1)
+        for unit in units { wordsBefore.append(wordsBefore[wordsBefore.count - 1] + unit.words) }
+        let sizes = UnitSizes(units: units, wordsBefore: wordsBefore, target: target)
 
         // UTF-8 offset of every scalar, so a passage's text is one copy of a byte range.
         var utf8Offsets = [Int](repeating: 0, count: scalars.count + 1)
@@ -93,8 +98,8 @@ public struct Chunker: Sendable, Hashable {
         while first < units.count {
             var last = first  // inclusive
             while last + 1 < units.count {
-                if units[last].endsParagraph, size(units, first, last) * 2 >= limit { break }
-                if size(units, first, last + 1) > limit { break }
+                if units[last].endsParagraph, sizes.of(first, last) * 2 >= limit { break }
+                if sizes.of(first, last + 1) > limit { break }
                 last += 1
             }
             let span = units[first].start..<units[last].end
@@ -104,34 +109,37 @@ public struct Chunker: Sendable, Hashable {
             }
             passages.append(Passage(ordinal: passages.count, text: passageText, span: span))
             guard last + 1 < units.count else { break }
-            first = nextStart(units, previousFirst: first, previousLast: last)
+            first = nextStart(sizes, previousFirst: first, previousLast: last)
         }
         return passages
     }
 
     /// Where the next passage starts: the earliest unit after `previousFirst` such that the units up to
     /// `previousLast` fit in the overlap, and the overlap plus the next new unit fits in the target.
-    private func nextStart(_ units: [SentenceSegment], previousFirst: Int, previousLast: Int) -> Int {
+    private func nextStart(_ sizes: UnitSizes, previousFirst: Int, previousLast: Int) -> Int {
         let fresh = previousLast + 1
         guard effectiveOverlap > 0 else { return fresh }
         var start = fresh
         while start - 1 > previousFirst,
-              size(units, start - 1, previousLast) <= effectiveOverlap,
-              size(units, start - 1, fresh) <= limit {
+              sizes.of(start - 1, previousLast) <= effectiveOverlap,
+              sizes.of(start - 1, fresh) <= limit {
             start -= 1
         }
         return start
     }
 
-    /// Size of units `first...last` in the target's unit.
-    private func size(_ units: [SentenceSegment], _ first: Int, _ last: Int) -> Int {
-        switch target {
-        case .characters:
-            return units[last].end - units[first].start
-        case .tokens:
-            var words = 0
-            for index in first...last { words += units[index].words }
-            return words
+    /// Sizes of runs of units in the target's unit, each in constant time.
+    private struct UnitSizes {
+        let units: [SentenceSegment]
+        let wordsBefore: [Int]
+        let target: PassageLength
+
+        /// Size of units `first...last`.
+        func of(_ first: Int, _ last: Int) -> Int {
+            switch target {
+            case .characters: units[last].end - units[first].start
+            case .tokens: wordsBefore[last + 1] - wordsBefore[first]
+            }
         }
     }
 

@@ -8,9 +8,12 @@ public struct IngestOptions: Sendable, Hashable {
     public var deleteMissing: Bool
     /// Documents written per transaction. Smaller loses less work to a crash; larger commits less often.
     public var batchSize: Int
+    /// Size, nesting and attribute caps for every input.
+    public var limits: ReadLimits
 
     public init(chunker: Chunker = Chunker(), jsonl: JSONLReader = JSONLReader(),
-                deleteMissing: Bool = false, batchSize: Int = 128) {
+                deleteMissing: Bool = false, batchSize: Int = 128, limits: ReadLimits = ReadLimits()) {
+        self.limits = limits
         self.chunker = chunker
         self.jsonl = jsonl
         self.deleteMissing = deleteMissing

@@ -6,7 +6,14 @@ import Logging
 /// Each document's content hash covers its title, text, metadata and the chunker settings. A document
 /// whose stored hash matches is skipped; a changed one is replaced (old passages and index entries
 /// removed in the same transaction); with ``IngestOptions/deleteMissing``, stored documents under the
-/// named paths that were not seen are removed at the end of a run that read every input.
+/// named paths are removed only when proved missing: their file is gone (or, for a JSONL row, its
+/// file was read whole and no longer has the row). A folder that cannot be listed, an entry that cannot
+/// be examined and a file that cannot be read prove nothing: what is stored under them stays, and they
+/// are reported in ``IngestReport/failures``.
+///
+/// Several runs (threads or processes) may write one store at once: each batch is one `BEGIN
+/// IMMEDIATE` transaction that re-reads the stored hashes it depends on, so the counts each run
+/// reports are true and no document is stored twice.
 /// Documents are written in transactions of ``IngestOptions/batchSize``: a run killed part way leaves
 /// whole documents only, and running it again stores the rest without duplicating any passage.
 ///
@@ -18,31 +25,44 @@ public struct Ingestor: Sendable {
     public var options: IngestOptions
     public var logger: Logger
     public var observer: (any IngestObserver)?
+    /// Lists folders while inputs are gathered.
+    public var lister: any FolderLister
 
     public init(store: PassageStore, options: IngestOptions = IngestOptions(),
-                logger: Logger = Logger(label: "dera.retrieval.ingest"), observer: (any IngestObserver)? = nil) {
+                logger: Logger = Logger(label: "dera.retrieval.ingest"), observer: (any IngestObserver)? = nil,
+                lister: any FolderLister = FileSystemLister()) {
         self.store = store
         self.options = options
         self.logger = logger
         self.observer = observer
+        self.lister = lister
     }
 
-    /// Ingests files and folders. Unreadable files are reported in ``IngestReport/failures`` and the
-    /// run goes on; store errors and observer errors stop it.
+    /// Ingests files and folders. Unreadable files and folders are reported in ``IngestReport/failures``
+    /// and the run goes on; store errors and observer errors stop it.
     /// - Throws: ``DocumentReadError`` for a path that does not exist, ``StoreError`` for the store.
     @discardableResult
     public func ingest(paths: [String]) throws -> IngestReport {
         let clock = ContinuousClock()
         let started = clock.now
-        let (files, roots) = try InputFile.resolve(paths)
+        let inputs = try InputFile.resolve(paths, lister: lister)
+        let files = inputs.files
         var run = try Run(ingestor: self, totalBytes: files.reduce(0) { $0 + $1.size })
         defer { observer?.finished() }
         var protected: [String] = []  // inputs that failed: never delete what they stored before
+        var readWhole = Set<String>()  // files read with no error: their rows not seen are gone
+        for failure in inputs.unreadable {
+            logger.warning("skipping unreadable input", metadata: ["reason": "\(failure)"])
+            run.report.failures.append(failure.description)
+            protected.append(failure.file)
+        }
 
         for file in files {
             let documents: [ExtractedDocument]
             do {
+                try options.limits.checkSize(file.size, file: file.path)
                 let data = try Data(contentsOf: URL(fileURLWithPath: file.path))
+                try options.limits.checkSize(data.count, file: file.path)
                 if file.format == .jsonl {
                     // Bad rows are reported one by one; the file's good rows are still indexed.
                     var badRows: [String] = []
@@ -55,6 +75,7 @@ public struct Ingestor: Sendable {
                 } else {
                     documents = try file.format.reader(options: options).documents(in: data, source: file.path)
                 }
+                if protected.last != file.path { readWhole.insert(file.path) }
                 run.report.bytesRead += data.count
             } catch {
                 let reason = (error as? DocumentReadError)?.description ?? "\(file.path): \(error.localizedDescription)"
@@ -71,7 +92,7 @@ public struct Ingestor: Sendable {
         }
         try run.flush()
         if options.deleteMissing {
-            try run.deleteUnseen(within: roots, except: protected)
+            try run.deleteUnseen(within: inputs.roots, except: protected, readWhole: readWhole)
         }
         run.report.seconds = Ingestor.seconds(clock.now - started)
         return run.report
@@ -123,7 +144,7 @@ public struct Ingestor: Sendable {
         let existing: [String: String]
         let totalBytes: Int
         var seen = Set<String>()
-        var pending: [(document: Document, passages: [Passage], replacing: Bool)] = []
+        var pending: [(document: Document, passages: [Passage])] = []
         var report = IngestReport()
         var handledDocuments = 0
         var finishedBytes = 0
@@ -143,7 +164,7 @@ public struct Ingestor: Sendable {
                 let passages = ingestor.options.chunker.passages(of: extracted.text)
                 let document = Document(source: extracted.source, title: extracted.title, contentHash: hash,
                                         metadata: extracted.metadata)
-                pending.append((document, passages, existing[extracted.source] != nil))
+                pending.append((document, passages))
                 if pending.count >= ingestor.options.batchSize { try flush() }
             }
             handledDocuments += 1
@@ -155,29 +176,46 @@ public struct Ingestor: Sendable {
             finishedBytes += bytes
         }
 
-        /// Writes the pending batch in one transaction.
+        /// Writes the pending batch in one `BEGIN IMMEDIATE` transaction. Inside it each document's
+        /// stored hash is read again: another writer may have stored the same version meanwhile (then
+        /// it counts as unchanged) or a first version (then it counts as replaced).
         mutating func flush() throws {
             guard !pending.isEmpty else { return }
             let batch = pending
             let observer = ingestor.observer
-            try ingestor.store.write { transaction in
-                for item in batch {
+            let outcomes = try ingestor.store.write { transaction in
+                try batch.map { item -> Outcome in
+                    let stored = try transaction.contentHash(source: item.document.source)
+                    if stored == item.document.contentHash { return .unchanged }
                     try transaction.replace(item.document, passages: item.passages)
                     try observer?.stored(item.document, passages: item.passages.count)
+                    return stored == nil ? .added : .replaced
                 }
             }
             pending.removeAll(keepingCapacity: true)
-            for item in batch {
-                if item.replacing { report.replaced += 1 } else { report.added += 1 }
+            for (item, outcome) in zip(batch, outcomes) {
+                switch outcome {
+                case .added: report.added += 1
+                case .replaced: report.replaced += 1
+                case .unchanged: report.unchanged += 1; continue
+                }
                 report.passages += item.passages.count
             }
         }
 
-        mutating func deleteUnseen(within roots: [String], except protected: [String]) throws {
+        enum Outcome { case added, replaced, unchanged }
+
+        /// Deletes the stored documents under `roots` that this run proved missing: not seen, not
+        /// under an input that failed, and either their file is gone or it was read whole without them.
+        mutating func deleteUnseen(within roots: [String], except protected: [String], readWhole: Set<String>) throws {
             let doomed = existing.keys.filter { source in
-                !seen.contains(source)
-                    && roots.contains { InputFile.source(source, isWithin: $0) }
-                    && !protected.contains { InputFile.source(source, isWithin: $0) }
+                guard !seen.contains(source),
+                      roots.contains(where: { InputFile.source(source, isWithin: $0) }),
+                      !protected.contains(where: { InputFile.source(source, isWithin: $0) })
+                else { return false }
+                let candidates = InputFile.candidateFiles(of: source)
+                if candidates.dropFirst().contains(where: readWhole.contains) { return true }  // a row gone from its file
+                return candidates.allSatisfy(InputFile.isGone)
             }
             try delete(doomed.sorted())
         }

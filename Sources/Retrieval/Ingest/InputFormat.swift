@@ -18,8 +18,8 @@ public enum InputFormat: String, Sendable, CaseIterable {
         switch self {
         case .text: PlainTextReader()
         case .markdown: MarkdownReader()
-        case .html: HTMLReader()
-        case .xml: XMLReader()
+        case .html: HTMLReader(limits: options.limits)
+        case .xml: XMLReader(limits: options.limits)
         case .jsonl: options.jsonl
         }
     }

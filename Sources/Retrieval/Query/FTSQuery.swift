@@ -6,6 +6,8 @@ public struct FTSQuery: Sendable, Hashable {
     public var clauses: [String]
     /// The individual words that went into the clauses, lowercased, in order of first appearance.
     public var terms: [String]
+    /// Distinct words left out because the query already had the builder's maximum of clauses.
+    public var droppedWords: Int
 
     /// The FTS5 MATCH expression, e.g. `"capital" OR "france" OR "paris city"`.
     public var expression: String { clauses.joined(separator: " OR ") }
@@ -13,8 +15,9 @@ public struct FTSQuery: Sendable, Hashable {
     /// `true` when the user text held no searchable word; such a query matches nothing.
     public var isEmpty: Bool { clauses.isEmpty }
 
-    public init(clauses: [String], terms: [String]) {
+    public init(clauses: [String], terms: [String], droppedWords: Int = 0) {
         self.clauses = clauses
         self.terms = terms
+        self.droppedWords = droppedWords
     }
 }

@@ -14,7 +14,9 @@
 public struct QueryBuilder: Sendable {
     /// Words ignored unless a query holds nothing else.
     public var stopWords: Set<String>
-    /// Upper bound on clauses, so a pasted page does not become a thousand-term query.
+    /// Upper bound on clauses, so a pasted page does not become a thousand-term query. The first
+    /// distinct words are kept; ``FTSQuery/droppedWords`` says how many more there were. Building a
+    /// query is linear in the text (20,000 words take milliseconds).
     public var maximumClauses: Int
 
     public init(stopWords: Set<String> = QueryBuilder.englishStopWords, maximumClauses: Int = 64) {
@@ -31,9 +33,12 @@ public struct QueryBuilder: Sendable {
         var clauses: [String] = []
         var terms: [String] = []
         var seen = Set<String>()
-        for word in kept where clauses.count < maximumClauses {
+        var dropped = Set<String>()
+        for word in kept {
             let clause = "\"\(word.text)\"" + (word.isPrefix ? "*" : "")
-            guard seen.insert(clause).inserted else { continue }
+            guard !seen.contains(clause) else { continue }
+            guard clauses.count < maximumClauses else { dropped.insert(clause); continue }
+            seen.insert(clause)
             clauses.append(clause)
             terms.append(word.text)
         }
@@ -42,7 +47,7 @@ public struct QueryBuilder: Sendable {
             guard seen.insert(clause).inserted else { continue }
             clauses.append(clause)
         }
-        return FTSQuery(clauses: clauses, terms: terms)
+        return FTSQuery(clauses: clauses, terms: terms, droppedWords: dropped.count)
     }
 
     struct Word: Equatable {

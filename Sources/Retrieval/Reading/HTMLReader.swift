@@ -11,7 +11,10 @@ import Foundation
 /// else Windows-1252 (what browsers assume for undeclared Latin-1 pages).
 /// The title is `<title>`, else the first `<h1>`, else the file name.
 public struct HTMLReader: DocumentReader {
-    public init() {}
+    /// Attribute, nesting and parse-work caps (see ``ReadLimits``).
+    public var limits: ReadLimits
+
+    public init(limits: ReadLimits = ReadLimits()) { self.limits = limits }
 
     static let rules = MarkupTree.Rules(
         skipped: ["script", "style", "nav", "noscript", "template", "svg", "math", "iframe", "object",
@@ -36,12 +39,13 @@ public struct HTMLReader: DocumentReader {
         let encoding = HTMLReader.encoding(of: data)
         let tree: MarkupTree
         do {
-            tree = try MarkupTree.html(data, encoding: encoding, file: source)
+            tree = try MarkupTree.html(data, encoding: encoding, file: source, limits: limits)
         } catch where encoding != nil {
             // An encoding name libxml2 does not know: let it detect one instead.
-            tree = try MarkupTree.html(data, encoding: nil, file: source)
+            tree = try MarkupTree.html(data, encoding: nil, file: source, limits: limits)
         }
-        let (text, title) = tree.text(rules: HTMLReader.rules, titleElements: ["title", "h1"])
+        let (text, title) = try tree.text(rules: HTMLReader.rules, titleElements: ["title", "h1"],
+                                          maximumNesting: limits.maximumNesting, file: source)
         return [ExtractedDocument(source: source, title: title ?? Self.fallbackTitle(for: source), text: text)]
     }
 

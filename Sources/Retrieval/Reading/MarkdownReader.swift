@@ -103,28 +103,60 @@ public struct MarkdownReader: DocumentReader {
     }
 
     /// Inline markup to text: `[text](url)` and `![alt](url)` keep their text; `**`, `__`, edge `*`
-    /// and `_`, and backticks go.
+    /// and `_`, and backticks go. Linear in the line: brackets are matched once with a stack and the
+    /// next `)` after every position is precomputed, and link text is read in place (a stack of
+    /// "where this link text ends, where to resume") instead of by recursing on a copy, so nested or
+    /// unclosed `[` cost nothing extra (they made this quadratic in time and memory).
     static func inline(_ line: String) -> String {
         let characters = Array(line)
+        let count = characters.count
+        // closing[i]: the `]` matching the `[` at i, or -1.
+        var closing = [Int](repeating: -1, count: count)
+        var open: [Int] = []
+        for index in 0..<count {
+            if characters[index] == "[" { open.append(index) }
+            else if characters[index] == "]", let opener = open.popLast() { closing[opener] = index }
+        }
+        // nextParen[i]: the first `)` at or after i, or `count`.
+        var nextParen = [Int](repeating: count, count: count + 1)
+        for index in stride(from: count - 1, through: 0, by: -1) {
+            nextParen[index] = characters[index] == ")" ? index : nextParen[index + 1]
+        }
+
         var result = ""
+        result.reserveCapacity(count)
+        // The span being read is start..<bound; link text pushes the outer span and where to resume.
+        var outer: [(start: Int, bound: Int, resume: Int)] = []
+        var start = 0
+        var bound = count
         var index = 0
-        while index < characters.count {
+        while true {
+            if index >= bound {
+                guard let frame = outer.popLast() else { break }
+                (start, bound, index) = (frame.start, frame.bound, frame.resume)
+                continue
+            }
             let character = characters[index]
-            if character == "!", index + 1 < characters.count, characters[index + 1] == "[" {
+            if character == "!", index + 1 < bound, characters[index + 1] == "[" {
                 index += 1
                 continue
             }
-            if character == "[", let link = linkEnd(characters, from: index) {
-                result += inline(String(characters[(index + 1)..<link.textEnd]))
-                index = link.end
-                continue
+            if character == "[" {
+                let close = closing[index]
+                if close >= 0, close + 1 < bound, characters[close + 1] == "(",
+                   close + 2 <= count, nextParen[close + 2] < bound {
+                    outer.append((start, bound, nextParen[close + 2] + 1))
+                    (start, bound) = (index + 1, close)
+                    index += 1
+                    continue
+                }
             }
             if character == "`" { index += 1; continue }
             if character == "*" || character == "_" {
-                let before = index > 0 ? characters[index - 1] : " "
+                let before = index > start ? characters[index - 1] : " "
                 var run = index
-                while run < characters.count, characters[run] == character { run += 1 }
-                let after = run < characters.count ? characters[run] : " "
+                while run < bound, characters[run] == character { run += 1 }
+                let after = run < bound ? characters[run] : " "
                 let inWord = before.isLetter || before.isNumber
                 let beforeWord = after.isLetter || after.isNumber
                 if run - index >= 2 || !(inWord && beforeWord) {
@@ -141,19 +173,5 @@ public struct MarkdownReader: DocumentReader {
             index += 1
         }
         return result
-    }
-
-    /// For `[` at `start`: the index of the matching `]` and the index after `(...)`, if this is a link.
-    private static func linkEnd(_ characters: [Character], from start: Int) -> (textEnd: Int, end: Int)? {
-        var depth = 0
-        var close = start
-        while close < characters.count {
-            if characters[close] == "[" { depth += 1 }
-            if characters[close] == "]" { depth -= 1; if depth == 0 { break } }
-            close += 1
-        }
-        guard close + 1 < characters.count, characters[close + 1] == "(" else { return nil }
-        guard let paren = characters[(close + 2)...].firstIndex(of: ")") else { return nil }
-        return (close, paren + 1)
     }
 }

@@ -11,7 +11,8 @@ final class MarkupTree {
 
     /// Parses HTML leniently: broken markup is repaired, no network access, no error output.
     /// - Parameter encoding: an IANA charset name, or `nil` to let libxml2 detect it.
-    static func html(_ data: Data, encoding: String?, file: String) throws -> MarkupTree {
+    static func html(_ data: Data, encoding: String?, file: String, limits: ReadLimits) throws -> MarkupTree {
+        try MarkupScan(limits: limits, html: true).check(data, file: file)
         let options = HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue
             | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_NONET.rawValue | XML_PARSE_HUGE.rawValue
         return try parse(data, file: file) { buffer, size in
@@ -20,7 +21,8 @@ final class MarkupTree {
     }
 
     /// Parses XML without loading external entities or DTDs; recovers from what it can.
-    static func xml(_ data: Data, encoding: String?, file: String) throws -> MarkupTree {
+    static func xml(_ data: Data, encoding: String?, file: String, limits: ReadLimits) throws -> MarkupTree {
+        try MarkupScan(limits: limits, html: false).check(data, file: file)
         let options = XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
             | XML_PARSE_RECOVER.rawValue | XML_PARSE_HUGE.rawValue | XML_PARSE_NOCDATA.rawValue
         return try parse(data, file: file) { buffer, size in
@@ -85,9 +87,11 @@ final class MarkupTree {
     }
 
     /// Readable text of the tree and the text of the first element named `titleElement`.
-    func text(rules: Rules, titleElements: [String]) -> (text: String, title: String?) {
+    /// - Throws: ``DocumentReadError`` when elements nest deeper than `maximumNesting`.
+    func text(rules: Rules, titleElements: [String], maximumNesting: Int, file: String) throws -> (text: String, title: String?) {
         var output = TextAccumulator()
         var preDepth = 0
+        var depth = 1  // of `node`, the root being 1
         var titles: [String: String] = [:]
         guard let root = xmlDocGetRootElement(document) else { return ("", nil) }
 
@@ -122,6 +126,11 @@ final class MarkupTree {
                 break  // comments, processing instructions, entity references (never expanded)
             }
             if descend {
+                depth += 1
+                guard depth <= maximumNesting else {
+                    throw DocumentReadError(file: file, line: Int(xmlGetLineNo(current)) > 0 ? Int(xmlGetLineNo(current)) : nil,
+                                            reason: "elements nest more than \(maximumNesting) deep")
+                }
                 node = current.pointee.children
                 continue
             }
@@ -141,6 +150,7 @@ final class MarkupTree {
                 guard climb != root, let parent = climb.pointee.parent,
                       parent.pointee.type == XML_ELEMENT_NODE else { break }
                 climb = parent
+                depth -= 1
                 close(MarkupTree.localName(parent), rules: rules, into: &output, preDepth: &preDepth)
                 if parent == root { break }
             }

@@ -6,7 +6,10 @@ import Foundation
 /// declaration or byte-order mark; undeclared bytes that are not valid UTF-8 are read as Windows-1252.
 /// The title is the first `<title>` element (any namespace), else the file name.
 public struct XMLReader: DocumentReader {
-    public init() {}
+    /// Attribute and nesting caps (see ``ReadLimits``).
+    public var limits: ReadLimits
+
+    public init(limits: ReadLimits = ReadLimits()) { self.limits = limits }
 
     static let rules = MarkupTree.Rules(
         skipped: ["script", "style"],
@@ -20,12 +23,13 @@ public struct XMLReader: DocumentReader {
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             return [ExtractedDocument(source: source, title: Self.fallbackTitle(for: source), text: "")]
         }
-        let tree = try MarkupTree.xml(data, encoding: XMLReader.encoding(of: data), file: source)
+        let tree = try MarkupTree.xml(data, encoding: XMLReader.encoding(of: data), file: source, limits: limits)
         guard tree.hasRoot else {
             let detail = MarkupTree.lastErrorDescription() ?? "no element found"
             throw DocumentReadError(file: source, reason: "not XML: \(detail)")
         }
-        let (text, title) = tree.text(rules: XMLReader.rules, titleElements: ["title"])
+        let (text, title) = try tree.text(rules: XMLReader.rules, titleElements: ["title"],
+                                          maximumNesting: limits.maximumNesting, file: source)
         return [ExtractedDocument(source: source, title: title ?? Self.fallbackTitle(for: source), text: text)]
     }
 

@@ -10,16 +10,29 @@ import GRDB
 ///
 /// All writes go through ``write(_:)``, one SQLite transaction per call: a process killed mid-write
 /// leaves the file as it was before that call.
+///
+/// Commands that only read open the store with ``init(readOnlyPath:verify:)``: SQLite opens the file
+/// read-only, so nothing (no table, no journal mode) is ever written to it, and a file that is not
+/// a dera store is refused. Both initialisers refuse a SQLite file that holds other tables, and by
+/// default run `PRAGMA quick_check` so that a store with corrupt pages fails at once with an error
+/// instead of answering from whatever pages still read.
 public struct PassageStore: Sendable {
     /// The SQLite file, or `:memory:`.
     public let path: String
+    /// Opened with ``init(readOnlyPath:verify:)``: every write fails.
+    public let isReadOnly: Bool
     let queue: DatabaseQueue
     let frequencies = ClauseFrequencyCache()
 
-    /// Opens the store at `path` and brings its schema up to date.
-    /// - Parameter createIfMissing: when `false`, a missing file is an error instead of a new empty store.
-    public init(path: String, createIfMissing: Bool = true) throws {
+    /// Opens the store at `path` for reading and writing and brings its schema up to date.
+    /// - Parameters:
+    ///   - createIfMissing: when `false`, a missing file is an error instead of a new empty store.
+    ///   - verify: run `PRAGMA quick_check` (reads every page once) and fail on corruption.
+    /// - Throws: ``StoreError`` for a missing file (when not created), a file that is not SQLite, a
+    ///   SQLite file that holds other tables than a passage store's, or corruption.
+    public init(path: String, createIfMissing: Bool = true, verify: Bool = true) throws {
         self.path = path
+        self.isReadOnly = false
         if !createIfMissing, !FileManager.default.fileExists(atPath: path) {
             throw StoreError(path: path, operation: "opening the passage store",
                              reason: "no such file (build it with `dera index`)")
@@ -29,17 +42,73 @@ public struct PassageStore: Sendable {
             configuration.foreignKeysEnabled = true
             // A second writer (another `dera index` on the same file) waits instead of failing at once.
             configuration.busyMode = .timeout(30)
-            // Write-ahead log with NORMAL sync: a commit needs no fsync (ingestion was waiting on
-            // disk for over 70% of its wall time), a killed process still loses no committed batch,
-            // and a power cut can only lose the last batches, which a re-run stores again.
-            configuration.prepareDatabase { db in
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.inDatabase { db in
+                try PassageStore.checkIsStore(db, path: path, allowEmpty: true)
+                if verify { try PassageStore.quickCheck(db, path: path) }
+                // Write-ahead log with NORMAL sync: a commit needs no fsync (ingestion was waiting on
+                // disk for over 70% of its wall time), a killed process still loses no committed batch,
+                // and a power cut can only lose the last batches, which a re-run stores again.
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
-            queue = try DatabaseQueue(path: path, configuration: configuration)
             try StoreSchema.migrator.migrate(queue)
         } catch let error as DatabaseError {
             throw StoreError(path: path, operation: "opening the passage store", reason: "\(error)")
+        }
+    }
+
+    /// Opens an existing store read-only (`SQLITE_OPEN_READONLY`): for `search`, `ask`, `check`.
+    /// - Parameter verify: run `PRAGMA quick_check` (reads every page once) and fail on corruption.
+    /// - Throws: ``StoreError`` when the file is missing, is not SQLite, is a SQLite file but not a
+    ///   passage store (never created by `dera index`), or is corrupt.
+    public init(readOnlyPath path: String, verify: Bool = true) throws {
+        self.path = path
+        self.isReadOnly = true
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(path: path, operation: "opening the passage store",
+                             reason: "no such file (build it with `dera index`)")
+        }
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(30)
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.inDatabase { db in
+                try PassageStore.checkIsStore(db, path: path, allowEmpty: false)
+                if verify { try PassageStore.quickCheck(db, path: path) }
+            }
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, operation: "opening the passage store", reason: "\(error)")
+        }
+    }
+
+    /// Refuses a SQLite file that is not a passage store: one with other tables, or (read-only) one
+    /// without the store's tables and migrations.
+    static func checkIsStore(_ db: Database, path: String, allowEmpty: Bool) throws {
+        let tables = try String.fetchAll(db, sql: """
+            SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'
+            """)
+        if tables.isEmpty, allowEmpty { return }
+        let required = ["grdb_migrations", "documents", "passages", "passages_fts"]
+        let missing = required.filter { !tables.contains($0) }
+        let complete = missing.isEmpty && (try? StoreSchema.migrator.hasCompletedMigrations(db)) == true
+        guard complete else {
+            let found = tables.isEmpty ? "no tables" : "tables " + tables.sorted().prefix(8).joined(separator: ", ")
+                + (tables.count > 8 ? ", ..." : "")
+            throw StoreError(path: path, operation: "opening the passage store", reason: """
+                not a dera passage store (it has \(found); missing \(missing.isEmpty ? "migrations" : missing.joined(separator: ", "))); \
+                build one with `dera index`
+                """)
+        }
+    }
+
+    /// `PRAGMA quick_check`: every page's b-tree structure; throws on the first problems found.
+    static func quickCheck(_ db: Database, path: String) throws {
+        let report = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+        guard report == ["ok"] else {
+            throw StoreError(path: path, operation: "checking the passage store",
+                             reason: "the file is corrupt: " + report.joined(separator: "; "))
         }
     }
 
@@ -50,12 +119,19 @@ public struct PassageStore: Sendable {
 
     private init(queue: DatabaseQueue, path: String) throws {
         self.path = path
+        self.isReadOnly = false
         self.queue = queue
         try StoreSchema.migrator.migrate(queue)
     }
 
-    /// Runs `body` in one transaction; everything it wrote is committed together or not at all.
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction (GRDB's default for a writable connection):
+    /// it holds the write lock from its first statement, so what it reads cannot change under it, and
+    /// everything it wrote is committed together or not at all.
+    /// - Throws: ``StoreError`` on a read-only store.
     public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        guard !isReadOnly else {
+            throw StoreError(path: path, operation: "writing", reason: "the store was opened read-only")
+        }
         defer { frequencies.removeAll() }
         return try queue.write { db in try body(StoreTransaction(db: db)) }
     }
@@ -103,7 +179,8 @@ public struct PassageStore: Sendable {
         }
     }
 
-    /// Checks SQLite's own integrity and that the FTS5 index matches the passages exactly.
+    /// Checks SQLite's own integrity and that the FTS5 index matches the passages exactly (the FTS5
+    /// check is issued as a write, so a read-only store skips it).
     /// - Throws: ``StoreError`` naming the first problem found.
     public func checkIntegrity() throws {
         do {
@@ -121,6 +198,7 @@ public struct PassageStore: Sendable {
                                      reason: "\(orphans) passages without a document")
                 }
             }
+            guard !isReadOnly else { return }
             try queue.write { db in
                 try db.execute(sql: "INSERT INTO passages_fts (passages_fts) VALUES ('integrity-check')")
             }

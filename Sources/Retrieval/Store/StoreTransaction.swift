@@ -34,6 +34,12 @@ public struct StoreTransaction {
         return documentID
     }
 
+    /// The content hash stored for `source`, or `nil` when no document has that source.
+    public func contentHash(source: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT content_hash FROM documents WHERE source = ?"),
+                            arguments: [source])
+    }
+
     /// Removes the document stored under `source`, its passages and their index entries.
     /// - Returns: `true` when a document was removed.
     @discardableResult
