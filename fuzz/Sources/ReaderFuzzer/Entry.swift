@@ -10,8 +10,8 @@ import Foundation
 //     ReaderFuzzer --reader=NAME [--stats=FILE] [--write-seeds=DIR] [--time=FILE] [libFuzzer flags and corpora]
 //
 // `--write-seeds=DIR` writes the reader's generated seeds into DIR and exits. `--time=FILE` reads FILE five times
-// after a warm-up and prints the fastest time as JSON (to re-time a slow input away from a busy moment). Otherwise
-// libFuzzer runs with the remaining arguments; the harness times every input and keeps the statistics in `--stats`
+// after a warm-up and prints the fastest CPU time as JSON. Otherwise libFuzzer runs with the remaining arguments;
+// the harness times every input in CPU time of the reading thread and keeps the statistics in `--stats`
 // (JSON, rewritten each second and at exit), the slowest input so far beside it (`FILE.slowest`) and the input with
 // the highest time per byte (`FILE.per-byte`).
 
@@ -20,6 +20,7 @@ struct FuzzStatistics: Encodable {
     var reader = ""
     var inputs = 0
     var bytes = 0
+    /// CPU seconds spent reading (all times here are CPU time of the reading thread).
     var seconds = 0.0
     /// The input that took longest, and its size.
     var slowestSeconds = 0.0
@@ -41,17 +42,36 @@ enum Harness {
     nonisolated(unsafe) static var statisticsPath: String?
     nonisolated(unsafe) static var lastWrite = 0.0
 
-    static func now() -> Double {
+    /// Wall-clock time, for the once-a-second statistics.
+    static func now() -> Double { seconds(on: CLOCK_MONOTONIC) }
+
+    /// CPU time of this thread: what an input costs, unlike wall-clock time unmoved by other processes on a
+    /// busy machine. The readers run on the calling thread only.
+    static func cpuNow() -> Double { seconds(on: CLOCK_THREAD_CPUTIME_ID) }
+
+    private static func seconds(on id: clockid_t) -> Double {
         var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
+        clock_gettime(id, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
-    static func run(_ bytes: UnsafeRawBufferPointer) {
-        let start = now()
+    /// The fastest of five reads of `bytes` after a warm-up, in CPU seconds.
+    static func time(_ bytes: UnsafeRawBufferPointer) -> Double {
         reader.read(bytes, scratch: scratch!)
+        var fastest = Double.infinity
+        for _ in 0..<5 {
+            let start = cpuNow()
+            reader.read(bytes, scratch: scratch!)
+            fastest = min(fastest, cpuNow() - start)
+        }
+        return fastest
+    }
+
+    static func run(_ bytes: UnsafeRawBufferPointer) {
+        let start = cpuNow()
+        reader.read(bytes, scratch: scratch!)
+        let elapsed = cpuNow() - start
         let end = now()
-        let elapsed = end - start
         statistics.inputs += 1
         statistics.bytes += bytes.count
         statistics.seconds += elapsed
@@ -123,15 +143,7 @@ func readerFuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePo
     for seed in Harness.reader.seeds { seed.withUnsafeBytes { Harness.reader.read($0, scratch: scratch) } }
     if let timedFile {
         guard let input = FileManager.default.contents(atPath: timedFile) else { return 2 }
-        var fastest = Double.infinity
-        input.withUnsafeBytes { bytes in
-            Harness.reader.read(bytes, scratch: scratch)
-            for _ in 0..<5 {
-                let start = Harness.now()
-                Harness.reader.read(bytes, scratch: scratch)
-                fastest = min(fastest, Harness.now() - start)
-            }
-        }
+        let fastest = input.withUnsafeBytes { Harness.time($0) }
         print("{\"bytes\": \(input.count), \"seconds\": \(fastest)}")
         scratch.remove()
         return 0
