@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CFuzzerDriver
 import Foundation
+import Retrieval
 
 // The reader fuzzer's entry points. SwiftPM links an executable target's entry point as `<Module>_main`, so the
 // harness supplies that and hands the command line to libFuzzer's driver itself (its own `main` stays unlinked).
@@ -170,7 +171,8 @@ func readerFuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePo
 /// field with an extreme value, or truncate. Half the time libFuzzer's own mutators run instead.
 @_cdecl("LLVMFuzzerCustomMutator")
 func customMutator(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int, _ seed: CUnsignedInt) -> Int {
-    var random = SplitMix(seed: UInt64(seed))
+    // Retrieval's SplitMix64, seeded by libFuzzer so that mutations replay.
+    var random = SplitMix64(seed: UInt64(seed))
     let reader = Harness.reader
     let choice = random.below(100)
     if choice < 50 || maxSize == 0 { return LLVMFuzzerMutate(data, size, maxSize) }
@@ -216,19 +218,7 @@ private func insert(_ token: [UInt8], times: Int, into buffer: UnsafeMutableBuff
     return size + added
 }
 
-/// A small deterministic generator (SplitMix64), seeded by libFuzzer so mutations replay.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// A number in `0..<bound` (0 when `bound` is 0).
     mutating func below(_ bound: Int) -> Int { bound > 0 ? Int(next() % UInt64(bound)) : 0 }
 }
