@@ -56,7 +56,11 @@ struct IndexCommand: ParsableCommand {
             jsonl: JSONLReader(textField: jsonlTextField, titleField: jsonlTitleField, idField: jsonlIdField),
             deleteMissing: deleteMissing, batchSize: batchSize,
             limits: ReadLimits(maximumFileBytes: maxFileMb * 1_000_000))
-        let report = try Ingestor(store: store, options: options, logger: Logger(label: "dera.index"),
+        // Failures are listed below, escaped for the terminal; the ingestor's own warnings would repeat
+        // them with file names raw.
+        var logger = Logger(label: "dera.index")
+        logger.logLevel = .error
+        let report = try Ingestor(store: store, options: options, logger: logger,
                                   observer: TerminalProgressBar()).ingest(paths: paths)
         if json {
             print(try JSONOutput.encode(report))

@@ -97,9 +97,9 @@ struct TextArgumentError: Error, CustomStringConvertible {
 }
 
 /// swift-argument-parser takes time that grows faster than the square of the number of arguments
-/// (2,500 took 2.8 s, 5,000 took 17 s): refuse very long command lines before parsing them.
+/// (debug build: 2,040 took 3.8 s, 5,000 took 17 s): refuse very long command lines before parsing them.
 enum ArgumentCount {
-    static let maximum = 2_048
+    static let maximum = 1_024
 
     /// A message when `arguments` (program name included) are too many, else `nil`.
     static func problem(_ arguments: [String]) -> String? {

@@ -76,7 +76,7 @@ struct TextArgumentTests {
         let program = ["dera", "search"]
         #expect(ArgumentCount.problem(program + Array(repeating: "w", count: ArgumentCount.maximum - 1)) == nil)
         let problem = ArgumentCount.problem(program + Array(repeating: "w", count: 20_000))
-        #expect(problem?.contains("20001 arguments is more than the 2048") == true)
+        #expect(problem?.contains("20001 arguments is more than the 1024") == true)
         #expect(problem?.contains("@FILE") == true)
     }
 }

@@ -60,9 +60,7 @@ public struct Ingestor: Sendable {
         for file in files {
             let documents: [ExtractedDocument]
             do {
-                try options.limits.checkSize(file.size, file: file.path)
-                let data = try Data(contentsOf: URL(fileURLWithPath: file.path))
-                try options.limits.checkSize(data.count, file: file.path)
+                let data = try Ingestor.read(file, limits: options.limits)
                 if file.format == .jsonl {
                     // Bad rows are reported one by one; the file's good rows are still indexed.
                     var badRows: [String] = []
@@ -131,6 +129,21 @@ public struct Ingestor: Sendable {
             hasher.update([0])
         }
         return hasher.finalizeHex()
+    }
+
+    /// The bytes of `file`, failing as soon as they pass the size limit (a file that grows, or a
+    /// named pipe or device, is not read without end).
+    static func read(_ file: InputFile, limits: ReadLimits) throws -> Data {
+        try limits.checkSize(file.size, file: file.path)
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file.path))
+        defer { try? handle.close() }
+        var data = Data()
+        data.reserveCapacity(file.size)
+        while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty {
+            data.append(chunk)
+            try limits.checkSize(data.count, file: file.path)
+        }
+        return data
     }
 
     static func seconds(_ duration: Duration) -> Double {

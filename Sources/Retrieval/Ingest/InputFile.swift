@@ -39,7 +39,7 @@ struct InputFile: Equatable {
             switch status {
             case .unreadable(let reason):
                 inputs.unreadable.append(DocumentReadError(file: absolute, reason: reason))
-            case .file(let size):
+            case .file(let size), .special(let size):  // a named pipe or device is read if named
                 if seenFiles.insert(absolute).inserted {
                     let format = InputFormat(extension: (absolute as NSString).pathExtension) ?? .text
                     inputs.files.append(InputFile(path: absolute, format: format, size: size))
@@ -61,8 +61,8 @@ struct InputFile: Equatable {
                     for name in names.sorted() where !name.hasPrefix(".") {
                         let child = folder.hasSuffix("/") ? folder + name : folder + "/" + name
                         switch FileStatus(child) {
-                        case nil:
-                            continue  // removed while we were listing
+                        case nil, .special:
+                            continue  // removed while we were listing, or a socket, pipe or device
                         case .unreadable(let reason):
                             inputs.unreadable.append(DocumentReadError(file: child, reason: reason))
                         case .folder:
@@ -86,6 +86,8 @@ struct InputFile: Equatable {
     enum FileStatus {
         case file(size: Int)
         case folder
+        /// A socket, named pipe or device.
+        case special(size: Int)
         /// The entry exists but what it points to cannot be examined.
         case unreadable(String)
 
@@ -96,7 +98,7 @@ struct InputFile: Equatable {
                 switch target.st_mode & S_IFMT {
                 case S_IFDIR: self = .folder
                 case S_IFREG: self = .file(size: Int(target.st_size))
-                default: self = .unreadable("not a regular file or folder")
+                default: self = .special(size: Int(target.st_size))
                 }
                 return
             }

@@ -153,25 +153,28 @@ public struct MarkdownReader: DocumentReader {
             }
             if character == "`" { index += 1; continue }
             if character == "*" || character == "_" {
-                let before = index > start ? characters[index - 1] : " "
-                var run = index
-                while run < bound, characters[run] == character { run += 1 }
-                let after = run < bound ? characters[run] : " "
-                let inWord = before.isLetter || before.isNumber
-                let beforeWord = after.isLetter || after.isNumber
-                if run - index >= 2 || !(inWord && beforeWord) {
-                    if !(before.isWhitespace && after.isWhitespace) {  // a lone " * " stays
-                        index = run
-                        continue
-                    }
-                }
-                result.append(contentsOf: characters[index..<run])
-                index = run
+                let run = emphasis(characters, at: index, within: start..<bound)
+                if !run.isMarkup { result.append(contentsOf: characters[index..<run.end]) }
+                index = run.end
                 continue
             }
             result.append(character)
             index += 1
         }
         return result
+    }
+
+    /// A run of `*` or `_` starting at `index`, read within `span`: where it ends, and whether it is
+    /// emphasis markup (dropped) rather than text (`snake_case`, a lone ` * `).
+    static func emphasis(_ characters: [Character], at index: Int, within span: Range<Int>) -> (end: Int, isMarkup: Bool) {
+        let marker = characters[index]
+        let before = index > span.lowerBound ? characters[index - 1] : " "
+        var run = index
+        while run < span.upperBound, characters[run] == marker { run += 1 }
+        let after = run < span.upperBound ? characters[run] : " "
+        let inWord = before.isLetter || before.isNumber
+        let beforeWord = after.isLetter || after.isNumber
+        let isMarkup = (run - index >= 2 || !(inWord && beforeWord)) && !(before.isWhitespace && after.isWhitespace)
+        return (run, isMarkup)
     }
 }

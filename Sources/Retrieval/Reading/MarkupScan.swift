@@ -1,22 +1,18 @@
 import Foundation
 
-/// A linear pass over raw HTML or XML bytes, before libxml2 sees them, that rejects the inputs on
-/// which libxml2 2.9 takes quadratic time: an element with very many attributes (each one is
-/// compared with all before it), and, in HTML, many end tags that close no open element while many
-/// elements are open (each such tag searches the whole open-element stack).
+/// A linear pass over raw HTML or XML bytes, before libxml2 sees them, that rejects an element with
+/// more than ``ReadLimits/maximumAttributes`` attributes: libxml2 2.9 compares each attribute of an
+/// element with all the ones before it, so one element with 200,000 attributes took 46 s.
+/// (The other quadratic case, HTML end tags that close nothing, is measured while libxml2 parses:
+/// see ``MarkupTree/html(_:encoding:file:limits:)``.)
 ///
 /// The scan only needs the byte values of `<`, `>`, `/`, `=`, quotes and ASCII space, so it works on
 /// every ASCII-compatible encoding and, with zero bytes in between, on UTF-16.
-/// Comments, CDATA sections, processing instructions and declarations are skipped whole.
+/// Comments, CDATA sections, processing instructions, declarations and (HTML) script and style text
+/// are skipped whole.
 struct MarkupScan {
     let limits: ReadLimits
     let html: Bool
-
-    /// HTML elements that never hold content: libxml2 closes them at once.
-    static let voidElements: Set<[UInt8]> = Set([
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-        "track", "wbr", "basefont", "frame", "isindex", "keygen",
-    ].map { Array($0.utf8) })
 
     /// HTML elements whose content is text up to their end tag, never markup.
     static let rawTextElements: Set<[UInt8]> = Set([
@@ -32,12 +28,6 @@ struct MarkupScan {
 
     private func check(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws {
         let count = bytes.count
-        // HTML only: an estimate of libxml2's open-element stack (names lowercased) and how many
-        // times each name is on it, to price end tags that match nothing.
-        var stack: [[UInt8]] = []
-        var onStack: [[UInt8]: Int] = [:]
-        var work = 0
-        let budget = (1 << 20) + limits.unmatchedEndTagWorkPerByte * count
 
         @inline(__always) func isSpace(_ byte: UInt8) -> Bool {
             byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x0C
@@ -112,25 +102,8 @@ struct MarkupScan {
             }
             if first == 0x3F { index = find(Array("?>".utf8), from: next + 1); continue }  // '?'
             if first == 0x2F {  // '/': an end tag
-                let (tag, end) = name(from: next + 1)
-                index = end
+                index = next + 1
                 while index < count, bytes[index] != 0x3E { index += 1 }
-                if html, !tag.isEmpty {
-                    if let open = onStack[tag], open > 0 {
-                        while let top = stack.popLast() {
-                            onStack[top, default: 1] -= 1
-                            if top == tag { break }
-                        }
-                    } else {
-                        work += stack.count
-                        if work > budget {
-                            throw DocumentReadError(file: file, reason: """
-                                too many end tags that close no open element (byte offset \(tagStart), \
-                                \(stack.count) elements open): parsing would take time quadratic in the file size
-                                """)
-                        }
-                    }
-                }
                 continue
             }
             let isNameStart = (first >= 0x41 && first <= 0x5A) || (first >= 0x61 && first <= 0x7A)
@@ -182,13 +155,9 @@ struct MarkupScan {
                     while index < count, !isSpace(bytes[index]), bytes[index] != 0x3E { index += 1 }
                 }
             }
-            if html, !selfClosing, !tag.isEmpty, !MarkupScan.voidElements.contains(tag) {
-                stack.append(tag)
-                onStack[tag, default: 0] += 1
-                if MarkupScan.rawTextElements.contains(tag) {
-                    // Script and style text is not markup: go straight to its end tag.
-                    index = endTag(tag, from: index)
-                }
+            if html, !selfClosing, MarkupScan.rawTextElements.contains(tag) {
+                // Script and style text is not markup: go straight to its end tag.
+                index = endTag(tag, from: index)
             }
         }
     }

@@ -10,14 +10,50 @@ final class MarkupTree {
     deinit { xmlFreeDoc(document) }
 
     /// Parses HTML leniently: broken markup is repaired, no network access, no error output.
+    ///
+    /// libxml2 2.9's HTML parser searches the whole stack of open elements for every end tag that
+    /// closes none of them (and reports it as a tag-name mismatch), so deep nesting followed by stray
+    /// end tags is quadratic: 20,000 `<table>` then 20,000 `</td>` took 5.7 s. Each such report is
+    /// priced at the depth of the stack while the parser runs, and the parse is stopped once the total
+    /// passes ``ReadLimits/unmatchedEndTagWorkPerByte`` per input byte.
     /// - Parameter encoding: an IANA charset name, or `nil` to let libxml2 detect it.
     static func html(_ data: Data, encoding: String?, file: String, limits: ReadLimits) throws -> MarkupTree {
         try MarkupScan(limits: limits, html: true).check(data, file: file)
         let options = HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue
             | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_NONET.rawValue | XML_PARSE_HUGE.rawValue
-        return try parse(data, file: file) { buffer, size in
+        let budget = EndTagBudget(limit: (1 << 20) + limits.unmatchedEndTagWorkPerByte * data.count)
+        let unmanaged = Unmanaged.passRetained(budget)
+        defer { unmanaged.release() }
+        // Errors go to this handler instead of nowhere for the length of the parse (this thread only).
+        xmlSetStructuredErrorFunc(unmanaged.toOpaque(), { context, error in
+            guard let context, let error, error.pointee.code == XML_ERR_TAG_NAME_MISMATCH.rawValue,
+                  let parser = error.pointee.ctxt?.assumingMemoryBound(to: xmlParserCtxt.self) else { return }
+            let budget = Unmanaged<EndTagBudget>.fromOpaque(context).takeUnretainedValue()
+            budget.spent += Int(parser.pointee.nameNr)
+            if budget.spent > budget.limit, budget.exceeded == nil {
+                budget.exceeded = (Int(parser.pointee.nameNr), Int(error.pointee.line))
+                xmlStopParser(parser)
+            }
+        })
+        defer { xmlSetStructuredErrorFunc(nil, nil) }
+        let tree = try parse(data, file: file) { buffer, size in
             htmlReadMemory(buffer, size, file, encoding, Int32(options))
         }
+        if let (open, line) = budget.exceeded {
+            throw DocumentReadError(file: file, line: line > 0 ? line : nil, reason: """
+                too many end tags that close no open element (\(open) elements open): parsing would take \
+                time quadratic in the file size
+                """)
+        }
+        return tree
+    }
+
+    /// Looks at open elements spent on end tags that close nothing, during one HTML parse.
+    private final class EndTagBudget {
+        let limit: Int
+        var spent = 0
+        var exceeded: (open: Int, line: Int)? = nil
+        init(limit: Int) { self.limit = limit }
     }
 
     /// Parses XML without loading external entities or DTDs; recovers from what it can.

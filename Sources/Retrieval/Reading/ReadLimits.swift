@@ -11,8 +11,9 @@ public struct ReadLimits: Sendable, Hashable {
     public var maximumNesting: Int
     /// Most attributes (namespace declarations included) one HTML or XML element may carry.
     public var maximumAttributes: Int
-    /// HTML: end tags that close no open element each cost libxml2 one look at every open element;
-    /// their total may not pass this many looks per input byte (plus a fixed allowance of 2^20).
+    /// HTML: an end tag that closes no open element (or that a higher-priority element keeps from
+    /// closing) costs libxml2 a look at every open element; the looks such tags cost may not pass this
+    /// many per input byte (plus a fixed allowance of 2^20). Counted while libxml2 parses.
     public var unmatchedEndTagWorkPerByte: Int
 
     public init(maximumFileBytes: Int = 1 << 30, maximumNesting: Int = 20_000, maximumAttributes: Int = 256,

@@ -31,31 +31,10 @@ public struct PassageStore: Sendable {
     /// - Throws: ``StoreError`` for a missing file (when not created), a file that is not SQLite, a
     ///   SQLite file that holds other tables than a passage store's, or corruption.
     public init(path: String, createIfMissing: Bool = true, verify: Bool = true) throws {
+        if !createIfMissing { try PassageStore.requireFile(path) }
         self.path = path
         self.isReadOnly = false
-        if !createIfMissing, !FileManager.default.fileExists(atPath: path) {
-            throw StoreError(path: path, operation: "opening the passage store",
-                             reason: "no such file (build it with `dera index`)")
-        }
-        do {
-            var configuration = Configuration()
-            configuration.foreignKeysEnabled = true
-            // A second writer (another `dera index` on the same file) waits instead of failing at once.
-            configuration.busyMode = .timeout(30)
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-            try queue.inDatabase { db in
-                try PassageStore.checkIsStore(db, path: path, allowEmpty: true)
-                if verify { try PassageStore.quickCheck(db, path: path) }
-                // Write-ahead log with NORMAL sync: a commit needs no fsync (ingestion was waiting on
-                // disk for over 70% of its wall time), a killed process still loses no committed batch,
-                // and a power cut can only lose the last batches, which a re-run stores again.
-                try db.execute(sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            }
-            try StoreSchema.migrator.migrate(queue)
-        } catch let error as DatabaseError {
-            throw StoreError(path: path, operation: "opening the passage store", reason: "\(error)")
-        }
+        queue = try PassageStore.open(path, readOnly: false, verify: verify)
     }
 
     /// Opens an existing store read-only (`SQLITE_OPEN_READONLY`): for `search`, `ask`, `check`.
@@ -63,21 +42,41 @@ public struct PassageStore: Sendable {
     /// - Throws: ``StoreError`` when the file is missing, is not SQLite, is a SQLite file but not a
     ///   passage store (never created by `dera index`), or is corrupt.
     public init(readOnlyPath path: String, verify: Bool = true) throws {
+        try PassageStore.requireFile(path)
         self.path = path
         self.isReadOnly = true
+        queue = try PassageStore.open(path, readOnly: true, verify: verify)
+    }
+
+    private static func requireFile(_ path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(path: path, operation: "opening the passage store",
                              reason: "no such file (build it with `dera index`)")
         }
+    }
+
+    /// Opens the SQLite file, refuses what is not a passage store, and (read-write) brings the
+    /// schema up to date in write-ahead-log mode.
+    private static func open(_ path: String, readOnly: Bool, verify: Bool) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.foreignKeysEnabled = !readOnly
+        // A second writer (another `dera index` on the same file) waits instead of failing at once.
+        configuration.busyMode = .timeout(30)
         do {
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(30)
-            queue = try DatabaseQueue(path: path, configuration: configuration)
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
             try queue.inDatabase { db in
-                try PassageStore.checkIsStore(db, path: path, allowEmpty: false)
-                if verify { try PassageStore.quickCheck(db, path: path) }
+                try checkIsStore(db, path: path, allowEmpty: !readOnly)
+                if verify { try quickCheck(db, path: path) }
+                guard !readOnly else { return }
+                // Write-ahead log with NORMAL sync: a commit needs no fsync (ingestion was waiting on
+                // disk for over 70% of its wall time), a killed process still loses no committed batch,
+                // and a power cut can only lose the last batches, which a re-run stores again.
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
+            if !readOnly { try StoreSchema.migrator.migrate(queue) }
+            return queue
         } catch let error as DatabaseError {
             throw StoreError(path: path, operation: "opening the passage store", reason: "\(error)")
         }
@@ -105,7 +104,13 @@ public struct PassageStore: Sendable {
 
     /// `PRAGMA quick_check`: every page's b-tree structure; throws on the first problems found.
     static func quickCheck(_ db: Database, path: String) throws {
-        let report = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+        let report: [String]
+        do {
+            report = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            throw StoreError(path: path, operation: "checking the passage store",
+                             reason: "the file is corrupt: \(error.message ?? "\(error)")")
+        }
         guard report == ["ok"] else {
             throw StoreError(path: path, operation: "checking the passage store",
                              reason: "the file is corrupt: " + report.joined(separator: "; "))
