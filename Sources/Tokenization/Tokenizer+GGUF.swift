@@ -21,7 +21,14 @@ extension Tokenizer {
                 throw TokenizerError.countMismatch(path: path, field: "tokenizer.ggml.token_type", count: types.count,
                                                    expected: texts.count)
             }
-            attributes = types.map { TokenAttributes(ggufTokenType: Int($0)) }
+            attributes = try types.enumerated().map { index, type in
+                // A float array holding NaN or 1e30 would trap in Int(_:).
+                guard let whole = Int(exactly: type) else {
+                    throw TokenizerError.invalidField(path: path, field: "tokenizer.ggml.token_type",
+                                                      reason: "entry \(index) is \(type), not an integer token type")
+                }
+                return TokenAttributes(ggufTokenType: whole)
+            }
         }
         if let scores = try file.numbers("tokenizer.ggml.scores"), scores.count != texts.count {
             throw TokenizerError.countMismatch(path: path, field: "tokenizer.ggml.scores", count: scores.count,

@@ -18,6 +18,7 @@ extension Tokenizer {
         }
 
         var entries: [Int: (String, TokenAttributes)] = [:]
+        var largest = (id: -1, field: "model.vocab")
         for (text, value) in vocab {
             guard let id = value.int, id >= 0 else {
                 throw TokenizerError.invalidField(path: path, field: "model.vocab", reason: "'\(text)' has no id")
@@ -27,6 +28,7 @@ extension Tokenizer {
                                                     secondID: id)
             }
             entries[id] = (text, .normal)
+            if id > largest.id { largest = (id, "model.vocab") }
         }
         for (index, item) in (root["added_tokens"]?.array ?? []).enumerated() {
             guard let id = item["id"]?.int, id >= 0, let content = item["content"]?.string else {
@@ -35,8 +37,18 @@ extension Tokenizer {
             }
             let special = item["special"]?.bool ?? false
             entries[id] = (content, special ? .control : .userDefined)
+            if id > largest.id { largest = (id, "added_tokens[\(index)]") }
         }
-        let count = (entries.keys.max() ?? -1) + 1
+        // Ids no entry names become placeholder tokens. As many of them as there are real tokens (and 1024 more)
+        // is generous for a real vocabulary; a 100-byte file naming id 3,000,000,000 must not allocate 48 GB.
+        let count = largest.id + 1
+        let allowedHoles = entries.count + 1024
+        guard count - entries.count <= allowedHoles else {
+            throw TokenizerError.invalidField(
+                path: path, field: largest.field,
+                reason: "id \(largest.id) would leave \(count - entries.count) of the ids below it unnamed, "
+                    + "more than the \(allowedHoles) allowed for \(entries.count) tokens")
+        }
         var texts: [String] = []
         var attributes: [TokenAttributes] = []
         texts.reserveCapacity(count)

@@ -48,6 +48,26 @@ import Testing
         }
     }
 
+    /// Found by reading the loader while writing scripts/fuzz: `Int(_:)` of a NaN or 1e30 token type trapped.
+    @Test func tokenTypeThatIsNotAWholeNumber() throws {
+        for bad in [Float.nan, 1e30, 1.5] {
+            var writer = TinyTokenizers.ggufWriter()
+            var types = TinyTokenizers.types.map { GGUFValue.float32(Float($0)) }
+            types[3] = .float32(bad)
+            writer.set("tokenizer.ggml.token_type", .array(types))
+            #expect {
+                try load(writer, "float-types.gguf")
+            } throws: { error in
+                guard case let TokenizerError.invalidField(_, field, reason) = error else { return false }
+                return field == "tokenizer.ggml.token_type" && reason.contains("entry 3")
+            }
+        }
+        // Whole numbers stored as floats are still token types.
+        var writer = TinyTokenizers.ggufWriter()
+        writer.set("tokenizer.ggml.token_type", .array(TinyTokenizers.types.map { .float32(Float($0)) }))
+        #expect(try load(writer, "whole-float-types.gguf").attributes(of: 14).contains(.control))
+    }
+
     @Test func bosOutOfRange() throws {
         var writer = TinyTokenizers.ggufWriter()
         writer.set("tokenizer.ggml.bos_token_id", .uint32(500))

@@ -91,4 +91,38 @@ import Testing
         }
         #expect(throws: TokenizerError.self) { try Tokenizer(tokenizerJSONPath: "/nonexistent/tokenizer.json") }
     }
+
+    /// Found by scripts/fuzz: one id far past the others made the loader allocate a placeholder token for every id
+    /// below it (id 3e9: a 48 GB allocation; id 2e7: 75 s), from a file of 110 bytes.
+    @Test func idFarBeyondTheOtherTokensIsRefused() throws {
+        func write(_ name: String, vocab: String, added: String) throws -> String {
+            let directory = TestPaths.temporaryFile(name)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let path = directory + "/tokenizer.json"
+            try #"{"model": {"vocab": {\#(vocab)}}, "added_tokens": [\#(added)], "pre_tokenizer": {"type": "ByteLevel"}}"#
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let farAdded = try write("json-far-added", vocab: #""a": 0, "b": 1"#,
+                                 added: #"{"id": 3000000000, "content": "x", "special": true}"#)
+        #expect {
+            try Tokenizer(tokenizerJSONPath: farAdded)
+        } throws: { error in
+            guard case let TokenizerError.invalidField(path, field, reason) = error else { return false }
+            return path == farAdded && field == "added_tokens[0]" && reason.contains("id 3000000000")
+        }
+        let farVocab = try write("json-far-vocab", vocab: #""a": 0, "b": 20000000"#, added: "")
+        #expect {
+            try Tokenizer(tokenizerJSONPath: farVocab)
+        } throws: { error in
+            guard case let TokenizerError.invalidField(_, field, reason) = error else { return false }
+            return field == "model.vocab" && reason.contains("id 20000000")
+        }
+        // A few unused ids, as padded vocabularies have, still load as placeholders.
+        let padded = try write("json-padded", vocab: #""a": 0, "b": 1"#, added: #"{"id": 40, "content": "<x>"}"#)
+        let tokenizer = try Tokenizer(tokenizerJSONPath: padded)
+        #expect(tokenizer.vocabularySize == 41)
+        #expect(tokenizer.tokenText(40) == "<x>")
+        #expect(tokenizer.attributes(of: 20).contains(.unused))
+    }
 }

@@ -1,0 +1,2 @@
+// Declarations only (see include/fuzzer_driver.h); SwiftPM needs one source file per C target.
+#include "fuzzer_driver.h"
