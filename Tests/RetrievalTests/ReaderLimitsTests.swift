@@ -76,6 +76,27 @@ struct ReaderGrowthTests {
         })
     }
 
+    @Test func unterminatedXMLCommentsAreLinear() throws {
+        // libxml2 reports each `--` of an unclosed comment with a copy of the comment so far: 512 KB took 23 s
+        // (found by scripts/fuzz). Priced at the bytes read, the parse stops and the time stays linear.
+        for prefix in ["<r>", "<book "] {
+            try ReaderGrowthTests.expectLinear("\(prefix) then <!-- repeated", sizes: [64_000, 128_000, 256_000], make: { size in
+                Data((prefix + String(repeating: "<!--", count: size / 4)).utf8)
+            }, read: { data in
+                do { _ = try XMLReader().documents(in: data, source: "/tmp/growth.xml") } catch is DocumentReadError {}
+            })
+        }
+        // The refusal names the cause; one unclosed comment in an ordinary file is still read.
+        let many = Data(("<r>" + String(repeating: "<!--", count: 100_000)).utf8)
+        #expect { try XMLReader().documents(in: many, source: "/tmp/c.xml") } throws: { error in
+            "\(error)".contains("inside a comment") && "\(error)".contains("/tmp/c.xml")
+        }
+        let dashes = Data("<r><!-- a -- b -- c --><p>Also kept.</p></r>".utf8)
+        #expect(try XMLReader().documents(in: dashes, source: "/tmp/d.xml").first?.text.contains("Also kept.") == true)
+        let one = Data("<r><p>Kept text.</p><!-- never closed".utf8)
+        #expect(try XMLReader().documents(in: one, source: "/tmp/one.xml").first?.text.contains("Kept text.") == true)
+    }
+
     @Test func manyAttributesAcrossElementsAreLinear() throws {
         // 200 attributes per element (under the limit of 256), as many elements as fit (in larger
         // files than the other cases: each element is 1.4 KB).

@@ -21,22 +21,8 @@ final class MarkupTree {
         try MarkupScan(limits: limits, html: true).check(data, file: file)
         let options = HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue
             | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_NONET.rawValue | XML_PARSE_HUGE.rawValue
-        let budget = EndTagBudget(limit: (1 << 20) + limits.unmatchedEndTagWorkPerByte * data.count)
-        let unmanaged = Unmanaged.passRetained(budget)
-        defer { unmanaged.release() }
-        // Errors go to this handler instead of nowhere for the length of the parse (this thread only).
-        xmlSetStructuredErrorFunc(unmanaged.toOpaque(), { context, error in
-            guard let context, let error, error.pointee.code == XML_ERR_TAG_NAME_MISMATCH.rawValue,
-                  let parser = error.pointee.ctxt?.assumingMemoryBound(to: xmlParserCtxt.self) else { return }
-            let budget = Unmanaged<EndTagBudget>.fromOpaque(context).takeUnretainedValue()
-            budget.spent += Int(parser.pointee.nameNr)
-            if budget.spent > budget.limit, budget.exceeded == nil {
-                budget.exceeded = (Int(parser.pointee.nameNr), Int(error.pointee.line))
-                xmlStopParser(parser)
-            }
-        })
-        defer { xmlSetStructuredErrorFunc(nil, nil) }
-        let tree = try parse(data, file: file) { buffer, size in
+        let budget = WorkBudget(limit: (1 << 20) + limits.unmatchedEndTagWorkPerByte * data.count, html: true)
+        let tree = try budget.parseReportingStop(data, file: file) { buffer, size in
             htmlReadMemory(buffer, size, file, encoding, Int32(options))
         }
         if let (open, line) = budget.exceeded {
@@ -45,28 +31,82 @@ final class MarkupTree {
                 time quadratic in the file size
                 """)
         }
-        return tree
-    }
-
-    /// Looks at open elements spent on end tags that close nothing, during one HTML parse.
-    private final class EndTagBudget {
-        let limit: Int
-        var spent = 0
-        var exceeded: (open: Int, line: Int)? = nil
-        init(limit: Int) { self.limit = limit }
+        return tree!
     }
 
     /// Parses XML without loading external entities or DTDs; recovers from what it can.
+    ///
+    /// libxml2 2.9 reports every `--` inside a comment with a copy of the comment read so far, so a comment that
+    /// is never closed and keeps repeating `<!--` is quadratic: 512 KB of them took 23 s (found by scripts/fuzz).
+    /// Each such report is priced at the bytes read so far, under the same per-byte budget as HTML's stray end
+    /// tags.
     static func xml(_ data: Data, encoding: String?, file: String, limits: ReadLimits) throws -> MarkupTree {
         try MarkupScan(limits: limits, html: false).check(data, file: file)
         let options = XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
             | XML_PARSE_RECOVER.rawValue | XML_PARSE_HUGE.rawValue | XML_PARSE_NOCDATA.rawValue
-        return try parse(data, file: file) { buffer, size in
+        let budget = WorkBudget(limit: (1 << 20) + limits.unmatchedEndTagWorkPerByte * data.count, html: false)
+        let tree = try budget.parseReportingStop(data, file: file) { buffer, size in
             xmlReadMemory(buffer, size, file, encoding, Int32(options))
+        }
+        if let (_, line) = budget.exceeded {
+            throw DocumentReadError(file: file, line: line > 0 ? line : nil, reason: """
+                too many "--" inside a comment (a comment never closed?): parsing would take time quadratic in \
+                the file size
+                """)
+        }
+        return tree!
+    }
+
+    /// Work libxml2 spends recovering from errors whose recovery is not linear, counted while it parses: HTML end
+    /// tags that close nothing (priced at the open elements searched), `--` inside XML comments (priced at the
+    /// bytes read so far, an upper bound of the comment each report copies). The parse is stopped once the total passes `limit`.
+    private final class WorkBudget {
+        let limit: Int
+        let html: Bool
+        var spent = 0
+        var exceeded: (depth: Int, line: Int)? = nil
+        init(limit: Int, html: Bool) {
+            self.limit = limit
+            self.html = html
+        }
+
+        /// ``parse(_:file:_:)``, but nil instead of an error when the budget stopped the parser (the caller then
+        /// reports the budget).
+        func parseReportingStop(_ data: Data, file: String, _ read: (UnsafePointer<CChar>, Int32) -> xmlDocPtr?)
+            throws -> MarkupTree? {
+            do { return try parse(data, file: file, read) } catch where exceeded != nil { return nil }
+        }
+
+        /// Runs `read` with this budget as the thread's structured error handler (errors go nowhere else).
+        func parse(_ data: Data, file: String, _ read: (UnsafePointer<CChar>, Int32) -> xmlDocPtr?) throws -> MarkupTree {
+            let unmanaged = Unmanaged.passRetained(self)
+            defer { unmanaged.release() }
+            xmlSetStructuredErrorFunc(unmanaged.toOpaque(), { context, error in
+                guard let context, let error,
+                      let parser = error.pointee.ctxt?.assumingMemoryBound(to: xmlParserCtxt.self) else { return }
+                let budget = Unmanaged<WorkBudget>.fromOpaque(context).takeUnretainedValue()
+                let price: Int
+                if budget.html, error.pointee.code == XML_ERR_TAG_NAME_MISMATCH.rawValue {
+                    price = Int(parser.pointee.nameNr)
+                } else if !budget.html, error.pointee.code == XML_ERR_HYPHEN_IN_COMMENT.rawValue,
+                          let input = parser.pointee.input, let cur = input.pointee.cur, let base = input.pointee.base {
+                    // The report copies the comment read so far, which can be everything read so far.
+                    price = max(1, cur - base)
+                } else {
+                    return
+                }
+                budget.spent += price
+                if budget.spent > budget.limit, budget.exceeded == nil {
+                    budget.exceeded = (Int(parser.pointee.nameNr), Int(error.pointee.line))
+                    xmlStopParser(parser)
+                }
+            })
+            defer { xmlSetStructuredErrorFunc(nil, nil) }
+            return try MarkupTree.parse(data, file: file, read)
         }
     }
 
-    private static func parse(_ data: Data, file: String,
+    fileprivate static func parse(_ data: Data, file: String,
                               _ read: (UnsafePointer<CChar>, Int32) -> xmlDocPtr?) throws -> MarkupTree {
         guard data.count < Int(Int32.max) else {
             throw DocumentReadError(file: file, reason: "file of \(data.count) bytes is larger than libxml2 accepts (2 GiB)")
