@@ -241,11 +241,8 @@ def stage_verify(args, rows, order, hits, template, tokenizer):
     return checked
 
 
-def stage_sample_dera(args, rows, order, hits, tokenizer, out):
-    """Samples from `dera ask` itself: the prompt it renders and the engine it answers with, at lambda 0 (no
-    adapter). Sample s of row i uses seed seed * 100003 + 16 * i + s; the answer text is re-tokenized (dera prints
-    text, not ids), with <|im_end|> appended when the answer ended."""
-    from concurrent.futures import ThreadPoolExecutor
+def sampled_so_far(args, out):
+    """The samples file, the sampling settings, and the questions it already holds with those settings."""
     path = out / "samples.jsonl"
     settings = {k: getattr(args, k) for k in ("sampler", "samples", "temperature", "top_k", "top_p", "max_new",
                                               "seed", "gguf")}
@@ -255,6 +252,26 @@ def stage_sample_dera(args, rows, order, hits, tokenizer, out):
             r = json.loads(line)
             if r["settings"] == settings:
                 done[r["row"]] = r
+    return path, settings, done
+
+
+def keep_sample(f, done, index, settings, prompt_tokens, samples, total, n_new, t0):
+    """Appends one question's samples to the samples file (flushed, so a stopped build resumes) and reports."""
+    record = {"row": index, "settings": settings, "prompt_tokens": prompt_tokens, "samples": samples}
+    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    f.flush()
+    done[index] = record
+    elapsed = time.time() - t0
+    print(f"sample: {len(done)}/{total} questions, {elapsed:.0f} s, {elapsed / max(1, n_new):.1f} s per question",
+          flush=True)
+
+
+def stage_sample_dera(args, rows, order, hits, tokenizer, out):
+    """Samples from `dera ask` itself: the prompt it renders and the engine it answers with, at lambda 0 (no
+    adapter). Sample s of row i uses seed seed * 100003 + 16 * i + s; the answer text is re-tokenized (dera prints
+    text, not ids), with <|im_end|> appended when the answer ended."""
+    from concurrent.futures import ThreadPoolExecutor
+    path, settings, done = sampled_so_far(args, out)
     todo = [i for i in order if i not in done]
     end_id = tokenizer.convert_tokens_to_ids(IM_END)
 
@@ -289,29 +306,14 @@ def stage_sample_dera(args, rows, order, hits, tokenizer, out):
             cited = [c["text"] for c in answers[0]["citations"]]
             if [c[:100] for c in cited] != [h["passage"]["text"][:100] for h in hits[index]]:
                 raise SystemExit(f"row {index}: dera ask retrieved other passages than dera search")
-            record = {"row": index, "settings": settings, "prompt_tokens": answers[0]["promptTokens"],
-                      "samples": samples}
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            f.flush()
-            done[index] = record
             n_new += 1
-            elapsed = time.time() - t0
-            print(f"sample: {len(done)}/{len(order)} questions, {elapsed:.0f} s, "
-                  f"{elapsed / max(1, n_new):.1f} s per question", flush=True)
+            keep_sample(f, done, index, settings, answers[0]["promptTokens"], samples, len(order), n_new, t0)
     return done, time.time() - t0
 
 
 def stage_sample(args, rows, order, hits, template, model, tokenizer, out):
     import torch
-    path = out / "samples.jsonl"
-    settings = {k: getattr(args, k) for k in ("sampler", "samples", "temperature", "top_k", "top_p", "max_new",
-                                              "seed", "gguf")}
-    done = {}
-    if path.exists():
-        for line in open(path, encoding="utf-8"):
-            r = json.loads(line)
-            if r["settings"] == settings:
-                done[r["row"]] = r
+    path, settings, done = sampled_so_far(args, out)
     end_ids = {tokenizer.convert_tokens_to_ids(IM_END), tokenizer.eos_token_id}
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     todo = [i for i in order if i not in done]
@@ -376,14 +378,8 @@ def stage_sample(args, rows, order, hits, template, model, tokenizer, out):
                     ended = bool(toks) and toks[-1] in end_ids
                     text = tokenizer.decode(toks[:-1] if ended else toks)
                     samples.append({"ids": toks, "text": text, "ended": ended})
-                record = {"row": index, "settings": settings, "prompt_tokens": len(prompts[b]), "samples": samples}
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-                f.flush()
-                done[index] = record
                 n_new += 1
-            elapsed = time.time() - t0
-            print(f"sample: {len(done)}/{len(order)} questions, {elapsed:.0f} s, "
-                  f"{elapsed / max(1, n_new):.1f} s per question", flush=True)
+                keep_sample(f, done, index, settings, len(prompts[b]), samples, len(order), n_new, t0)
     return done, time.time() - t0
 
 

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from train_dpo import save_f16_adapter, sha256
+
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -61,14 +63,6 @@ def parse_args():
     p.add_argument("--cache", default=None, help="frozen-layer cache file (default: beside --pairs)")
     p.add_argument("--out", default=str(root / "models/adapters/qwen05-onpolicy-dpo-beta0.1"))
     return p.parse_args()
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def group_questions(pairs):
@@ -132,7 +126,6 @@ def main():
     import peft
     import transformers
     from peft import LoraConfig, get_peft_model
-    from safetensors.torch import load_file, save_file
     from transformers import AutoModelForCausalLM
 
     wall = time.time()
@@ -304,20 +297,7 @@ def main():
         print(json.dumps(evals[-1]), flush=True)
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    weights_path = out / "adapter_model.safetensors"
-    state = load_file(str(weights_path))
-    f16 = {k: v.to(torch.float16).contiguous() for k, v in sorted(state.items())}
-    max_abs = max(v.abs().max().item() for v in state.values())
-    save_file(f16, str(weights_path), metadata={"format": "pt", "dtype": "float16", "converted_from": "float32"})
-    config_path = out / "adapter_config.json"
-    adapter_config = json.loads(config_path.read_text())
-    adapter_config["target_modules"] = sorted(adapter_config["target_modules"])
-    adapter_config["base_model_name_or_path"] = f"{args.base_name} (models/{args.gguf})"
-    config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
-    for extra in out.glob("README.md"):
-        extra.unlink()
+    weights_path, max_abs = save_f16_adapter(model, out, f"{args.base_name} (models/{args.gguf})")
 
     build_meta_path = Path(args.build_metadata) if args.build_metadata else pairs_path.with_name("build_metadata.json")
     build_meta = json.loads(build_meta_path.read_text()) if build_meta_path.exists() else {}
