@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Greedy `dera ask` answers at lambda 0 (the reference alone) and lambda 1 (the adapter) for HaluEval QA rows
-# FIRST..LAST (held-out rows, never trained on), one JSON line per row and lambda, for a quick look at an adapter.
+# FIRST..LAST (held-out rows, never trained on), one JSON line per row and lambda, for a quick look at an adapter
+# (LAMBDAS="1" for the adapter alone; --lambda 0 runs the model alone).
 #   training/ask_examples.sh ADAPTER [FIRST LAST] > answers.jsonl
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,7 +13,7 @@ for row in $(seq "$first" "$last"); do
   line=$(sed -n "$((row + 1))p" "$root/data/halueval/dataset_halueval_qa.jsonl")
   question=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["question"])' "$line")
   gold=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["right_answer"])' "$line")
-  for lambda in 0 1; do
+  for lambda in ${LAMBDAS:-0 1}; do
     answer=$(cd "$root" && "$dera" ask "$question" --db data/halueval-qa.sqlite \
       --model models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --adapter "$adapter" --lambda "$lambda" --greedy \
       --max-tokens 64 --threads 1 --json)

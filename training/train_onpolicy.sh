@@ -10,6 +10,7 @@
 # Options before `--` go to the builder, after it to the trainer. Needs a release build of dera
 # (swift build -c release --product dera) or DERA=/path/to/dera, the model (scripts/setup) and HaluEval QA.
 # Runs at nice 10, one thread per process (2 shared cores: more threads than free cores stall torch).
+# --epochs 1.54 is 20 steps of 2 questions on the committed 25 training questions (see README).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -37,6 +38,6 @@ start=$(date +%s)
 nice -n 10 "$python" build_onpolicy.py --dera "$dera" --gguf "$gguf" --questions 1200 --samples 5 \
   --temperature 0.9 --max-new 48 --workers 2 --time-limit 28 --seed 20261 "${build_args[@]}"
 echo "train_onpolicy: data built in $(( $(date +%s) - start )) s" >&2
-nice -n 10 "$python" train_onpolicy.py --gguf "$gguf" --beta 0.1 --layers 4 --epochs 4 --questions-per-step 2 \
+nice -n 10 "$python" train_onpolicy.py --gguf "$gguf" --beta 0.1 --layers 4 --epochs 1.54 --questions-per-step 2 \
   --lr 2e-4 --eval-every 5 --threads 1 --time-limit 22 --seed 20262 "${train_args[@]}"
 echo "train_onpolicy: done in $(( $(date +%s) - start )) s" >&2
