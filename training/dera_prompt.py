@@ -105,3 +105,36 @@ def chosen_answer(row: dict) -> str:
 def rejected_answer(row: dict) -> str:
     """The dispreferred reply: the row's hallucinated_answer, stripped, with the end-of-turn token."""
     return row["hallucinated_answer"].strip() + IM_END
+
+
+# --- Retrieval prompts (dera ask): several retrieved passages, as GroundedAnswerer.messages() numbers them ---
+
+PASSAGE_CHARACTERS = 600   # GroundedAnswerer.passageCharacters
+
+
+def _characters(text: str) -> list[str]:
+    """Extended grapheme clusters, the unit Swift's String.count and prefix(_:) use."""
+    import regex   # a dependency of transformers
+    return regex.findall(r"\X", text)
+
+
+def passage_prompt_text(text: str, limit: int = PASSAGE_CHARACTERS) -> str:
+    """GroundedAnswerer.promptText: the passage cut to `limit` characters plus "…" when longer."""
+    chars = _characters(text)
+    return "".join(chars[:limit]) + "…" if len(chars) > limit else text
+
+
+def retrieval_passages(hits: list[dict]) -> str:
+    """`{{passages}}` for hits as `dera search --json` prints them: "[n] Title: text" (no "Title: " when the
+    title is empty), one per line."""
+    lines = []
+    for n, hit in enumerate(hits, start=1):
+        title = hit.get("title") or ""
+        lines.append(f"[{n}] " + (title + ": " if title else "") + passage_prompt_text(hit["passage"]["text"]))
+    return "\n".join(lines)
+
+
+def retrieval_prompt(template: PromptTemplate, question: str, hits: list[dict]) -> str:
+    """The prompt `dera ask QUESTION` renders over `hits` (a template with a [system] section, so no default
+    system message is inserted; ChatML as for SmolLM2 and Qwen2.5)."""
+    return render_chatml(template.messages({"passages": retrieval_passages(hits), "question": question}))

@@ -162,6 +162,28 @@ def pair_logprobs(body, lm_head, pairs):
     return sums[:n], sums[n:]
 
 
+def save_f16_adapter(model, out, base_name):
+    """Saves a PEFT model's adapter to `out` in PEFT's layout with the tensors converted to F16, target_modules
+    sorted and base_model_name_or_path set to `base_name`. Returns the weights path and the largest |weight|."""
+    from safetensors.torch import load_file, save_file
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    weights_path = out / "adapter_model.safetensors"
+    state = load_file(str(weights_path))
+    f16 = {k: v.to(torch.float16).contiguous() for k, v in sorted(state.items())}
+    max_abs = max(v.abs().max().item() for v in state.values())
+    save_file(f16, str(weights_path), metadata={"format": "pt", "dtype": "float16",
+                                                "converted_from": "float32"})
+    config_path = out / "adapter_config.json"
+    adapter_config = json.loads(config_path.read_text())
+    adapter_config["target_modules"] = sorted(adapter_config["target_modules"])
+    adapter_config["base_model_name_or_path"] = base_name
+    config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
+    for extra in out.glob("README.md"):   # PEFT's model-card stub says nothing true about this adapter
+        extra.unlink()
+    return weights_path, max_abs
+
+
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -172,7 +194,6 @@ def main():
     import peft
     import transformers
     from peft import LoraConfig, get_peft_model
-    from safetensors.torch import load_file, save_file
 
     wall_start = time.time()
     template = PromptTemplate.load(args.template)
@@ -291,23 +312,9 @@ def main():
     if args.ref_cache and not Path(args.ref_cache).exists():
         Path(args.ref_cache).write_text(json.dumps({"key": ref_key, "steps": ref_cache}))
 
-    # Save: PEFT layout, tensors converted to F16.
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    weights_path = out / "adapter_model.safetensors"
-    state = load_file(str(weights_path))
-    f16 = {k: v.to(torch.float16).contiguous() for k, v in sorted(state.items())}
-    max_abs = max(v.abs().max().item() for v in state.values())
-    save_file(f16, str(weights_path), metadata={"format": "pt", "dtype": "float16",
-                                                "converted_from": "float32"})
-    config_path = out / "adapter_config.json"
-    adapter_config = json.loads(config_path.read_text())
-    adapter_config["target_modules"] = sorted(adapter_config["target_modules"])
-    adapter_config["base_model_name_or_path"] = "HuggingFaceTB/SmolLM2-135M-Instruct (models/" + args.gguf + ")"
-    config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
-    for extra in out.glob("README.md"):   # PEFT's model-card stub says nothing true about this adapter
-        extra.unlink()
+    weights_path, max_abs = save_f16_adapter(
+        model, out, "HuggingFaceTB/SmolLM2-135M-Instruct (models/" + args.gguf + ")")
 
     metadata = {
         "beta": args.beta,

@@ -20,33 +20,7 @@ if [[ ! -f "$root/data/halueval/dataset_halueval_qa.jsonl" ]]; then
   "$root/corpora/fetch.sh"
 fi
 
-python="${PYTHON:-python3}"
-has_pins() {  # every line of requirements.txt is installed at exactly that version
-  "$1" - "$here/requirements.txt" <<'PY'
-import sys
-from importlib.metadata import version, PackageNotFoundError
-for line in open(sys.argv[1]):
-    line = line.split("#")[0].strip()
-    if not line:
-        continue
-    name, want = line.split("==")
-    try:
-        have = version(name)
-    except PackageNotFoundError:
-        sys.exit(1)
-    if have.split("+")[0] != want:
-        sys.exit(1)
-PY
-}
-if ! has_pins "$python"; then
-  venv="$here/.venv"
-  if [[ ! -x "$venv/bin/python" ]] || ! has_pins "$venv/bin/python"; then
-    echo "train_dpo: installing requirements.txt into $venv" >&2
-    "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-  fi
-  python="$venv/bin/python"
-fi
+source "$here/pinned_python.sh"
 
 cd "$here"
 export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 TOKENIZERS_PARALLELISM=false
