@@ -71,11 +71,12 @@ public struct TuningReport: Sendable {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// The SVG chart: x = lambda of the fixed rows, y in [0, 1]; correctness (accuracy where there is gold) and
-    /// naturalness as lines, auto rows as dashed horizontal lines, the chosen setting circled.
+    /// The SVG chart: x = lambda of the fixed rows, y in [0, 1]; correctness (accuracy where there is gold),
+    /// naturalness and unsupported answers as lines; the correctness of auto rows and adaptive policies as dashed
+    /// horizontal lines; the chosen setting circled (a fixed lambda) or drawn thicker and marked (chosen).
     public var svg: String {
         let fixedRows = rows.filter { $0.lambda != nil }.sorted { $0.lambda! < $1.lambda! }
-        let (width, height, left, right, top, bottom) = (720.0, 400.0, 60.0, 200.0, 20.0, 50.0)
+        let (width, height, left, right, top, bottom) = (820.0, 400.0, 60.0, 260.0, 20.0, 50.0)
         let lambdas = fixedRows.map { Double($0.lambda!) }
         let lo = min(0, lambdas.min() ?? 0), hi = max(1, lambdas.max() ?? 1)
         func x(_ l: Double) -> Double { left + (l - lo) / (hi - lo) * (width - left - right) }
@@ -111,14 +112,15 @@ public struct TuningReport: Sendable {
         for (n, row) in rows.filter({ $0.lambda == nil }).enumerated() {
             let v = row.accuracy ?? row.correctness
             let colour = autoColours[n % autoColours.count]
-            svg += "<line x1=\"\(x(lo))\" x2=\"\(x(hi))\" y1=\"\(y(v))\" y2=\"\(y(v))\" stroke=\"\(colour)\" stroke-dasharray=\"6 4\"/>\n"
+            let chosenWidth = row.label == chosen ? 3 : 1
+            svg += "<line x1=\"\(x(lo))\" x2=\"\(x(hi))\" y1=\"\(y(v))\" y2=\"\(y(v))\" stroke=\"\(colour)\" stroke-width=\"\(chosenWidth)\" stroke-dasharray=\"6 4\"/>\n"
             let ly = top + 16 * Double(legendRow)
             legendRow += 1
             let name = row.choices != nil
                 ? "auto " + (row.label.split(separator: " ").last.map(String.init) ?? row.label)
                 : String(row.label.prefix { $0 != "(" })
             svg += "<line x1=\"\(width - right + 10)\" x2=\"\(width - right + 30)\" y1=\"\(ly)\" y2=\"\(ly)\" stroke=\"\(colour)\" stroke-dasharray=\"6 4\"/>"
-            svg += "<text x=\"\(width - right + 35)\" y=\"\(ly + 4)\">\(Self.escape(name)) correctness</text>\n"
+            svg += "<text x=\"\(width - right + 35)\" y=\"\(ly + 4)\">\(Self.escape(name))\(row.label == chosen ? " (chosen)" : "")</text>\n"
         }
         if let chosen, let row = fixedRows.first(where: { $0.label == chosen }) {
             let (cx, cy) = (x(Double(row.lambda!)), y(row.accuracy ?? row.correctness))
