@@ -77,11 +77,6 @@ public enum LambdaSetting: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A lambda as people write it: "0.5", "1", "-0.25".
-public func formatLambda(_ lambda: Float) -> String {
-    lambda == lambda.rounded() ? String(Int(lambda)) : String(format: "%g", Double(lambda))
-}
-
 /// How an answerer checks what it generated.
 public struct SelfCheck: Sendable {
     public var checker: FactualityChecker

@@ -56,19 +56,21 @@ public enum LambdaPolicy: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        func bounds(_ a: Float, _ b: Float) -> String { "\(Self.format(a))..\(Self.format(b))" }
+        func bounds(_ a: Float, _ b: Float) -> String { "\(formatLambda(a))..\(formatLambda(b))" }
         switch self {
-        case let .fixed(lambda): return Self.format(lambda)
+        case let .fixed(lambda): return formatLambda(lambda)
         case let .divergence(p):
-            return "divergence(\(bounds(p.minimum, p.maximum)), scale \(Self.format(p.scale)), toward \(p.direction.rawValue))"
-        case let .entropy(p): return "entropy(\(bounds(p.minimum, p.maximum)), scale \(Self.format(p.scale)))"
+            return "divergence(\(bounds(p.minimum, p.maximum)), scale \(formatLambda(p.scale)), toward \(p.direction.rawValue))"
+        case let .entropy(p): return "entropy(\(bounds(p.minimum, p.maximum)), scale \(formatLambda(p.scale)))"
         case let .custom(p): return p.name
         }
     }
 
-    static func format(_ x: Float) -> String {
-        x == x.rounded() && abs(x) < 1e6 ? String(Int(x)) : String(format: "%g", Double(x))
-    }
+}
+
+/// A lambda (or another policy number) as people write it: "0.5", "1", "2.5e+07".
+public func formatLambda(_ x: Float) -> String {
+    x == x.rounded() && abs(x) < 1e6 ? String(Int(x)) : String(format: "%g", Double(x))
 }
 
 /// `low + (high - low) * w`, kept inside [low, high] whatever the float rounding.
