@@ -66,6 +66,14 @@ public struct TunedLambda: Sendable, Codable, Hashable {
         return tuned
     }
 
+    /// The choice in `path` for `model` with `adapter`; nil when the file does not exist or was tuned for another
+    /// model or adapter.
+    /// - Throws: ``ControlError/badTunedFile(path:reason:)`` as ``load(_:)``.
+    public static func load(_ path: String, model: String, adapter: String?) throws -> TunedLambda? {
+        guard let tuned = try load(path), tuned.applies(model: model, adapter: adapter) else { return nil }
+        return tuned
+    }
+
     /// Writes the file atomically (a temporary file renamed into place), creating its folder.
     public func save(_ path: String) throws {
         let encoder = JSONEncoder()

@@ -52,7 +52,18 @@ public enum LambdaSetting: Sendable, Equatable, CustomStringConvertible {
 
     /// The candidates `auto` decodes when not told otherwise: the reference, halfway, the aligned model.
     public static let defaultCandidates: [Float] = [0, 0.5, 1]
-    public static let defaultAuto = LambdaSetting.auto(candidates: defaultCandidates, rule: .default)
+
+    /// The setting when none is given: the tuned choice (`fixed` at its lambda, or `auto`), else auto. `candidates`
+    /// and `rule`, when given, replace the tuned (or default) ones of an `auto` setting.
+    public static func tuned(_ tuned: TunedLambda?, candidates: [Float]? = nil, rule: SelectionRule? = nil) -> LambdaSetting {
+        if let tuned, tuned.setting == .fixed { return .fixed(tuned.lambda) }
+        return auto(tuned: tuned, candidates: candidates, rule: rule)
+    }
+
+    /// `auto` over `candidates` with `rule`, each taken from the tuned choice, else the defaults, when not given.
+    public static func auto(tuned: TunedLambda?, candidates: [Float]? = nil, rule: SelectionRule? = nil) -> LambdaSetting {
+        .auto(candidates: candidates ?? tuned?.candidates ?? defaultCandidates, rule: rule ?? tuned?.rule ?? .default)
+    }
 
     /// The policies to decode, lambda 0 first for auto.
     public var policies: [LambdaPolicy] {

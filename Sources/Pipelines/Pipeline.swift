@@ -62,13 +62,7 @@ public struct PipelineConfiguration: Sendable {
     /// The lambda setting in force: the explicit one, else the tuned file's, else auto.
     public func lambdaSetting() throws -> LambdaSetting {
         if let lambda { return lambda }
-        if let tunedPath, let tuned = try TunedLambda.load(tunedPath), tuned.applies(model: model, adapter: adapter) {
-            switch tuned.setting {
-            case .fixed: return .fixed(tuned.lambda)
-            case .auto: return .auto(candidates: tuned.candidates, rule: tuned.rule)
-            }
-        }
-        return .defaultAuto
+        return .tuned(try tunedPath.flatMap { try TunedLambda.load($0, model: model, adapter: adapter) })
     }
 }
 

@@ -66,9 +66,9 @@ struct Ask: ParsableCommand {
                                         bundle: bundle, template: try PromptTemplate(contentsOf: template))
         let adapter = realignment.adapterPath(model)
         if realignment.isRealigning(model) {
-            var setting = try control.setting(realignment.lambda, model: model.model, adapter: adapter)
+            var setting = try control.setting(realignment.lambda, model: model.model, adapter: adapter,
+                                              canChoose: !control.noCheck)
             if realignment.policy.kind != .fixed { setting = .policy(realignment.policy.policy(fixed: 0)) }
-            if control.noCheck, case .auto = setting { setting = .fixed(try tunedLambda(model: model, adapter: adapter, path: control.tuned)) }
             // Lambda 0 is the reference alone: no aligned rows to compute.
             if setting != .fixed(0), let pair = try realignment.pair(reference: bundle, model) {
                 answerer.realignment = .init(pair: pair, setting: setting)

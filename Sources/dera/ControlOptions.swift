@@ -41,24 +41,23 @@ struct ControlOptions: ParsableArguments {
 
     /// The saved choice for this model and adapter, if the file holds one.
     func tunedChoice(model: String, adapter: String?) throws -> TunedLambda? {
-        do {
-            guard let tuned = try TunedLambda.load(self.tuned), tuned.applies(model: model, adapter: adapter) else { return nil }
-            return tuned
-        } catch let error as ControlError { throw CommandError("\(error)") }
+        do { return try TunedLambda.load(tuned, model: model, adapter: adapter) }
+        catch let error as ControlError { throw CommandError("\(error)") }
     }
 
-    /// The lambda setting: --lambda when given, else the tuned file's choice, else auto.
-    func setting(_ lambda: LambdaArgument?, model: String, adapter: String?) throws -> LambdaSetting {
+    /// The lambda setting: --lambda when given, else the tuned file's choice, else auto (--candidates and --rule
+    /// override auto's). Without a checker to choose with (`canChoose` false) auto becomes the tuned lambda, else 1.
+    func setting(_ lambda: LambdaArgument?, model: String, adapter: String?, canChoose: Bool = true) throws -> LambdaSetting {
         let tuned = try tunedChoice(model: model, adapter: adapter)
-        let rule = self.rule.flatMap(SelectionRule.init) ?? tuned?.rule ?? .default
-        let candidates = try candidateLambdas() ?? tuned.map { $0.candidates } ?? LambdaSetting.defaultCandidates
+        let (candidates, rule) = (try candidateLambdas(), self.rule.flatMap(SelectionRule.init))
+        let setting: LambdaSetting
         switch lambda {
-        case let .value(value)?: return .fixed(value)
-        case .auto?: return .auto(candidates: candidates, rule: rule)
-        case nil:
-            if let tuned, tuned.setting == .fixed { return .fixed(tuned.lambda) }
-            return .auto(candidates: candidates, rule: rule)
+        case let .value(value)?: setting = .fixed(value)
+        case .auto?: setting = .auto(tuned: tuned, candidates: candidates, rule: rule)
+        case nil: setting = .tuned(tuned, candidates: candidates, rule: rule)
         }
+        if !canChoose, case .auto = setting { return .fixed(tuned?.lambda ?? 1) }
+        return setting
     }
 
     /// The self-check for answers of `bundle`'s model.
@@ -87,8 +86,6 @@ struct ControlOptions: ParsableArguments {
 /// The lambda `dera generate` uses when none is given: the tuned file's lambda for this model and adapter, else 1
 /// (the aligned model).
 func tunedLambda(model: some ModelChoice, adapter: String?, path: String = TunedLambda.defaultPath) throws -> Float {
-    let tuned: TunedLambda?
-    do { tuned = try TunedLambda.load(path) } catch let error as ControlError { throw CommandError("\(error)") }
-    guard let tuned, tuned.applies(model: model.model, adapter: adapter) else { return 1 }
-    return tuned.lambda
+    do { return try TunedLambda.load(path, model: model.model, adapter: adapter)?.lambda ?? 1 }
+    catch let error as ControlError { throw CommandError("\(error)") }
 }
