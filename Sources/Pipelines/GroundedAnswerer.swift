@@ -106,13 +106,16 @@ public struct SelfCheck: Sendable {
 
 /// One decoded output before scoring.
 public struct DecodedOutput: Sendable {
-    /// How it was decoded: "lambda 0.5", "divergence(0..1, ...)", "model alone".
-    public var label: String
+    /// The policy it was decoded with (`.fixed(0)` for the model alone).
+    public var policy: LambdaPolicy
     /// The fixed lambda, or the mean lambda of an adaptive policy; nil for the model alone.
     public var lambda: Float?
     public var tokens: [Int]
     public var text: String
     public var truncated: Bool
+
+    /// How reports name it: "lambda 0.5" or the adaptive policy's description (``LambdaSetting/label(_:)``).
+    public var label: String { LambdaSetting.label(policy) }
 }
 
 /// Grounded question answering: retrieve passages, put them in the prompt template, generate, and (with
@@ -201,9 +204,8 @@ public struct GroundedAnswerer: Sendable {
             return true
         })
         return (outputs.map {
-            DecodedOutput(label: realignment == nil ? "model alone" : LambdaSetting.label($0.policy),
-                          lambda: realignment == nil ? nil : $0.meanLambda, tokens: $0.tokens, text: $0.text,
-                          truncated: !$0.stoppedAtEndOfGeneration)
+            DecodedOutput(policy: $0.policy, lambda: realignment == nil ? nil : $0.meanLambda, tokens: $0.tokens,
+                          text: $0.text, truncated: !$0.stoppedAtEndOfGeneration)
         }, statistics.generationTokensPerSecond)
     }
 

@@ -185,8 +185,7 @@ public struct LambdaTuner {
         return outputs.indices.map { i in
             let (candidate, report) = scored[i]
             return TuningRecord(
-                id: question.id, label: LambdaSetting.label(policies[min(i, policies.count - 1)]), lambda: candidate.lambda,
-                answer: candidate.text,
+                id: question.id, label: candidate.label, lambda: candidate.lambda, answer: candidate.text,
                 tokens: candidate.tokens, batchSeconds: seconds,
                 batchGenerationSeconds: tokensPerSecond > 0 ? Double(batchTokens) / tokensPerSecond : nil,
                 batchTokens: batchTokens,
