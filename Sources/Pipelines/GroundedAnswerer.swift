@@ -209,12 +209,6 @@ public struct GroundedAnswerer: Sendable {
         }, statistics.generationTokensPerSecond)
     }
 
-    /// Decodes fixed `lambdas` (see ``decode(prompt:policies:onText:)``).
-    public func decode(prompt ids: [Int], lambdas: [Float], onText: (String) -> Void = { _ in })
-        throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
-        try decode(prompt: ids, policies: lambdas.map { .fixed($0) }, onText: onText)
-    }
-
     /// Scores decoded outputs: the checker against `passages`, naturalness with fluency after the question alone.
     public func score(_ outputs: [DecodedOutput], question: String, passages: [Factuality.Passage], check: SelfCheck)
         throws -> [(candidate: Candidate, report: FactualityReport)] {
