@@ -1,6 +1,8 @@
 import ArgumentParser
 import Factuality
 import Foundation
+import Pipelines
+import Retrieval
 
 /// A calibration profile and the HaluEval tasks it is fitted and measured on.
 enum CheckerTask: String, ExpressibleByArgument, CaseIterable {
@@ -14,6 +16,8 @@ enum CheckerTask: String, ExpressibleByArgument, CaseIterable {
         }
     }
 }
+
+extension MinimalPairs.Source: ExpressibleByArgument {}
 
 extension RowRange: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -48,10 +52,17 @@ struct CheckerEvalCommand: ParsableCommand {
     @Flag(help: "Fit the calibration on these rows and write it.")
     var fit = false
 
-    @Flag(help: "Lexical signals only: no model is loaded.")
+    @Option(help: ArgumentHelp("Minimal pairs instead of HaluEval's hallucinated outputs: each row's right output beside a copy with one fact (year, number, name) swapped, so length cannot separate them.", discussion: "outside: the fact comes from another row (the source never mentions it); inside: from the same source, in another relation (word overlap cannot tell)."))
+    var minimalPairs: MinimalPairs.Source?
+
+    @Option(help: "Measure (and fit on) minimal pairs of this kind as well as HaluEval's own outputs: a mix, so the fit cannot lean on length.")
+    var addMinimalPairs: MinimalPairs.Source?
+
+    @Flag(help: "Lexical signals only: no model is loaded (the same as --checker lexical).")
     var noModel = false
 
-    @OptionGroup var model: ModelOptions<EngineModel>
+    @OptionGroup(title: "Checker") var checker: CheckerOptions
+    @OptionGroup(title: "The PMI scorer's model (--checker pmi)") var model: ModelOptions<EngineModel>
 
     @Option(help: "The calibration file to read (or, with --fit, to update).")
     var calibration: String = CheckerCalibration.defaultPath
@@ -59,12 +70,38 @@ struct CheckerEvalCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
+    @Option(help: ArgumentHelp("Check the answers stored in these `dera tune` records instead of HaluEval rows: the pipeline's own outputs, right or wrong by the gold answer.", discussion: "Needs --questions (the question file the records answer) and --db (the store they were retrieved from)."))
+    var records: String?
+
+    @Option(help: "With --records: the question file (corpora/questions/ format).")
+    var questions = "corpora/questions/wikipedia-ood.jsonl"
+
+    @Option(help: "With --records: the question split (test, dev).")
+    var split: String?
+
+    @Option(help: "With --records: the passage store the answers were generated from.")
+    var db = PipelineConfiguration.defaultStore
+
+    @Option(help: "With --records: passages per question, as the answers were generated with.")
+    var passages = 3
+
+    @Option(help: "With --records: only the answers of these settings (comma-separated labels, e.g. 'lambda 0,lambda 1').")
+    var labels: String?
+
+    @Option(help: "With --records: where the per-answer results go (JSONL; a re-run resumes it).")
+    var out: String?
+
     func validate() throws {
         if data != nil, task == .general { throw ValidationError("--data names one file; general reads both tasks' files") }
     }
 
     func run() throws {
-        let grounding = noModel ? nil : ModelGrounding(bundle: try model.open())
+        if let records { return try checkAnswers(records) }
+        let scorer = noModel ? .lexical : checker.scorer
+        // The prompt to measure with: --verdict-prompt, else the one the profile was fitted with (a new fit records it).
+        let previous = try? CheckerCalibration.load(calibration).profiles[task.rawValue]
+        let grounding = scorer == .pmi ? ModelGrounding(bundle: try model.open()) : nil
+        let verdict = scorer == .verdict ? try checker.verdict(profile: previous, reusing: nil, workers: model.threads) : nil
         var parts: [MeasuredExamples] = []
         for haluTask in task.tasks {
             let path = data ?? haluTask.defaultPath
@@ -72,24 +109,41 @@ struct CheckerEvalCommand: ParsableCommand {
             do { loaded = try haluTask.load(path: path, rows: rows.rows) } catch let error as HaluEvalError {
                 throw CommandError("\(error)")
             }
-            let started = Date()
-            parts.append(try CheckerEvaluation(task: haluTask, grounding: grounding).measure(loaded) { done, total in
-                if done % 50 == 0 || done == total {
-                    let seconds = Int(Date().timeIntervalSince(started))
-                    FileHandle.standardError.write(Data("\r\(haluTask.rawValue): \(done)/\(total) rows, \(seconds) s".utf8))
-                    if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
-                }
-            })
+            var variants: [(rows: [HaluEvalRow], variant: String)] = []
+            if minimalPairs == nil { variants.append((loaded, "")) }
+            for source in [minimalPairs, addMinimalPairs].compactMap({ $0 }) {
+                let pairs = MinimalPairs.pairs(loaded, task: haluTask, from: source)
+                FileHandle.standardError.write(Data("\(haluTask.rawValue): \(pairs.count) minimal pairs (\(source.rawValue)) from \(loaded.count) rows\n".utf8))
+                variants.append((pairs, "minimal pairs (\(source.rawValue))"))
+            }
+            for (rows, variant) in variants {
+                let started = Date()
+                let label = haluTask.rawValue + (variant.isEmpty ? "" : " " + variant)
+                parts.append(try CheckerEvaluation(task: haluTask, grounding: grounding, verdict: verdict)
+                    .measure(rows, variant: variant) { done, total in
+                        if done % 10 == 0 || done == total {
+                            let seconds = Int(Date().timeIntervalSince(started))
+                            FileHandle.standardError.write(Data("\r\(label): \(done)/\(total) rows, \(seconds) s".utf8))
+                            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+                        }
+                    })
+            }
         }
         let measured = CheckerEvaluation.merge(parts)
         var file: CheckerCalibration
         do {
             file = fit ? try CheckerCalibration.loadOrEmpty(calibration) : try CheckerCalibration.load(calibration)
         } catch let error as CalibrationError { throw CommandError("\(error)") }
-        let profile: CalibrationProfile
+        var profile: CalibrationProfile
         if fit {
             do { profile = try CheckerEvaluation.fit(measured, previous: file.profiles[task.rawValue]) }
             catch let error as CalibrationError { throw CommandError("\(error)") }
+            if let verdict {
+                profile.verdictPrompt = verdict.prompt.text
+                profile.verdictClaimPrompt = verdict.claimPrompt.text
+                profile.verdictModel = ((checker.verdictModel ?? CheckerModel.path) as NSString).lastPathComponent
+                profile.verdictContext = verdict.context
+            }
             file.profiles[task.rawValue] = profile
             try file.write(to: calibration)
             FileHandle.standardError.write(Data("wrote the \(task.rawValue) profile to \(calibration)\n".utf8))
@@ -99,5 +153,44 @@ struct CheckerEvalCommand: ParsableCommand {
         }
         let report = CheckerEvaluation.report(measured, profile: profile, fitted: fit)
         print(json ? try JSONOutput.encode(report) : report.summary)
+    }
+
+    /// `--records`: the checker on the pipeline's own stored answers.
+    func checkAnswers(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: db) else {
+            throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
+        }
+        let stored: [TuningRecord], questionSet: [TuningQuestion]
+        do {
+            stored = try TuningRecord.load(path)
+            questionSet = try TuningQuestion.load(questions, split: split)
+        } catch let error as PipelineError { throw CommandError("\(error)") }
+        let profile: CalibrationProfile
+        do { profile = try CheckerCalibration.load(calibration).profile(task.rawValue, path: calibration) }
+        catch let error as CalibrationError { throw CommandError("\(error)") }
+        let checker = try self.checker.checker(profile: profile, calibrationPath: calibration,
+                                               scorer: noModel ? .lexical : nil, answering: nil,
+                                               pmiModel: { try model.open() }, workers: model.threads)
+        var evaluation = AnswerCheckEvaluation(store: try PassageStore(readOnlyPath: db), checker: checker)
+        evaluation.passageCount = passages
+        let scorerName = noModel ? "lexical" : self.checker.scorer.rawValue
+        let output = out ?? "data/checker/\(((path as NSString).lastPathComponent as NSString).deletingPathExtension)-\(scorerName).jsonl"
+        FileHandle.standardError.write(Data("eval checker: \(stored.count) records of \(questionSet.count) questions; results in \(output)\n".utf8))
+        let started = Date()
+        let labelSet = labels.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+        let checked = try evaluation.run(records: stored, questions: questionSet, labels: labelSet, output: output) { done, total in
+            let seconds = Int(Date().timeIntervalSince(started))
+            FileHandle.standardError.write(Data("\rchecked \(done)/\(total) questions, \(seconds) s".utf8))
+            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        }
+        let rows = AnswerCheckEvaluation.rows(checked, threshold: checker.scorer.threshold)
+        if json { print(try JSONOutput.encode(rows)); return }
+        print("checker \(scorerName) (profile \(task.rawValue), threshold \(String(format: "%.3f", checker.scorer.threshold))) on \(path)")
+        print("setting          answers  right  wrong  flagged right  flagged wrong  ROC-AUC  bal.acc")
+        for row in rows {
+            print(row.label.padding(toLength: 16, withPad: " ", startingAt: 0)
+                  + String(format: " %7d  %5d  %5d  %12.1f%%  %12.1f%%  %7.3f  %7.3f", row.answers, row.right, row.wrong,
+                           100 * row.flaggedRight, 100 * row.flaggedWrong, row.rocAUC, row.balancedAccuracy))
+        }
     }
 }
