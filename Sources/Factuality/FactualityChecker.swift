@@ -114,6 +114,9 @@ public struct FactualityChecker: Sendable {
         try self.init(scorer: scorer, grounding: verdict == nil ? grounding : nil, verdict: verdict)
     }
 
+    /// "verdict", "model" (PMI) or "lexical": which signals this checker's scorer combines.
+    public var scorerName: String { Self.name(of: scorer) }
+
     /// "verdict", "model" (PMI) or "lexical": which signals a scorer combines.
     static func name(of scorer: LogisticModel) -> String {
         scorer.features.contains(CheckerFeature.verdict.rawValue) ? "verdict"
