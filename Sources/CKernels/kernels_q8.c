@@ -1,6 +1,7 @@
 // 8-bit activation path, mirroring ggml's CPU arithmetic: activations quantised per block, integer block
 // dot products, one float scale per block. Scalar code everywhere, AVX2 for the hottest types.
 #include "CKernels.h"
+#include "kernels_internal.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,7 @@ size_t dera_q8_row_bytes(uint32_t weight_type, int64_t n) {
     switch (activation_kind(weight_type)) {
     case A_F32: return (size_t)n * 4;
     case A_F16: case A_BF16: return (size_t)n * 2;
-    case A_Q8_0: return (size_t)(n / 32) * sizeof(q8_0_block);
+    case A_Q8_0: return dera_q8_0_aux_offset(n / 32) + (size_t)(n / 32) * sizeof(dera_q8_0_aux);
     case A_Q8_1: return (size_t)(n / 32) * sizeof(q8_1_block);
     case A_Q8_K: return (size_t)(n / 256) * sizeof(q8_k_block);
     default: return 0;
@@ -76,6 +77,7 @@ size_t dera_q8_row_bytes(uint32_t weight_type, int64_t n) {
 
 // ggml's x86 quantiser: scale 127 / max|x|, round half to even.
 static void quantize_q8_0(const float *x, q8_0_block *y, int64_t n) {
+    dera_q8_0_aux *aux = (dera_q8_0_aux *)((uint8_t *)y + dera_q8_0_aux_offset(n / 32));
     for (int64_t b = 0; b < n / 32; b++) {
         const float *v = x + b * 32;
         float amax = 0;
@@ -83,7 +85,13 @@ static void quantize_q8_0(const float *x, q8_0_block *y, int64_t n) {
         const float d = amax / 127.f;
         const float id = amax != 0 ? 127.f / amax : 0.f;
         y[b].d = f2h(d);
-        for (int j = 0; j < 32; j++) y[b].q[j] = (int8_t)nearbyintf(v[j] * id);
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            y[b].q[j] = (int8_t)nearbyintf(v[j] * id);
+            sum += y[b].q[j];
+        }
+        aux[b].d = h2f(y[b].d);
+        aux[b].sum = sum;
     }
 }
 
@@ -161,12 +169,25 @@ __attribute__((target("avx2,fma,f16c"))) static inline __m256i quantize_block_av
     return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+// Sum of 32 int8 values (exact in int32).
+__attribute__((target("avx2,fma,f16c"))) static inline int quant_sum_avx2(__m256i q) {
+    __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+    __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    return _mm_cvtsi128_si32(t);
+}
+
 __attribute__((target("avx2,fma,f16c"))) static void quantize_q8_0_avx2(const float *x, q8_0_block *y, int64_t n) {
+    dera_q8_0_aux *aux = (dera_q8_0_aux *)((uint8_t *)y + dera_q8_0_aux_offset(n / 32));
     for (int64_t b = 0; b < n / 32; b++) {
         float d, id;
         __m256i q = quantize_block_avx2(x + b * 32, &d, &id);
         y[b].d = f2h(d);
         _mm256_storeu_si256((__m256i *)y[b].q, q);
+        aux[b].d = h2f(y[b].d);
+        aux[b].sum = quant_sum_avx2(q);
     }
 }
 
@@ -175,13 +196,7 @@ __attribute__((target("avx2,fma,f16c"))) static void quantize_q8_1_avx2(const fl
         float d, id;
         __m256i q = quantize_block_avx2(x + b * 32, &d, &id);
         _mm256_storeu_si256((__m256i *)y[b].q, q);
-        // Sum of the 32 int8 values (exact in int32).
-        __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
-        __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
-        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-        const int sum = _mm_cvtsi128_si32(t);
+        const int sum = quant_sum_avx2(q);
         y[b].d = f2h(d);
         y[b].s = f2h(d * (float)sum);
     }
@@ -1398,6 +1413,7 @@ void dera_matvec_q8(uint32_t type, const void *w, size_t row_bytes, const void *
 
 void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, size_t xq_stride,
                     int64_t n_vec, float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
+    if (dera_q8_tiles_matmat(type, w, row_bytes, xq, xq_stride, n_vec, y, rows, row_begin, row_end, n)) return;
     const int simd = have_avx2();
     int64_t nb = 0;
     rows4_fn k4 = rows4_kernel(type, simd, n, &nb);
