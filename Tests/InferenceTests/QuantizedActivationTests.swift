@@ -348,3 +348,66 @@ import Testing
         }
     }
 }
+
+/// SwiGLU and the float attention's softmax (kernels_activation.c) are vectorised without changing a bit: their
+/// exp is glibc's expf computed eight lanes at a time.
+@Suite struct ActivationKernelTests {
+    /// The vector path is taken at level 2; each level must give the plain Swift loop's bits.
+    @Test(arguments: [0, 1, 2])
+    func swigluEqualsTheScalarLoop(level: Int) {
+        _ = dera_set_kernel_level(Int32(level))
+        defer { _ = dera_set_kernel_level(-1) }
+        var rng = SplitMix64(seed: 77)
+        // Ordinary activations, random bit patterns (every exponent, NaNs and infinities among them), the ends
+        // of exp's range, the two floats whose expf depends on a fused multiply-subtract, and a tail of 5.
+        var gate = (0..<20000).map { _ in Float.random(in: -12...12, using: &rng) }
+        gate += (0..<20000).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng)) }
+        gate += [0, -0.0, 1e-30, -1e-30, 80, -80, 87.5, -87.5, 88.72, -88.72, 89, -89, 103.9, -103.9, 104, -104,
+                 150, -150, .infinity, -.infinity, .nan, -0x1.04845ep+5, 0x1.f8cbb2p+5, 3]
+        let up = gate.map { _ in Float.random(in: -3...3, using: &rng) }
+        var fast = gate
+        dera_swiglu(&fast, up, Int64(fast.count))
+        var differing = 0
+        for i in gate.indices {
+            let g = gate[i]
+            let expected = g / (1 + expf(-g)) * up[i]
+            if fast[i].bitPattern != expected.bitPattern && !(fast[i].isNaN && expected.isNaN) {
+                differing += 1
+                if differing <= 3 { Issue.record("gate \(g) up \(up[i]): \(fast[i]) vs \(expected)") }
+            }
+        }
+        #expect(differing == 0, "level \(level)")
+    }
+
+    @Test(arguments: [0, 1, 2])
+    func causalSoftmaxEqualsTheScalarLoop(level: Int) {
+        _ = dera_set_kernel_level(Int32(level))
+        defer { _ = dera_set_kernel_level(-1) }
+        var rng = SplitMix64(seed: 78)
+        for (rows, length, stride, visible0) in [(21, 77, 80, 57), (3, 9, 9, 1), (64, 300, 300, 237), (6, 5, 8, -2)] {
+            var scores = (0..<(rows * stride)).map { _ in Float.random(in: -30...30, using: &rng) }
+            let original = scores
+            dera_softmax_causal(&scores, Int64(rows), Int64(length), Int64(stride), Int64(visible0))
+            for r in 0..<rows {
+                let visible = max(0, min(visible0 + r, length))
+                // The loop the kernel replaces: maximum, expf, sum in element order, one reciprocal.
+                var expected = Array(original[(r * stride)..<(r * stride + length)])
+                var maximum = -Float.infinity
+                for j in 0..<visible { maximum = max(maximum, expected[j]) }
+                var sum: Float = 0
+                for j in 0..<visible {
+                    expected[j] = expf(expected[j] - maximum)
+                    sum += expected[j]
+                }
+                let inverse = 1 / sum
+                for j in 0..<visible { expected[j] *= inverse }
+                for j in visible..<length { expected[j] = 0 }
+                let got = Array(scores[(r * stride)..<(r * stride + length)])
+                #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "rows \(rows) length \(length) row \(r)")
+                // The stride's padding past `length` is left alone, and each row sums to 1.
+                for j in length..<stride { #expect(scores[r * stride + j] == original[r * stride + j]) }
+                if visible > 0 { #expect(abs(got.reduce(0, +) - 1) < 1e-4) }
+            }
+        }
+    }
+}
