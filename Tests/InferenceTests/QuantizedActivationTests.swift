@@ -352,6 +352,17 @@ import Testing
 /// SwiGLU and the float attention's softmax (kernels_activation.c) are vectorised without changing a bit: their
 /// exp is glibc's expf computed eight lanes at a time.
 @Suite struct ActivationKernelTests {
+    /// On a CPU with AVX-512 and glibc's expf the vector path is in use (else a slowdown would go unnoticed).
+    @Test func vectorPathIsTakenWhereAvailable() {
+        _ = dera_set_kernel_level(2)
+        defer { _ = dera_set_kernel_level(-1) }
+        #if os(Linux) && arch(x86_64)
+        if dera_max_kernel_level() >= 2 { #expect(dera_activations_vectorised() == 1) }
+        #endif
+        _ = dera_set_kernel_level(1)
+        #expect(dera_activations_vectorised() == 0)
+    }
+
     /// The vector path is taken at level 2; each level must give the plain Swift loop's bits.
     @Test(arguments: [0, 1, 2])
     func swigluEqualsTheScalarLoop(level: Int) {

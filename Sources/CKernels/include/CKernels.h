@@ -45,6 +45,8 @@ void dera_softmax_causal(float *scores, int64_t rows, int64_t length, int64_t st
 // SwiGLU in place: gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i] for i < n, bit for bit, with the exp of
 // dera_softmax_causal.
 void dera_swiglu(float *gate, const float *up, int64_t n);
+// 1 when the two functions above take their vector path (AVX-512, level 2, this libm's expf reproduced).
+int dera_activations_vectorised(void);
 
 // IEEE half <-> single. f32 -> f16 rounds to nearest even; overflow gives inf; NaN stays NaN (quiet).
 void dera_f16_to_f32(const uint16_t *src, float *dst, int64_t n);
