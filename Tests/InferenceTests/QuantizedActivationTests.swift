@@ -226,7 +226,7 @@ import Testing
         }
     }
 
-    /// Prompt-sized batches of Q5_0 / Q4_K / Q6_K products take 16-row x 8-vector tiles on AVX-512 VNNI
+    /// Batches of 4 or more Q5_0 / Q4_K / Q6_K products take 16-row x 8-vector tiles on AVX-512 VNNI
     /// (kernels_q8_tiles.c). Every output must equal the one-row kernel's for its row and vector bit for bit:
     /// vector counts that leave 1 to 7 over, row ranges that start and end inside a 16-row tile, a single
     /// block or super-block per row, an odd number of 32-blocks, and Qwen2.5-0.5B's widths.
@@ -250,7 +250,7 @@ import Testing
                                                &separate[v * rows], Int64(r), Int64(r + 1), Int64(columns))
                             }
                         }
-                        for vectors in [8, 9, 15, 16, 23, 41] {
+                        for vectors in [4, 5, 8, 9, 15, 16, 23, 41] {
                             for (begin, end) in [(0, rows), (0, 16), (3, 30), (16, 45), (5, 6), (32, 45)] {
                                 var batch = [Float](repeating: .nan, count: rows * vectors)
                                 dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride,
