@@ -109,7 +109,7 @@ public struct FactualityChecker: Sendable {
         guard let scorer else {
             throw CalibrationError.unreadable(
                 path: path, reason: "the profile has no '\(name)' model; fit one with `dera eval checker --fit`"
-                    + (name == "lexical" ? " --no-model" : name == "verdict" ? " --scorer verdict" : " --scorer pmi"))
+                    + (name == "lexical" ? " --no-model" : name == "verdict" ? " --checker verdict" : " --checker pmi"))
         }
         try self.init(scorer: scorer, grounding: verdict == nil ? grounding : nil, verdict: verdict)
     }
@@ -153,8 +153,13 @@ public struct FactualityChecker: Sendable {
             let passages = model.context == .whole ? index.passages
                 : index.focused(on: checkable.compactMap { result[$0.0][$0.1].lexical.evidence }
                                 + (question.flatMap { LexicalSignals(claim: $0, index: index).evidence }.map { [$0] } ?? []))
-            let scores = try model.score(claims: texts, passages: passages.isEmpty ? index.passages : passages,
-                                         question: question)
+            // The first checkable claim of an answer is its answer to the question; later ones (details, reasons)
+            // are asked about as statements, so a true detail is not judged "not an answer".
+            var seen = Set<Int>()
+            let asked = checkable.enumerated().map { k, position -> (claim: String, question: String?) in
+                (texts[k], seen.insert(position.0).inserted ? question : nil)
+            }
+            let scores = try model.score(claims: asked, passages: passages.isEmpty ? index.passages : passages)
             for (k, (a, c)) in checkable.enumerated() { result[a][c].verdict = scores[k] }
         }
         return result

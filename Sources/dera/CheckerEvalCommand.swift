@@ -52,6 +52,12 @@ struct CheckerEvalCommand: ParsableCommand {
     @Flag(help: "Fit the calibration on these rows and write it.")
     var fit = false
 
+    @Option(help: "The calibration profile to fit or score with (default: the task's name). Scoring one task with another's profile measures how the calibration transfers.")
+    var profile: String?
+
+    /// The profile fitted or used.
+    var profileName: String { profile ?? task.rawValue }
+
     @Option(help: ArgumentHelp("Minimal pairs instead of HaluEval's hallucinated outputs: each row's right output beside a copy with one fact (year, number, name) swapped, so length cannot separate them.", discussion: "outside: the fact comes from another row (the source never mentions it); inside: from the same source, in another relation (word overlap cannot tell)."))
     var minimalPairs: MinimalPairs.Source?
 
@@ -99,7 +105,7 @@ struct CheckerEvalCommand: ParsableCommand {
         if let records { return try checkAnswers(records) }
         let scorer = noModel ? .lexical : checker.scorer
         // The prompt to measure with: --verdict-prompt, else the one the profile was fitted with (a new fit records it).
-        let previous = try? CheckerCalibration.load(calibration).profiles[task.rawValue]
+        let previous = try? CheckerCalibration.load(calibration).profiles[profileName]
         let grounding = scorer == .pmi ? ModelGrounding(bundle: try model.open()) : nil
         let verdict = scorer == .verdict ? try checker.verdict(profile: previous, reusing: nil, workers: model.threads) : nil
         var parts: [MeasuredExamples] = []
@@ -134,24 +140,24 @@ struct CheckerEvalCommand: ParsableCommand {
         do {
             file = fit ? try CheckerCalibration.loadOrEmpty(calibration) : try CheckerCalibration.load(calibration)
         } catch let error as CalibrationError { throw CommandError("\(error)") }
-        var profile: CalibrationProfile
+        var fitted: CalibrationProfile
         if fit {
-            do { profile = try CheckerEvaluation.fit(measured, previous: file.profiles[task.rawValue]) }
+            do { fitted = try CheckerEvaluation.fit(measured, previous: file.profiles[profileName]) }
             catch let error as CalibrationError { throw CommandError("\(error)") }
             if let verdict {
-                profile.verdictPrompt = verdict.prompt.text
-                profile.verdictClaimPrompt = verdict.claimPrompt.text
-                profile.verdictModel = ((checker.verdictModel ?? CheckerModel.path) as NSString).lastPathComponent
-                profile.verdictContext = verdict.context
+                fitted.verdictPrompt = verdict.prompt.text
+                fitted.verdictClaimPrompt = verdict.claimPrompt.text
+                fitted.verdictModel = ((checker.verdictModel ?? CheckerModel.path) as NSString).lastPathComponent
+                fitted.verdictContext = verdict.context
             }
-            file.profiles[task.rawValue] = profile
+            file.profiles[profileName] = fitted
             try file.write(to: calibration)
-            FileHandle.standardError.write(Data("wrote the \(task.rawValue) profile to \(calibration)\n".utf8))
+            FileHandle.standardError.write(Data("wrote the \(profileName) profile to \(calibration)\n".utf8))
         } else {
-            do { profile = try file.profile(task.rawValue, path: calibration) }
+            do { fitted = try file.profile(profileName, path: calibration) }
             catch let error as CalibrationError { throw CommandError("\(error)") }
         }
-        let report = CheckerEvaluation.report(measured, profile: profile, fitted: fit)
+        let report = CheckerEvaluation.report(measured, profile: fitted, fitted: fit)
         print(json ? try JSONOutput.encode(report) : report.summary)
     }
 
@@ -165,10 +171,12 @@ struct CheckerEvalCommand: ParsableCommand {
             stored = try TuningRecord.load(path)
             questionSet = try TuningQuestion.load(questions, split: split)
         } catch let error as PipelineError { throw CommandError("\(error)") }
-        let profile: CalibrationProfile
-        do { profile = try CheckerCalibration.load(calibration).profile(task.rawValue, path: calibration) }
+        let chosen: CalibrationProfile
+        // The stored answers are checked as `dera ask` checks them: with the general profile unless told otherwise.
+        let profileName = profile ?? "general"
+        do { chosen = try CheckerCalibration.load(calibration).profile(profileName, path: calibration) }
         catch let error as CalibrationError { throw CommandError("\(error)") }
-        let checker = try self.checker.checker(profile: profile, calibrationPath: calibration,
+        let checker = try self.checker.checker(profile: chosen, calibrationPath: calibration,
                                                scorer: noModel ? .lexical : nil, answering: nil,
                                                pmiModel: { try model.open() }, workers: model.threads)
         var evaluation = AnswerCheckEvaluation(store: try PassageStore(readOnlyPath: db), checker: checker)
@@ -185,7 +193,7 @@ struct CheckerEvalCommand: ParsableCommand {
         }
         let rows = AnswerCheckEvaluation.rows(checked, threshold: checker.scorer.threshold)
         if json { print(try JSONOutput.encode(rows)); return }
-        print("checker \(scorerName) (profile \(task.rawValue), threshold \(String(format: "%.3f", checker.scorer.threshold))) on \(path)")
+        print("checker \(scorerName) (profile \(profileName), threshold \(String(format: "%.3f", checker.scorer.threshold))) on \(path)")
         print("setting          answers  right  wrong  flagged right  flagged wrong  ROC-AUC  bal.acc")
         for row in rows {
             print(row.label.padding(toLength: 16, withPad: " ", startingAt: 0)

@@ -67,6 +67,24 @@ struct ModelVerdictMechanicsTests {
         #expect(with.last!.content.contains("[1] The Zorvath Bridge spans"))
     }
 
+    /// Claims asked as answers and as statements in one call share the passages' prefill and score as they do
+    /// asked alone.
+    @Test func answersAndStatementsShareOnePrefill() throws {
+        let verdict = try verdict()
+        let mixed = try verdict.score(claims: [("In 1932.", "When did it open?"), ("It spans the river Kell.", nil)],
+                                      passages: [Self.passage])
+        let asAnswer = try verdict.score(claims: ["In 1932."], passages: [Self.passage], question: "When did it open?")[0]
+        let asStatement = try verdict.score(claims: ["It spans the river Kell."], passages: [Self.passage], question: nil)[0]
+        #expect(abs(mixed[0].logOdds - asAnswer.logOdds) < 0.02)
+        #expect(abs(mixed[1].logOdds - asStatement.logOdds) < 0.02)
+        // The two prompts differ only after the passages.
+        let a = try verdict.promptTokens(claim: "x", passages: [Self.passage], question: "q?")
+        let b = try verdict.promptTokens(claim: "x", passages: [Self.passage], question: nil)
+        let shared = zip(a, b).prefix { $0 == $1 }.count
+        let passageEnd = try verdict.promptTokens(claim: "x", passages: [Self.passage], question: nil).count
+        #expect(shared > passageEnd / 2)
+    }
+
     /// The checker reads only the signals its scorer uses: a verdict scorer gets verdicts, no PMI, and content-free
     /// claims are not sent to the model.
     @Test func checkerAsksTheModelOnlyAboutCheckableClaims() throws {

@@ -124,8 +124,11 @@ public struct CheckerEvaluation: Sendable {
                 let evidence = (0..<2).flatMap { k in checkable[k].compactMap { lexical[k][$0].evidence } }
                     + (row.question.flatMap { LexicalSignals(claim: $0, index: index).evidence }.map { [$0] } ?? [])
                 let focused = verdict.context == .whole ? passages : index.focused(on: evidence)
-                let all = try verdict.score(claims: (0..<2).flatMap { k in checkable[k].map { claims[k][$0].text } },
-                                            passages: focused.isEmpty ? passages : focused, question: row.question)
+                // As the checker asks: the first checkable claim of an output answers the question, the rest are statements.
+                let asked = (0..<2).flatMap { k in
+                    checkable[k].enumerated().map { n, c in (claim: claims[k][c].text, question: n == 0 ? row.question : nil) }
+                }
+                let all = try verdict.score(claims: asked, passages: focused.isEmpty ? passages : focused)
                 for (i, c) in checkable[0].enumerated() { verdicts[0][c] = all[i] }
                 for (i, c) in checkable[1].enumerated() { verdicts[1][c] = all[checkable[0].count + i] }
                 modelSeconds += Date().timeIntervalSince(start)

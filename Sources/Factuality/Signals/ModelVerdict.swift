@@ -69,7 +69,7 @@ public struct ModelVerdict: Sendable {
         [system]
         You are a helpful assistant.
         [user]
-        Read the text, then decide whether the proposed answer to the question is correct according to the text.
+        Read the text below, then answer the question that follows it.
 
         Text:
         {{passages}}
@@ -85,7 +85,7 @@ public struct ModelVerdict: Sendable {
         [system]
         You are a helpful assistant.
         [user]
-        Read the text and decide whether the statement is true according to the text.
+        Read the text below, then answer the question that follows it.
 
         Text:
         {{passages}}
@@ -144,10 +144,17 @@ public struct ModelVerdict: Sendable {
                     addGenerationPrompt: true)
     }
 
-    /// The verdict on each claim (claims may repeat; each is scored once).
+    /// The verdict on each claim (claims may repeat; each is scored once). With a question, each claim is asked
+    /// about as an answer to it.
     public func score(claims: [String], passages: [Passage], question: String?) throws -> [VerdictScore] {
+        try score(claims: claims.map { ($0, question) }, passages: passages)
+    }
+
+    /// The verdict on each claim, asked about as an answer to its question when it has one, else as a statement.
+    /// Both prompts begin alike, so the passages are read once for all of them.
+    public func score(claims: [(claim: String, question: String?)], passages: [Passage]) throws -> [VerdictScore] {
         guard !claims.isEmpty else { return [] }
-        let prompts = try claims.map { try promptTokens(claim: $0, passages: passages, question: question) }
+        let prompts = try claims.map { try promptTokens(claim: $0.claim, passages: passages, question: $0.question) }
         var unique: [[Int]] = []
         var slot: [[Int]: Int] = [:]
         let slots = prompts.map { tokens -> Int in
