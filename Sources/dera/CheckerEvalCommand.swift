@@ -55,6 +55,9 @@ struct CheckerEvalCommand: ParsableCommand {
     @Option(help: "The calibration profile to fit or score with (default: the task's name). Scoring one task with another's profile measures how the calibration transfers.")
     var profile: String?
 
+    @Option(help: "Also score the same measurement with these profiles (comma-separated): one measurement, several calibrations side by side.")
+    var alsoProfiles: String?
+
     /// The profile fitted or used.
     var profileName: String { profile ?? task.rawValue }
 
@@ -157,8 +160,16 @@ struct CheckerEvalCommand: ParsableCommand {
             do { fitted = try file.profile(profileName, path: calibration) }
             catch let error as CalibrationError { throw CommandError("\(error)") }
         }
-        let report = CheckerEvaluation.report(measured, profile: fitted, fitted: fit)
-        print(json ? try JSONOutput.encode(report) : report.summary)
+        var reports = [(profileName, CheckerEvaluation.report(measured, profile: fitted, fitted: fit))]
+        for name in (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
+            do { reports.append((name, CheckerEvaluation.report(measured, profile: try file.profile(name, path: calibration), fitted: false))) }
+            catch let error as CalibrationError { throw CommandError("\(error)") }
+        }
+        if json {
+            print(reports.count == 1 ? try JSONOutput.encode(reports[0].1) : try JSONOutput.encode(reports.map(\.1)))
+        } else {
+            print(reports.map { "profile \($0.0):\n\($0.1.summary)" }.joined(separator: "\n\n"))
+        }
     }
 
     /// `--records`: the checker on the pipeline's own stored answers.
@@ -174,7 +185,11 @@ struct CheckerEvalCommand: ParsableCommand {
         let chosen: CalibrationProfile
         // The stored answers are checked as `dera ask` checks them: with the general profile unless told otherwise.
         let profileName = profile ?? "general"
-        do { chosen = try CheckerCalibration.load(calibration).profile(profileName, path: calibration) }
+        do {
+            let file = try CheckerCalibration.load(calibration)
+            // A new profile fitted here starts from the general one (its prompts, its other models).
+            chosen = try file.profile(fit && file.profiles[profileName] == nil ? "general" : profileName, path: calibration)
+        }
         catch let error as CalibrationError { throw CommandError("\(error)") }
         let checker = try self.checker.checker(profile: chosen, calibrationPath: calibration,
                                                scorer: noModel ? .lexical : nil, answering: nil,
@@ -191,7 +206,29 @@ struct CheckerEvalCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\rchecked \(done)/\(total) questions, \(seconds) s".utf8))
             if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
         }
-        let rows = AnswerCheckEvaluation.rows(checked, threshold: checker.scorer.threshold)
+        let threshold = checker.scorer.threshold
+        if fit {
+            // Refit the profile's combination (and its threshold) on these answers; the prompts and model stay.
+            let examples = checked.map(\.example)
+            guard checked.allSatisfy({ $0.features != nil }) else {
+                throw CommandError("\(output) holds answers checked before features were recorded; move it away and re-run")
+            }
+            let measured = MeasuredExamples(task: "pipeline answers in \((path as NSString).lastPathComponent)\(split.map { " (\($0))" } ?? "")", rows: 0..<examples.count,
+                                            examples: examples, withModel: checker.grounding != nil,
+                                            withVerdict: checker.verdict != nil, claimCount: examples.reduce(0) { $0 + $1.claims.count },
+                                            lexicalSeconds: 0, modelSeconds: 0)
+            var file: CheckerCalibration
+            do { file = try CheckerCalibration.load(calibration) } catch let error as CalibrationError { throw CommandError("\(error)") }
+            var fitted: CalibrationProfile
+            do { fitted = try CheckerEvaluation.fit(measured, previous: chosen) } catch let error as CalibrationError {
+                throw CommandError("\(error)")
+            }
+            let target = profile ?? "general"
+            file.profiles[target] = fitted
+            try file.write(to: calibration)
+            FileHandle.standardError.write(Data("wrote the \(target) profile to \(calibration) (fitted on these \(examples.count) answers; the table below is the profile they were checked with: score other answers with the new one)\n".utf8))
+        }
+        let rows = AnswerCheckEvaluation.rows(checked, threshold: threshold)
         if json { print(try JSONOutput.encode(rows)); return }
         print("checker \(scorerName) (profile \(profileName), threshold \(String(format: "%.3f", checker.scorer.threshold))) on \(path)")
         print("setting          answers  right  wrong  flagged right  flagged wrong  ROC-AUC  bal.acc")

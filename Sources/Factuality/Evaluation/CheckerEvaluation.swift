@@ -13,6 +13,15 @@ public struct MeasuredExample: Sendable, Hashable {
     /// was not run);
     /// unverifiable claims are left out, as the checker leaves them out of an answer's score.
     public var claims: [[Double]]
+
+    public init(task: HaluEvalTask, row: Int, variant: String = "", supported: Bool, words: Int, claims: [[Double]]) {
+        self.task = task
+        self.row = row
+        self.variant = variant
+        self.supported = supported
+        self.words = words
+        self.claims = claims
+    }
 }
 
 /// Signals measured over HaluEval rows, with the time each path took.
@@ -28,6 +37,18 @@ public struct MeasuredExamples: Sendable {
     public var claimCount: Int
     public var lexicalSeconds: Double
     public var modelSeconds: Double
+
+    public init(task: String, rows: Range<Int>, examples: [MeasuredExample], withModel: Bool, withVerdict: Bool = false,
+                claimCount: Int, lexicalSeconds: Double, modelSeconds: Double) {
+        self.task = task
+        self.rows = rows
+        self.examples = examples
+        self.withModel = withModel
+        self.withVerdict = withVerdict
+        self.claimCount = claimCount
+        self.lexicalSeconds = lexicalSeconds
+        self.modelSeconds = modelSeconds
+    }
 }
 
 /// How one scorer did on the test rows.
@@ -169,7 +190,7 @@ public struct CheckerEvaluation: Sendable {
     /// `previous` (so a model run on fewer rows does not replace the lexical fit made on more).
     public static func fit(_ measured: MeasuredExamples, previous: CalibrationProfile?) throws -> CalibrationProfile {
         var profile = previous ?? CalibrationProfile()
-        let description = "HaluEval \(measured.task) rows \(measured.rows.lowerBound)..<\(measured.rows.upperBound)"
+        let description = (measured.task.hasPrefix("pipeline") ? "" : "HaluEval ") + "\(measured.task) rows \(measured.rows.lowerBound)..<\(measured.rows.upperBound)"
             + " (\(measured.examples.count) outputs)"
         var featureSets: [(String, [CheckerFeature])] = []
         if measured.withModel { featureSets += [("model", CheckerFeature.withModel), ("signal pmi", [.pmi])] }

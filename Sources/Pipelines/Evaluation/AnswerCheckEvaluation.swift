@@ -16,6 +16,14 @@ public struct CheckedAnswer: Sendable, Codable, Hashable {
     public var verdict: AnswerVerdict
     /// The lowest verdict log-odds over the answer's claims, when the verdict model ran.
     public var verdictLogOdds: Double?
+    /// One ``CheckerFeature/allCases`` vector per checkable claim: what a calibration is fitted on.
+    public var features: [[Double]]?
+
+    /// The answer as a fitting example (``CheckerEvaluation/fit(_:previous:)``): its setting label as the variant.
+    public var example: MeasuredExample {
+        MeasuredExample(task: .qa, row: Int(id.filter(\.isNumber)) ?? 0, variant: label, supported: right,
+                        words: answer.split(whereSeparator: \.isWhitespace).count, claims: features ?? [])
+    }
 }
 
 /// How the checker did on one setting's answers.
@@ -72,7 +80,10 @@ public struct AnswerCheckEvaluation: Sendable {
             let checked = zip(answers, reports).map { record, report in
                 CheckedAnswer(id: record.id, label: record.label, answer: record.answer, right: record.right!,
                               score: report.rankingScore, flagged: report.hallucinated, verdict: report.verdict,
-                              verdictLogOdds: report.claims.compactMap { $0.verdict?.logOdds }.min())
+                              verdictLogOdds: report.claims.compactMap { $0.verdict?.logOdds }.min(),
+                              features: report.claims.filter { $0.label != .unverifiable }.map { claim in
+                                  CheckerFeature.allCases.map { $0.value(claim.lexical, claim.grounding, claim.verdict) }
+                              })
             }
             try JSONLRecords.append(checked, to: handle)
             done += checked
