@@ -15,6 +15,9 @@ public struct PipelineConfiguration: Sendable {
     public static let defaultModel = "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
     /// The factuality checker's verdict model (``CheckerScorer/verdict``): Qwen2.5-Coder-1.5B-Instruct Q4_K_M, the
     /// model the committed calibration's verdict scorer was fitted with (docs/factuality.md says why not the 0.5B).
+    /// The calibration profile grounded answers are checked with: the verdict combination refitted on dera's own
+    /// answers to the dev questions (docs/factuality.md).
+    public static let defaultAnswerProfile = "qa-answers"
     public static let defaultVerdictModel = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     /// The committed faithfulness adapters, by the file name of the model they were trained on.
     public static let committedAdapters: [String: String] = [
@@ -34,7 +37,7 @@ public struct PipelineConfiguration: Sendable {
     public var adapter: String? = committedAdapter(for: defaultModel)
     public var template = defaultTemplate
     public var calibration = CheckerCalibration.defaultPath
-    public var profile = "general"
+    public var profile = PipelineConfiguration.defaultAnswerProfile
     /// nil: the choice in ``tunedPath`` for this model and adapter, else auto.
     public var lambda: LambdaSetting?
     public var tunedPath: String? = TunedLambda.defaultPath

@@ -10,14 +10,18 @@ struct CalibrationOptions: ParsableArguments {
     var calibration: String = CheckerCalibration.defaultPath
 
     @Option(help: """
-        The calibration profile: general (fitted on HaluEval QA and summarization together; the default), qa or \
-        summarization (fitted on one task, and leaning on its quirks: qa prefers answers copied word for word).
+        The calibration profile: qa-answers (the verdict combination refitted on dera's own grounded answers to the \
+        dev questions; the default of ask, tune and bench ask), general (fitted on HaluEval QA and summarization \
+        together; the default of check), qa or summarization (fitted on one task, and leaning on its quirks).
         """)
-    var profile: String = "general"
+    var profile: String?
+
+    /// The profile a command uses when --profile is not given.
+    var defaultProfile = "general"
 
     func load() throws -> CalibrationProfile {
         do {
-            return try CheckerCalibration.load(calibration).profile(profile, path: calibration)
+            return try CheckerCalibration.load(calibration).profile(profile ?? defaultProfile, path: calibration)
         } catch let error as CalibrationError {
             throw CommandError("\(error)")
         }

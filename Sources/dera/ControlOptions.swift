@@ -67,6 +67,9 @@ struct ControlOptions: ParsableArguments {
     /// The self-check with `checker`'s scorer and naturalness with or without fluency.
     static func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions, checker options: CheckerOptions,
                           fluency: Bool) throws -> SelfCheck {
+        // Grounded answers are checked with the profile fitted on grounded answers, unless told otherwise.
+        var calibration = calibration
+        calibration.defaultProfile = PipelineConfiguration.defaultAnswerProfile
         let checker = try options.checker(profile: try calibration.load(), calibrationPath: calibration.calibration,
                                           answering: bundle, workers: bundle.model.workers)
         return SelfCheck(checker: checker, fluency: fluency ? ModelGrounding(bundle: bundle) : nil)

@@ -122,8 +122,8 @@ struct ModelVerdictCaseTests {
         the engineer Gustave Eiffel, whose company designed and built the tower from 1887 to 1889.
         """)
 
-    func checker() throws -> FactualityChecker {
-        let profile = try CheckerCalibration.load(Paths.calibration).profile("general", path: Paths.calibration)
+    func checker(_ name: String = "general") throws -> FactualityChecker {
+        let profile = try CheckerCalibration.load(Paths.calibration).profile(name, path: Paths.calibration)
         #expect(profile.verdictModel == (Paths.verdictModel as NSString).lastPathComponent)
         return try FactualityChecker(profile: profile,
                                      verdict: ModelVerdict(bundle: ModelBundle.open(Paths.verdictModel, workers: 2), profile: profile))
@@ -131,8 +131,9 @@ struct ModelVerdictCaseTests {
 
     /// Issue 12's cases: the right year phrased differently from the passage is supported; a wrong year and a
     /// swapped name are not.
-    @Test func rightYearSupportedWrongYearAndNameNot() throws {
-        let checker = try checker()
+    @Test(arguments: ["general", "qa-answers"])
+    func rightYearSupportedWrongYearAndNameNot(profile: String) throws {
+        let checker = try checker(profile)
         let answers = ["The Eiffel Tower was completed in 1889.", "The Eiffel Tower was completed in 1987.",
                        "The Eiffel Tower was designed by the company of Thomas Edison."]
         let reports = try checker.check(answers: answers, passages: [Self.eiffel],
