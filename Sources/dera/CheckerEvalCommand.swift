@@ -228,14 +228,27 @@ struct CheckerEvalCommand: ParsableCommand {
             try file.write(to: calibration)
             FileHandle.standardError.write(Data("wrote the \(target) profile to \(calibration) (fitted on these \(examples.count) answers; the table below is the profile they were checked with: score other answers with the new one)\n".utf8))
         }
-        let rows = AnswerCheckEvaluation.rows(checked, threshold: threshold)
-        if json { print(try JSONOutput.encode(rows)); return }
-        print("checker \(scorerName) (profile \(profileName), threshold \(String(format: "%.3f", checker.scorer.threshold))) on \(path)")
-        print("setting          answers  right  wrong  flagged right  flagged wrong  ROC-AUC  bal.acc")
-        for row in rows {
-            print(row.label.padding(toLength: 16, withPad: " ", startingAt: 0)
-                  + String(format: " %7d  %5d  %5d  %12.1f%%  %12.1f%%  %7.3f  %7.3f", row.answers, row.right, row.wrong,
-                           100 * row.flaggedRight, 100 * row.flaggedWrong, row.rocAUC, row.balancedAccuracy))
+        var tables = [(profileName, threshold, AnswerCheckEvaluation.rows(checked, threshold: threshold))]
+        // Other profiles' combinations of the same signals, replayed on the recorded features.
+        for name in (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
+            let other: CalibrationProfile
+            do { other = try CheckerCalibration.load(calibration).profile(name, path: calibration) }
+            catch let error as CalibrationError { throw CommandError("\(error)") }
+            guard let model = checker.verdict != nil ? other.verdict : checker.grounding != nil ? other.model : other.lexical else {
+                throw CommandError("profile \(name) has no \(scorerName) combination")
+            }
+            tables.append((name, model.threshold, AnswerCheckEvaluation.rows(AnswerCheckEvaluation.rescored(checked, with: model),
+                                                                             threshold: model.threshold)))
+        }
+        if json { print(try JSONOutput.encode(tables.count == 1 ? tables[0].2 : tables.flatMap(\.2))); return }
+        for (name, threshold, rows) in tables {
+            print("checker \(scorerName) (profile \(name), threshold \(String(format: "%.3f", threshold))) on \(path)")
+            print("setting            answers  right  wrong  flagged right  flagged wrong  ROC-AUC  bal.acc")
+            for row in rows {
+                print(row.label.padding(toLength: 18, withPad: " ", startingAt: 0)
+                      + String(format: " %7d  %5d  %5d  %12.1f%%  %12.1f%%  %7.3f  %7.3f", row.answers, row.right, row.wrong,
+                               100 * row.flaggedRight, 100 * row.flaggedWrong, row.rocAUC, row.balancedAccuracy))
+            }
         }
     }
 }

@@ -271,6 +271,13 @@ public struct CheckerEvaluation: Sendable {
         return model
     }
 
+    /// The answer score `model` gives claims whose ``CheckerFeature/allCases`` vectors were recorded: what the
+    /// checker would have said with that calibration (0 without a checkable claim).
+    public static func answerScore(claims: [[Double]], model: LogisticModel) -> Double {
+        let columns = model.features.map { name in CheckerFeature.allCases.firstIndex { $0.rawValue == name }! }
+        return model.aggregate.apply(claims.map { claim in model.probability(columns.map { claim[$0] }) }) ?? 0
+    }
+
     /// An output's score: its checkable claims' scores aggregated as the model says, 0 when it makes no checkable
     /// claim (``FactualityReport/rankingScore``).
     static func score(_ example: MeasuredExample, _ model: LogisticModel, columns: [Int]) -> Double {

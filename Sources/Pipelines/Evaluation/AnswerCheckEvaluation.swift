@@ -92,6 +92,19 @@ public struct AnswerCheckEvaluation: Sendable {
         return done.filter { wanted.contains($0.id) }
     }
 
+    /// The answers scored again from their recorded features with another calibrated model (same signals, other
+    /// weights and threshold): no model runs. Answers without recorded features keep their scores.
+    public static func rescored(_ checked: [CheckedAnswer], with model: LogisticModel) -> [CheckedAnswer] {
+        checked.map { answer in
+            guard let features = answer.features else { return answer }
+            var copy = answer
+            copy.score = CheckerEvaluation.answerScore(claims: features, model: model)
+            copy.flagged = !features.isEmpty && copy.score < model.threshold
+            copy.verdict = features.isEmpty ? .noCheckableClaim : copy.flagged ? .hallucinated : .supported
+            return copy
+        }
+    }
+
     /// One row per setting label, in the order the labels first appear.
     public static func rows(_ checked: [CheckedAnswer], threshold: Double) -> [AnswerCheckRow] {
         var order: [String] = []
