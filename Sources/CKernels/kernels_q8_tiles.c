@@ -177,11 +177,16 @@ TILE static void unpack_tile(uint32_t type, const uint8_t *w, size_t rb, int cou
                     q4_k_bytes(blk, out + 256 * b);
                     t->d[b * 16 + r] = dera_h2f(dera_rd16(blk));
                     t->dmin[b * 16 + r] = dera_h2f(dera_rd16(blk + 2));
-                    uint8_t sc[8], m[8];
-                    for (int j = 0; j < 8; j++) dera_q4k_scale_min(j, blk + 4, &sc[j], &m[j]);
-                    for (int j = 0; j < 8; j++) t->sc[(b * 8 + j) * 16 + r] = sc[j];
-                    for (int i = 0; i < 4; i++)
-                        t->pairs[(b * 4 + i) * 16 + r] = (int32_t)((uint32_t)m[2 * i] | ((uint32_t)m[2 * i + 1] << 16));
+                    // The 8 six-bit scales and mins from three words at once (dera_q4k_scale_min for every j).
+                    const uint32_t u0 = dera_rd32(blk + 4), u1 = dera_rd32(blk + 8), u2 = dera_rd32(blk + 12);
+                    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+                    const uint32_t scales[2] = {u0 & lo6, (u2 & lo4) | (((u0 >> 6) & lo2) << 4)};
+                    const uint32_t mins[2] = {u1 & lo6, ((u2 >> 4) & lo4) | (((u1 >> 6) & lo2) << 4)};
+                    for (int j = 0; j < 8; j++) t->sc[(b * 8 + j) * 16 + r] = (int32_t)((scales[j / 4] >> (8 * (j % 4))) & 0xff);
+                    for (int i = 0; i < 4; i++) {
+                        const uint32_t word = mins[i / 2] >> (16 * (i % 2));
+                        t->pairs[(b * 4 + i) * 16 + r] = (int32_t)((word & 0xff) | ((word & 0xff00) << 8));
+                    }
                 } else {
                     q6_k_bytes(blk, out + 256 * b);
                     t->d[b * 16 + r] = dera_h2f(dera_rd16(blk + 208));
