@@ -160,10 +160,16 @@ struct CheckerEvalCommand: ParsableCommand {
             do { fitted = try file.profile(profileName, path: calibration) }
             catch let error as CalibrationError { throw CommandError("\(error)") }
         }
-        var reports = [(profileName, CheckerEvaluation.report(measured, profile: fitted, fitted: fit))]
-        for name in (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
-            do { reports.append((name, CheckerEvaluation.report(measured, profile: try file.profile(name, path: calibration), fitted: false))) }
-            catch let error as CalibrationError { throw CommandError("\(error)") }
+        // With several parts (tasks, minimal pairs), each part's report follows the whole's.
+        let measurements = parts.count > 1 ? [measured] + parts : [measured]
+        var reports: [(String, CheckerEvaluationReport)] = []
+        for name in [profileName] + (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
+            let chosen: CalibrationProfile
+            if name == profileName { chosen = fitted } else {
+                do { chosen = try file.profile(name, path: calibration) }
+                catch let error as CalibrationError { throw CommandError("\(error)") }
+            }
+            for part in measurements { reports.append((name, CheckerEvaluation.report(part, profile: chosen, fitted: fit))) }
         }
         if json {
             print(reports.count == 1 ? try JSONOutput.encode(reports[0].1) : try JSONOutput.encode(reports.map(\.1)))
