@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Tokenization", targets: ["Tokenization"]),
         .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "Embedding", targets: ["Embedding"]),
         .library(name: "Realign", targets: ["Realign"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
         .library(name: "Factuality", targets: ["Factuality"]),
@@ -47,15 +48,20 @@ let package = Package(
             dependencies: ["Formats", "Tokenization", "COpenBLAS", "CKernels",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
+        // Sentence embeddings for dense retrieval: a BERT encoder (all-MiniLM-L6-v2) with mean pooling.
+        .target(
+            name: "Embedding",
+            dependencies: ["Formats", "Tokenization", "COpenBLAS", "CKernels"],
+            swiftSettings: optimise),
         // Decoding: samplers, streaming generation, and the DeRa mix of reference and aligned logits.
         .target(
             name: "Realign",
             dependencies: ["Inference", "Tokenization"],
             swiftSettings: optimise),
-        // Passage store, ingestion, FTS5 search.
+        // Passage store, ingestion, FTS5 search, passage vectors and hybrid search.
         .target(
             name: "Retrieval",
-            dependencies: ["CLibXML2", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["CLibXML2", "Embedding", "CKernels", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]),
         // The factuality checker: claims, lexical and model-based support signals, calibration, evidence.
         .target(
@@ -80,6 +86,7 @@ let package = Package(
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "Formats"]),
+        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Tokenization", "Formats", "CKernels"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
         .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests",
