@@ -61,7 +61,7 @@ let package = Package(
         // Passage store, ingestion, FTS5 search, passage vectors and hybrid search.
         .target(
             name: "Retrieval",
-            dependencies: ["CLibXML2", "Embedding", "CKernels", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["CLibXML2", "Embedding", "CKernels", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]),
         // The factuality checker: claims, lexical and model-based support signals, calibration, evidence.
         .target(
@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
         .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests",
-                    dependencies: ["Retrieval", .product(name: "GRDB", package: "GRDB.swift")]),
+                    dependencies: ["Retrieval", "Embedding", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FactualityTests", dependencies: ["Factuality", "Inference", "Tokenization"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Factuality"]),
         // The command-line tool's own helpers (text arguments, terminal escaping) and commands.

@@ -23,6 +23,7 @@ public struct PassageStore: Sendable {
     public let isReadOnly: Bool
     let queue: DatabaseQueue
     let frequencies = ClauseFrequencyCache()
+    let vectors = DenseIndexCache()
 
     /// Opens the store at `path` for reading and writing and brings its schema up to date.
     /// - Parameters:
@@ -91,7 +92,10 @@ public struct PassageStore: Sendable {
         if tables.isEmpty, allowEmpty { return }
         let required = ["grdb_migrations", "documents", "passages", "passages_fts"]
         let missing = required.filter { !tables.contains($0) }
-        let complete = missing.isEmpty && (try? StoreSchema.migrator.hasCompletedMigrations(db)) == true
+        // A store written by an older dera lacks later migrations; it reads fine (without vectors) and is
+        // upgraded the first time it is opened for writing.
+        let applied = (try? StoreSchema.migrator.appliedIdentifiers(db)) ?? []
+        let complete = missing.isEmpty && applied.contains(StoreSchema.baseMigration)
         guard complete else {
             let found = tables.isEmpty ? "no tables" : "tables " + tables.sorted().prefix(8).joined(separator: ", ")
                 + (tables.count > 8 ? ", ..." : "")
@@ -137,8 +141,11 @@ public struct PassageStore: Sendable {
         guard !isReadOnly else {
             throw StoreError(path: path, operation: "writing", reason: "the store was opened read-only")
         }
-        defer { frequencies.removeAll() }
-        return try queue.write { db in try body(StoreTransaction(db: db)) }
+        defer {
+            frequencies.removeAll()
+            vectors.removeAll()
+        }
+        return try queue.write { db in try body(StoreTransaction(db: db, path: path)) }
     }
 
     /// The content hash of every stored document, by source.
@@ -184,7 +191,8 @@ public struct PassageStore: Sendable {
         }
     }
 
-    /// Checks SQLite's own integrity and that the FTS5 index matches the passages exactly (the FTS5
+    /// Checks SQLite's own integrity, that every passage vector belongs to a passage and has the recorded size,
+    /// and that the FTS5 index matches the passages exactly (the FTS5
     /// check is issued as a write, so a read-only store skips it).
     /// - Throws: ``StoreError`` naming the first problem found.
     public func checkIntegrity() throws {
@@ -201,6 +209,25 @@ public struct PassageStore: Sendable {
                 guard orphans == 0 else {
                     throw StoreError(path: path, operation: "integrity check",
                                      reason: "\(orphans) passages without a document")
+                }
+                guard try Self.hasVectorTables(db) else { return }
+                let strayVectors = try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM passage_vectors WHERE passage_id NOT IN (SELECT id FROM passages)
+                    """) ?? 0
+                guard strayVectors == 0 else {
+                    throw StoreError(path: path, operation: "integrity check",
+                                     reason: "\(strayVectors) passage vectors without a passage")
+                }
+                if let model = try vectorModel(db) {
+                    let wrong = try Int.fetchOne(db, sql: "SELECT count(*) FROM passage_vectors WHERE length(vector) != ?",
+                                                 arguments: [model.dimension * 2]) ?? 0
+                    guard wrong == 0 else {
+                        throw StoreError(path: path, operation: "integrity check",
+                                         reason: "\(wrong) passage vectors are not \(model.dimension) half floats")
+                    }
+                } else if try Int.fetchOne(db, sql: "SELECT count(*) FROM passage_vectors") ?? 0 > 0 {
+                    throw StoreError(path: path, operation: "integrity check",
+                                     reason: "passage vectors are stored but no vector model is recorded")
                 }
             }
             guard !isReadOnly else { return }
