@@ -76,7 +76,7 @@ let package = Package(
         // End-to-end jobs: grounded question answering (and, later, summarisation and lambda tuning).
         .target(
             name: "Pipelines",
-            dependencies: ["Inference", "Realign", "Retrieval", "Factuality", "Control", "Tokenization"]),
+            dependencies: ["Inference", "Realign", "Retrieval", "Embedding", "Factuality", "Control", "Tokenization"]),
         // The command-line tool: argument parsing only, no logic.
         .executableTarget(
             name: "dera",
@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "FactualityTests", dependencies: ["Factuality", "Inference", "Tokenization"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Factuality"]),
         // The command-line tool's own helpers (text arguments, terminal escaping) and commands.
-        .testTarget(name: "DeraTests", dependencies: ["dera", "Retrieval"]),
+        .testTarget(name: "DeraTests", dependencies: ["dera", "Retrieval", "Embedding"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Control", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]
