@@ -79,9 +79,11 @@ public final class BertEncoder: @unchecked Sendable {
         let h = config.hiddenSize, f = config.intermediateSize, heads = config.heads, d = config.headDimension
         let total = sequences.reduce(0) { $0 + $1.count }
         guard total > 0 else { return [] }
+        // OpenBLAS's thread count is process-wide: set only when it changes (several encoders may run at once, all
+        // at one thread), and put back afterwards.
         let previousThreads = openblas_get_num_threads()
-        openblas_set_num_threads(Int32(max(1, threads)))
-        defer { openblas_set_num_threads(previousThreads) }
+        if previousThreads != Int32(max(1, threads)) { openblas_set_num_threads(Int32(max(1, threads))) }
+        defer { if openblas_get_num_threads() != previousThreads { openblas_set_num_threads(previousThreads) } }
 
         var x = [Float](repeating: 0, count: total * h)
         var qkv = [Float](repeating: 0, count: total * 3 * h)

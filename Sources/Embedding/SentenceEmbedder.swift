@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 import Formats
 import Tokenization
@@ -72,10 +73,15 @@ public struct SentenceEmbedder: TextEmbedder {
     }
 
     /// Vectors of already tokenized texts (`[CLS] ... [SEP]`, ids inside the vocabulary).
+    ///
+    /// Texts are sorted by length and grouped into batches of about ``batchTokens`` tokens. With several threads
+    /// and several batches, each thread encodes whole batches with single-threaded OpenBLAS: the threads meet once
+    /// per batch instead of inside every product, which on a busy machine (OpenBLAS workers spin while they wait)
+    /// was much faster. A single batch (a query) uses OpenBLAS's own threads.
     public func embed(tokenized sequences: [[Int]]) -> [[Float]] {
-        var vectors = [[Float]](repeating: [], count: sequences.count)
         // Similar lengths together keep the attention matrices small and the batches even.
         let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
+        var cuts: [ArraySlice<Int>] = []
         var start = 0
         while start < order.count {
             var end = start, tokens = 0
@@ -83,17 +89,46 @@ public struct SentenceEmbedder: TextEmbedder {
                 tokens += sequences[order[end]].count
                 end += 1
             }
-            let batch = order[start..<end].map { sequences[$0] }
-            let hidden = encoder.hiddenStates(batch, threads: threads)
-            var row = 0
-            for (index, sequence) in zip(order[start..<end], batch) {
-                vectors[index] = Self.meanPooledUnitVector(hidden, rows: row..<(row + sequence.count),
-                                                           width: dimension)
-                row += sequence.count
-            }
+            cuts.append(order[start..<end])
             start = end
         }
-        return vectors
+        let batches = cuts
+        let results = VectorSlots(count: sequences.count)
+        let workers = min(threads, batches.count)
+        let encoder = self.encoder, dimension = self.dimension
+        let encode: @Sendable (ArraySlice<Int>, Int) -> Void = { batch, threads in
+            let tokenized = batch.map { sequences[$0] }
+            let hidden = encoder.hiddenStates(tokenized, threads: threads)
+            var row = 0
+            for (index, sequence) in zip(batch, tokenized) {
+                results.set(index, Self.meanPooledUnitVector(hidden, rows: row..<(row + sequence.count), width: dimension))
+                row += sequence.count
+            }
+        }
+        if workers <= 1 {
+            for batch in batches { encode(batch, threads) }
+        } else {
+            // One OpenBLAS thread for the whole parallel region, so no worker ever changes the global count.
+            let previous = openblas_get_num_threads()
+            openblas_set_num_threads(1)
+            defer { openblas_set_num_threads(previous) }
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for index in stride(from: worker, to: batches.count, by: workers) { encode(batches[index], 1) }
+            }
+        }
+        return results.vectors
+    }
+
+    /// Vectors written by several threads, each into its own slots.
+    final class VectorSlots: @unchecked Sendable {
+        private let lock = NSLock()
+        private var storage: [[Float]]
+
+        init(count: Int) { storage = Array(repeating: [], count: count) }
+
+        func set(_ index: Int, _ vector: [Float]) { lock.withLock { storage[index] = vector } }
+
+        var vectors: [[Float]] { lock.withLock { storage } }
     }
 
     /// The mean of `rows`, divided by its Euclidean length (left as is when that length is below 1e-12, as
