@@ -58,6 +58,8 @@ struct RetrievalEvalCommand: ParsableCommand {
 
     @OptionGroup var embedding: EmbedderOptions
 
+    @OptionGroup var fusion: FusionOptions
+
     @Option(help: "JSONL of questions with the title of their document, asked of the existing --db instead of indexing --data.")
     var questions: String?
 
@@ -86,7 +88,7 @@ struct RetrievalEvalCommand: ParsableCommand {
             let asked = try TitledQuestion.load(jsonl: questions, split: split)
             let store = try PassageStore(readOnlyPath: db)
             let reports = try modes.map { mode in
-                try QuestionSetEvaluation(retriever: Retriever(store: store, mode: mode, embedder: embedder),
+                try QuestionSetEvaluation(retriever: fusion.apply(to: Retriever(store: store, mode: mode, embedder: embedder)),
                                           searchOptions: searchOptions).run(asked)
             }
             print(json ? try JSONOutput.encode(reports) : reports.map(\.summary).joined(separator: "\n\n"))
@@ -101,7 +103,7 @@ struct RetrievalEvalCommand: ParsableCommand {
                 ingestOptions: IngestOptions(chunker: chunking.chunker),
                 searchOptions: searchOptions,
                 sampleSize: sample, seed: seed, observer: TerminalProgressBar(), mode: mode,
-                embedder: mode == .bm25 ? nil : embedder
+                embedder: mode == .bm25 ? nil : embedder, fusion: fusion.apply(to: Retriever(store: store))
             ).run(cases)
         }
         if json {

@@ -37,6 +37,8 @@ struct SearchCommand: ParsableCommand {
 
     @OptionGroup var embedding: EmbedderOptions
 
+    @OptionGroup var fusion: FusionOptions
+
     @Flag(help: "Print the hits as JSON on standard output.")
     var json = false
 
@@ -70,7 +72,7 @@ struct SearchCommand: ParsableCommand {
         } else {
             let hasVectors = try store.vectorModel() != nil
             let embedder = hasVectors ? try (mode == .dense ? embedding.open() : embedding.openIfPresent()) : nil
-            let retriever = Retriever(store: store, mode: mode, embedder: embedder, builder: builder)
+            let retriever = fusion.apply(to: Retriever(store: store, mode: mode, embedder: embedder, builder: builder))
             let (resolved, note) = try retriever.resolvedMode()
             if let note { writeNote(note) }
             hits = resolved == .bm25 ? try store.search(built, options: options) : try retriever.search(text, options: options)

@@ -31,11 +31,15 @@ public struct RetrievalEvaluation: Sendable {
     public var mode: SearchMode
     /// Embeds the cases' passages (stored in the index) and the questions; needed for `dense` and `hybrid`.
     public var embedder: (any TextEmbedder)?
+    /// Fusion settings for `hybrid` (its fusion constant, lexical weight and candidates are used).
+    public var fusion: Retriever?
 
     public init(store: PassageStore, ingestOptions: IngestOptions = IngestOptions(),
                 searchOptions: SearchOptions = SearchOptions(), queryBuilder: QueryBuilder = QueryBuilder(),
                 sampleSize: Int = 2_000, seed: UInt64 = 42, cutoffs: [Int] = [1, 5, 10],
-                observer: (any IngestObserver)? = nil, mode: SearchMode = .bm25, embedder: (any TextEmbedder)? = nil) {
+                observer: (any IngestObserver)? = nil, mode: SearchMode = .bm25, embedder: (any TextEmbedder)? = nil,
+                fusion: Retriever? = nil) {
+        self.fusion = fusion
         self.mode = mode
         self.embedder = embedder
         self.store = store
@@ -60,8 +64,17 @@ public struct RetrievalEvaluation: Sendable {
         options.deleteMissing = true
         let ingestor = Ingestor(store: store, options: options, observer: observer, embedder: embedder)
         var ingest = try ingestor.ingest(documents: documents, scope: "eval#")
-        ingest.embedded += try ingestor.backfillVectors()
-        let retriever = Retriever(store: store, mode: mode, embedder: embedder, builder: queryBuilder)
+        let backfillStarted = ContinuousClock.now
+        let backfilled = try ingestor.backfillVectors()
+        ingest.embedded += backfilled
+        if backfilled > 0 { ingest.embeddingSeconds += Ingestor.seconds(ContinuousClock.now - backfillStarted) }
+        var retriever = Retriever(store: store, mode: mode, embedder: embedder, builder: queryBuilder)
+        if let fusion {
+            retriever.fusionConstant = fusion.fusionConstant
+            retriever.lexicalWeight = fusion.lexicalWeight
+            retriever.candidates = fusion.candidates
+            retriever.fusion = fusion.fusion
+        }
         let resolved = try retriever.resolvedMode()
         if resolved.mode != mode {
             throw StoreError(path: store.path, operation: "evaluating \(mode.rawValue) retrieval",

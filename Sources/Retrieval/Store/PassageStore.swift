@@ -247,6 +247,12 @@ public struct PassageStore: Sendable {
 
     /// Runs a built query: BM25 top-k over title and text, with snippets and metadata filters.
     public func search(_ query: FTSQuery, options: SearchOptions = SearchOptions()) throws -> [SearchHit] {
+        try search(query, options: options, snippets: true)
+    }
+
+    /// The same search without snippets (each hit's `snippet` is empty): a candidate list to fuse, where most
+    /// hits are never shown and FTS5's snippet() was the costliest part of the query.
+    func search(_ query: FTSQuery, options: SearchOptions, snippets: Bool) throws -> [SearchHit] {
         guard !query.isEmpty, options.limit > 0 else { return [] }
         let query = try options.commonClauseCutoff.map { try pruned(query, cutoff: $0) } ?? query
         let weights = [options.titleWeight, options.textWeight].map { weight in
@@ -256,13 +262,14 @@ public struct PassageStore: Sendable {
         var sql = """
             SELECT p.id, p.document_id, p.ordinal, p.text, p.span_start, p.span_end,
                    d.source, d.title, d.metadata, passages_fts.rank,
-                   snippet(passages_fts, 1, '[', ']', '…', ?) AS snippet
+                   \(snippets ? "snippet(passages_fts, 1, '[', ']', '…', ?)" : "NULL") AS snippet
             FROM passages_fts
             JOIN passages p ON p.id = passages_fts.rowid
             JOIN documents d ON d.id = p.document_id
             WHERE passages_fts MATCH ? AND passages_fts.rank MATCH ?
             """
-        var arguments: StatementArguments = [max(1, min(64, options.snippetTokens)), query.expression, rank]
+        var arguments: StatementArguments = snippets ? [max(1, min(64, options.snippetTokens))] : []
+        arguments += [query.expression, rank]
         for filter in options.filters {
             sql += "\n AND EXISTS (SELECT 1 FROM json_each(d.metadata) WHERE json_each.key = ? AND json_each.value = ?)"
             arguments += [filter.key, filter.value]
@@ -280,6 +287,28 @@ public struct PassageStore: Sendable {
             }
         } catch let error as DatabaseError {
             throw StoreError(path: path, operation: "searching for \(query.expression)", reason: "\(error)")
+        }
+    }
+
+    /// FTS5 snippets of the passages `ids` for `query` (passages it does not match have none).
+    func snippets(_ query: FTSQuery, ids: [Int64], tokens: Int) throws -> [Int64: String] {
+        guard !query.isEmpty, !ids.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        var arguments: StatementArguments = [max(1, min(64, tokens)), query.expression]
+        arguments += StatementArguments(ids)
+        do {
+            return try queue.read { db in
+                var found: [Int64: String] = [:]
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT rowid, snippet(passages_fts, 1, '[', ']', '…', ?) FROM passages_fts
+                    WHERE passages_fts MATCH ? AND rowid IN (\(marks))
+                    """, arguments: arguments) {
+                    found[row[0]] = row[1]
+                }
+                return found
+            }
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, operation: "snippets for \(query.expression)", reason: "\(error)")
         }
     }
 

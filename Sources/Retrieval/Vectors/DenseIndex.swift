@@ -12,11 +12,23 @@ public final class DenseIndex: @unchecked Sendable {
     /// Passage row ids, one per matrix row.
     public let passageIDs: [Int64]
     let matrix: [Float]
+    /// Matrix row of each passage id.
+    let rows: [Int64: Int]
 
     init(model: VectorModel, passageIDs: [Int64], matrix: [Float]) {
         self.model = model
         self.passageIDs = passageIDs
         self.matrix = matrix
+        rows = Dictionary(passageIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The dot product of `query` with the vector of `passageID`, or nil when that passage has none.
+    public func similarity(_ query: [Float], passageID: Int64) -> Float? {
+        guard let row = rows[passageID], query.count == model.dimension else { return nil }
+        let d = model.dimension
+        return matrix.withUnsafeBufferPointer { m in
+            query.withUnsafeBufferPointer { q in cblas_sdot(Int32(d), m.baseAddress! + row * d, 1, q.baseAddress!, 1) }
+        }
     }
 
     public var count: Int { passageIDs.count }
