@@ -143,13 +143,27 @@ struct PassageVectorTests {
         let cosine = zip(query, passage).reduce(0) { $0 + Double($1.0 * $1.1) }
         #expect(cosine > 0.2 && abs(dense[0].score - cosine) < 1e-3)
 
-        let hybrid = Retriever(store: store, mode: .hybrid, embedder: embedder)
-        #expect(try hybrid.resolvedMode().mode == .hybrid)
-        let hits = try hybrid.search("Seine capital", options: SearchOptions(limit: 2))
+        let rrf = Retriever(store: store, mode: .hybrid, embedder: embedder, fusionConstant: 60, lexicalWeight: 1,
+                            fusion: .reciprocalRank)
+        #expect(try rrf.resolvedMode().mode == .hybrid)
+        let hits = try rrf.search("Seine capital", options: SearchOptions(limit: 2))
         #expect(hits.first?.title == "Paris")
         // First in both lists: 1/61 + 1/61.
         #expect(abs(hits[0].score - 2.0 / 61) < 1e-12)
         #expect(hits.count == 2)
+        #expect(hits[0].snippet.contains("[Seine]"))  // FTS5 snippets for the hits shown
+
+        // Score fusion: 0.5 x BM25 / best BM25 + cosine. The top BM25 hit gets 0.5 plus its exact cosine.
+        let scored = try Retriever(store: store, mode: .hybrid, embedder: embedder).search("Seine capital", options: SearchOptions(limit: 5))
+        #expect(scored.first?.title == "Paris")
+        let question = try embedder.embed(["Seine capital"])[0]
+        let paris = try embedder.embed([PassageVector.embeddingText(title: "Paris", text: scored[0].passage.text)])[0]
+        let parisCosine = zip(question, paris).reduce(0) { $0 + Double($1.0 * $1.1) }
+        #expect(abs(scored[0].score - (0.5 + parisCosine)) < 1e-3)
+        #expect(scored.map(\.score) == scored.map(\.score).sorted(by: >))
+        // Passages BM25 does not match still come from the dense list, scored by their cosine alone.
+        #expect(scored.count == 5)
+        #expect(scored.dropFirst().allSatisfy { $0.score < 0.5 })
         // Metadata filters hold in dense mode too.
         let filtered = try Retriever(store: store, mode: .dense, embedder: embedder)
             .search("chlorophyll light", options: SearchOptions(limit: 3, filters: [MetadataFilter(key: "x", value: "y")]))

@@ -71,16 +71,18 @@ extension PassageStore {
                 guard count > 0 else { return nil }
                 var ids: [Int64] = []
                 ids.reserveCapacity(count)
-                var matrix = [Float](repeating: 0, count: count * model.dimension)
-                try matrix.withUnsafeMutableBufferPointer { matrix in
+                var matrix = [UInt16](repeating: 0, count: count * model.dimension)
+                try matrix.withUnsafeMutableBytes { matrix in
                     let rows = try Row.fetchCursor(db, sql: "SELECT passage_id, vector FROM passage_vectors ORDER BY passage_id")
+                    let width = model.dimension * 2
                     while let row = try rows.next(), ids.count < count {
                         let id: Int64 = row[0]
-                        guard PassageVector.decode(row[1], dimension: model.dimension,
-                                                   into: matrix.baseAddress! + ids.count * model.dimension) else {
+                        let blob: Data = row[1]
+                        guard blob.count == width else {
                             throw StoreError(path: path, operation: "loading passage vectors",
                                              reason: "the vector of passage \(id) is not \(model.dimension) half floats")
                         }
+                        blob.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: matrix[(ids.count * width)...].prefix(width)))
                         ids.append(id)
                     }
                 }
