@@ -97,6 +97,17 @@ static inline size_t dera_block_bytes(uint32_t type) {
     }
 }
 
+// Q8_0 activation rows (for Q4_0, Q5_0, Q8_0 weights) carry, after their blocks, every block's scale as a
+// float and the sum of its 32 quants, which the tiled kernels need once per block and row of weights.
+typedef struct { float d; int32_t sum; } dera_q8_0_aux;
+static inline size_t dera_q8_0_aux_offset(int64_t blocks) { return ((size_t)blocks * 34 + 7) & ~(size_t)7; }
+
+// Products of 16-row tiles of Q5_0 / Q4_K / Q6_K weights with many 8-bit activation rows on AVX-512 VNNI
+// (kernels_q8_tiles.c), laid out as dera_matmat_q8; returns 0 without computing anything when that path does
+// not apply (type, too few vectors, CPU or kernel level), and the caller then uses the other kernels.
+int dera_q8_tiles_matmat(uint32_t type, const void *w, size_t row_bytes, const void *xq, size_t xq_stride,
+                         int64_t n_vec, float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n);
+
 // Scalar implementations (kernels_scalar.c).
 void dera_dequantize_row_scalar(uint32_t type, const void *src, float *dst, int64_t n);
 float dera_dot_row_scalar(uint32_t type, const void *row, const float *x, int64_t n);

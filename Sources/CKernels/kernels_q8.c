@@ -1,6 +1,7 @@
 // 8-bit activation path, mirroring ggml's CPU arithmetic: activations quantised per block, integer block
 // dot products, one float scale per block. Scalar code everywhere, AVX2 for the hottest types.
 #include "CKernels.h"
+#include "kernels_internal.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,7 @@ size_t dera_q8_row_bytes(uint32_t weight_type, int64_t n) {
     switch (activation_kind(weight_type)) {
     case A_F32: return (size_t)n * 4;
     case A_F16: case A_BF16: return (size_t)n * 2;
-    case A_Q8_0: return (size_t)(n / 32) * sizeof(q8_0_block);
+    case A_Q8_0: return dera_q8_0_aux_offset(n / 32) + (size_t)(n / 32) * sizeof(dera_q8_0_aux);
     case A_Q8_1: return (size_t)(n / 32) * sizeof(q8_1_block);
     case A_Q8_K: return (size_t)(n / 256) * sizeof(q8_k_block);
     default: return 0;
@@ -76,6 +77,7 @@ size_t dera_q8_row_bytes(uint32_t weight_type, int64_t n) {
 
 // ggml's x86 quantiser: scale 127 / max|x|, round half to even.
 static void quantize_q8_0(const float *x, q8_0_block *y, int64_t n) {
+    dera_q8_0_aux *aux = (dera_q8_0_aux *)((uint8_t *)y + dera_q8_0_aux_offset(n / 32));
     for (int64_t b = 0; b < n / 32; b++) {
         const float *v = x + b * 32;
         float amax = 0;
@@ -83,7 +85,13 @@ static void quantize_q8_0(const float *x, q8_0_block *y, int64_t n) {
         const float d = amax / 127.f;
         const float id = amax != 0 ? 127.f / amax : 0.f;
         y[b].d = f2h(d);
-        for (int j = 0; j < 32; j++) y[b].q[j] = (int8_t)nearbyintf(v[j] * id);
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            y[b].q[j] = (int8_t)nearbyintf(v[j] * id);
+            sum += y[b].q[j];
+        }
+        aux[b].d = h2f(y[b].d);
+        aux[b].sum = sum;
     }
 }
 
@@ -161,12 +169,25 @@ __attribute__((target("avx2,fma,f16c"))) static inline __m256i quantize_block_av
     return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+// Sum of 32 int8 values (exact in int32).
+__attribute__((target("avx2,fma,f16c"))) static inline int quant_sum_avx2(__m256i q) {
+    __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+    __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    return _mm_cvtsi128_si32(t);
+}
+
 __attribute__((target("avx2,fma,f16c"))) static void quantize_q8_0_avx2(const float *x, q8_0_block *y, int64_t n) {
+    dera_q8_0_aux *aux = (dera_q8_0_aux *)((uint8_t *)y + dera_q8_0_aux_offset(n / 32));
     for (int64_t b = 0; b < n / 32; b++) {
         float d, id;
         __m256i q = quantize_block_avx2(x + b * 32, &d, &id);
         y[b].d = f2h(d);
         _mm256_storeu_si256((__m256i *)y[b].q, q);
+        aux[b].d = h2f(y[b].d);
+        aux[b].sum = quant_sum_avx2(q);
     }
 }
 
@@ -175,13 +196,7 @@ __attribute__((target("avx2,fma,f16c"))) static void quantize_q8_1_avx2(const fl
         float d, id;
         __m256i q = quantize_block_avx2(x + b * 32, &d, &id);
         _mm256_storeu_si256((__m256i *)y[b].q, q);
-        // Sum of the 32 int8 values (exact in int32).
-        __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
-        __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
-        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-        const int sum = _mm_cvtsi128_si32(t);
+        const int sum = quant_sum_avx2(q);
         y[b].d = f2h(d);
         y[b].s = f2h(d * (float)sum);
     }
@@ -1159,6 +1174,93 @@ AVX2 static void q5_0_x4_avx2(const uint8_t *w, size_t rb, const q8_0_block *a, 
     q5_0_rows4(w, rb, &a, 1, 1, nb, &y);
 }
 
+// One activation vector on AVX-512 VNNI: two weight rows per 512-bit register (row r in the lower half, r + 1 in
+// the upper), so the unpacking and the integer products of four rows take half the instructions of the AVX2
+// kernels. Every lane computes what the AVX2 kernel computes for its row (the same exact int32 lanes and, per
+// lane, the same float operations in the same order), so the results are bit-identical to them.
+
+// Q8_0: DEFINE_Q8_0_X4's accumulators, rows (0, 1) and (2, 3) sharing a register; hsum8 of each half.
+AVX512VNNI static void q8_0_x4_avx512(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {
+    const __m512i idx01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i idx23 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+    __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
+    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    float sc[X4_CHUNK][4] __attribute__((aligned(16)));
+    for (int64_t c0 = 0; c0 < nb; c0 += X4_CHUNK) {
+        const int64_t cn = nb - c0 < X4_CHUNK ? nb - c0 : X4_CHUNK;
+        for (int64_t i = 0; i < cn; i++) {
+            const int64_t o = (c0 + i) * 34;
+            X4_PREFETCH(w0, rb, o);
+            const __m128 d = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o), (short)rd16(w2 + o),
+                                                        (short)rd16(w1 + o), (short)rd16(w0 + o)));
+            _mm_store_ps(sc[i], _mm_mul_ps(d, _mm_set1_ps(h2f(a[c0 + i].d))));
+        }
+        for (int64_t i = 0; i < cn; i++) {
+            const int64_t o = (c0 + i) * 34 + 2;
+            const __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)a[c0 + i].q));
+            const __m512i q01 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w0 + o))),
+                                                   _mm256_loadu_si256((const __m256i *)(w1 + o)), 1);
+            const __m512i q23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w2 + o))),
+                                                   _mm256_loadu_si256((const __m256i *)(w3 + o)), 1);
+            const __m512i s01 = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(q01), _mm512_setzero_si512(), x);
+            const __m512i s23 = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(q23), _mm512_setzero_si512(), x);
+            const __m512 p01 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q01), s01));
+            const __m512 p23 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q23), s23));
+            const __m512 scales = _mm512_castps128_ps512(_mm_load_ps(sc[i]));
+            acc01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx01, scales), p01, acc01);
+            acc23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx23, scales), p23, acc23);
+        }
+    }
+    y[0] = hsum8(_mm512_castps512_ps256(acc01));
+    y[1] = hsum8(_mm512_extractf32x8_ps(acc01, 1));
+    y[2] = hsum8(_mm512_castps512_ps256(acc23));
+    y[3] = hsum8(_mm512_extractf32x8_ps(acc23, 1));
+}
+
+// Q5_0 rows r and r + 1 as unsigned 0..31 in one register: the fifth bits straight from the two qh words as a
+// byte mask, the nibbles as [lo(r), hi(r), lo(r + 1), hi(r + 1)].
+AVX512VNNI static inline __m512i q5_0_pair_unsigned(const uint8_t *b0, const uint8_t *b1) {
+    const __mmask64 high = (__mmask64)rd32(b0 + 2) | ((__mmask64)rd32(b1 + 2) << 32);
+    const __m256i bytes = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b0 + 6))),
+                                                  _mm_loadu_si128((const __m128i *)(b1 + 6)), 1);
+    // [bytes(r), bytes(r + 1), bytes(r) >> 4, bytes(r + 1) >> 4] -> [r lo, r hi, r + 1 lo, r + 1 hi]
+    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(bytes), _mm256_srli_epi16(bytes, 4), 1);
+    const __m512i nibbles = _mm512_and_si512(_mm512_shuffle_i64x2(both, both, 0xD8), _mm512_set1_epi8(15));
+    return _mm512_or_si512(nibbles, _mm512_maskz_mov_epi8(high, _mm512_set1_epi8(16)));
+}
+
+// Q5_0: q5_0_rows4 for one vector. Per block the four rows' int32 sums are the exact integers of
+// hsum4_i32 there (in row order), and the float statement is the same lane-wise, without contraction.
+AVX512VNNI static void q5_0_x4_avx512(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {
+#pragma clang fp contract(off)
+    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    const __m512i gather = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    const dera_q8_0_aux *aux = (const dera_q8_0_aux *)((const uint8_t *)a + dera_q8_0_aux_offset(nb));
+    __m128 sum = _mm_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t o = b * 22;
+        X4_PREFETCH(w0, rb, o);
+        const __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)a[b].q));
+        // sum(u x) - 16 sum(x) per row: the correction (from the activation row's stored block sum) enters the
+        // first lane of each row once.
+        const __m512i init = _mm512_maskz_set1_epi32(0x0101, -16 * aux[b].sum);
+        const __m512i p01 = _mm512_dpbusd_epi32(init, q5_0_pair_unsigned(w0 + o, w1 + o), x);
+        const __m512i p23 = _mm512_dpbusd_epi32(init, q5_0_pair_unsigned(w2 + o, w3 + o), x);
+        // Lane sums per row: 128-bit quarters k of p01 are row 0 (k = 0, 1) and row 1 (2, 3); likewise p23.
+        const __m512i t = _mm512_add_epi32(_mm512_shuffle_i64x2(p01, p23, 0x88), _mm512_shuffle_i64x2(p01, p23, 0xDD));
+        // Quarter k of t now holds row k's four partial sums; transpose them into four vectors and add.
+        const __m512i g = _mm512_permutexvar_epi32(gather, t);
+        const __m128i s = _mm_add_epi32(
+            _mm_add_epi32(_mm512_castsi512_si128(g), _mm512_extracti32x4_epi32(g, 1)),
+            _mm_add_epi32(_mm512_extracti32x4_epi32(g, 2), _mm512_extracti32x4_epi32(g, 3)));
+        const __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)rd16(w3 + o), (short)rd16(w2 + o),
+                                                     (short)rd16(w1 + o), (short)rd16(w0 + o)));
+        const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(h2f(a[b].d)));
+        sum = _mm_add_ps(sum, _mm_mul_ps(dd, _mm_cvtepi32_ps(s)));
+    }
+    _mm_storeu_ps(y, sum);
+}
+
 AVX2 static void q5_0_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
     q5_0_rows4(w, rb, (const q8_0_block *const *)a, 2, 0, nb, y);
 }
@@ -1344,11 +1446,11 @@ static rows4_fn rows4_kernel(uint32_t type, int simd, int64_t n, int64_t *nb) {
     const int vnni = have_vnni();
     switch (type) {
     case T_Q4_1: *nb = n / 32; return (rows4_fn)(vnni ? q4_1_x4_vnni : q4_1_x4_avx2);
-    case T_Q8_0: *nb = n / 32; return (rows4_fn)(vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
+    case T_Q8_0: *nb = n / 32; return (rows4_fn)(have_avx512vnni() ? q8_0_x4_avx512 : vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
     case T_Q4_0: *nb = n / 32; return (rows4_fn)(vnni ? q4_0_x4_vnni : q4_0_x4_avx2);
     case T_Q4_K: *nb = n / 256; return (rows4_fn)q4_k_x4_avx2;
     case T_Q6_K: *nb = n / 256; return (rows4_fn)q6_k_x4_avx2;
-    case T_Q5_0: *nb = n / 32; return (rows4_fn)q5_0_x4_avx2;
+    case T_Q5_0: *nb = n / 32; return (rows4_fn)(have_avx512vnni() ? q5_0_x4_avx512 : q5_0_x4_avx2);
     default: return NULL;
     }
 #else
@@ -1398,6 +1500,7 @@ void dera_matvec_q8(uint32_t type, const void *w, size_t row_bytes, const void *
 
 void dera_matmat_q8(uint32_t type, const void *w, size_t row_bytes, const void *xq, size_t xq_stride,
                     int64_t n_vec, float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
+    if (dera_q8_tiles_matmat(type, w, row_bytes, xq, xq_stride, n_vec, y, rows, row_begin, row_end, n)) return;
     const int simd = have_avx2();
     int64_t nb = 0;
     rows4_fn k4 = rows4_kernel(type, simd, n, &nb);

@@ -29,8 +29,10 @@ public struct ClaimReport: Sendable, Hashable, Codable {
     public var score: Double
     public var label: SupportLabel
     public var lexical: LexicalSignals
-    /// Nil on the lexical-only path.
+    /// The reference model's PMI; nil unless the PMI scorer ran.
     public var grounding: GroundingScore?
+    /// The instruct model's yes/no verdict; nil unless the verdict scorer ran.
+    public var verdict: VerdictScore?
     /// The passage window that supports the claim best; nil when no window shares a content word with it.
     public var evidence: Evidence?
 }
@@ -54,7 +56,7 @@ public struct FactualityReport: Sendable, Hashable, Codable {
     public var hallucinated: Bool
     /// Supported, hallucinated, or no checkable claim.
     public var verdict: AnswerVerdict
-    /// Which calibrated model scored it: "lexical" or "model".
+    /// Which calibrated model scored it: "lexical", "model" (with PMI) or "verdict".
     public var scorer: String
 
     /// The score to rank candidate answers by: ``answerScore``, or 0 for an answer that makes no checkable claim,
@@ -66,73 +68,128 @@ public struct FactualityReport: Sendable, Hashable, Codable {
 ///
 /// ```swift
 /// let calibration = try CheckerCalibration.load(CheckerCalibration.defaultPath)
-/// let checker = try FactualityChecker(profile: calibration.profile("qa", path: CheckerCalibration.defaultPath))
+/// let checker = try FactualityChecker(profile: calibration.profile("general", path: CheckerCalibration.defaultPath))
 /// let report = try checker.check(answer: "Canberra is the capital.", passages: [Passage(id: "1", text: "...")],
 ///                                question: "What is the capital of Australia?")
 /// ```
 ///
-/// With a ``ModelGrounding`` the calibrated score includes the model's PMI; without one, the lexical signals only.
-/// The model reads the passages cut down to the claims' evidence windows (``EvidenceIndex/focused(on:)``).
+/// Three scorers, as the calibration profile holds them: the lexical signals alone (no model), the lexical
+/// signals with a reference model's PMI (``ModelGrounding``; it reads the passages cut down to the claims'
+/// evidence windows), or the lexical signals with an instruct model's yes/no verdict (``ModelVerdict``; it reads
+/// the passages whole). Several answers to one question (the candidates of `--lambda auto`) are checked in one
+/// call so the model reads the passages once.
 public struct FactualityChecker: Sendable {
     public var splitter = ClaimSplitter()
     /// Sentences per evidence window.
     public var windowSentences = 2
     public let scorer: LogisticModel
     public let grounding: ModelGrounding?
+    public let verdict: ModelVerdict?
 
     /// - Parameters:
-    ///   - scorer: a model over ``CheckerFeature/lexical`` (without grounding) or ``CheckerFeature/withModel``.
-    ///   - grounding: the reference model, or nil for the lexical path.
-    public init(scorer: LogisticModel, grounding: ModelGrounding? = nil) throws {
-        let expected = (grounding == nil ? CheckerFeature.lexical : CheckerFeature.withModel).map(\.rawValue)
-        guard scorer.features == expected else {
-            throw CalibrationError.featureMismatch(path: "scorer", model: grounding == nil ? "lexical" : "model",
-                                                   expected: expected, found: scorer.features)
+    ///   - scorer: a model over known ``CheckerFeature``s; the model signals it uses must be given.
+    ///   - grounding: the reference model for PMI, or nil.
+    ///   - verdict: the instruct model for verdicts, or nil.
+    public init(scorer: LogisticModel, grounding: ModelGrounding? = nil, verdict: ModelVerdict? = nil) throws {
+        let available = CheckerFeature.lexical + (grounding == nil ? [] : [.pmi]) + (verdict == nil ? [] : [.verdict])
+        guard scorer.features.allSatisfy({ name in available.contains { $0.rawValue == name } }) else {
+            throw CalibrationError.featureMismatch(path: "scorer", model: Self.name(of: scorer),
+                                                   expected: available.map(\.rawValue), found: scorer.features)
         }
         self.scorer = scorer
         self.grounding = grounding
+        self.verdict = verdict
     }
 
-    /// Picks the profile's lexical or model scorer, as `grounding` is nil or not.
-    public init(profile: CalibrationProfile, grounding: ModelGrounding? = nil, path: String = "calibration") throws {
-        let name = grounding == nil ? "lexical" : "model"
-        guard let scorer = grounding == nil ? profile.lexical : profile.model else {
+    /// Picks the profile's verdict, PMI or lexical scorer, as `verdict` or `grounding` is given (the verdict first).
+    public init(profile: CalibrationProfile, grounding: ModelGrounding? = nil, verdict: ModelVerdict? = nil,
+                path: String = "calibration") throws {
+        let (name, scorer): (String, LogisticModel?) = verdict != nil ? ("verdict", profile.verdict)
+            : grounding != nil ? ("model", profile.model) : ("lexical", profile.lexical)
+        guard let scorer else {
             throw CalibrationError.unreadable(
                 path: path, reason: "the profile has no '\(name)' model; fit one with `dera eval checker --fit`"
-                    + (grounding == nil ? " --no-model" : ""))
+                    + (name == "lexical" ? " --no-model" : name == "verdict" ? " --checker verdict" : " --checker pmi"))
         }
-        try self.init(scorer: scorer, grounding: grounding)
+        try self.init(scorer: scorer, grounding: verdict == nil ? grounding : nil, verdict: verdict)
     }
 
-    /// The claims of `answer` with their signals, before scoring (the evaluation fits on these). The model scores
-    /// only checkable claims (``LexicalSignals/isCheckable``); the others get no grounding.
-    public func signals(answer: String, index: EvidenceIndex, question: String?) throws
-        -> [(claim: Claim, lexical: LexicalSignals, grounding: GroundingScore?)] {
-        let claims = splitter.claims(in: answer)
-        let lexical = claims.map { LexicalSignals(claim: $0.text, index: index) }
-        let checkable = claims.indices.filter { lexical[$0].isCheckable }
-        var grounding = [GroundingScore?](repeating: nil, count: claims.count)
-        if let model = self.grounding, !checkable.isEmpty {
-            let scores = try model.score(claims: checkable.map { claims[$0].text },
-                                         passages: index.focused(on: checkable.compactMap { lexical[$0].evidence }),
-                                         question: question)
-            for (i, score) in zip(checkable, scores) { grounding[i] = score }
+    /// "verdict", "model" (PMI) or "lexical": which signals this checker's scorer combines.
+    public var scorerName: String { Self.name(of: scorer) }
+
+    /// "verdict", "model" (PMI) or "lexical": which signals a scorer combines.
+    static func name(of scorer: LogisticModel) -> String {
+        scorer.features.contains(CheckerFeature.verdict.rawValue) ? "verdict"
+            : scorer.features.contains(CheckerFeature.pmi.rawValue) ? "model" : "lexical"
+    }
+
+    /// The signals of one claim, before scoring.
+    public struct ClaimSignals: Sendable {
+        public var claim: Claim
+        public var lexical: LexicalSignals
+        public var grounding: GroundingScore?
+        public var verdict: VerdictScore?
+    }
+
+    /// The claims of each answer with their signals, before scoring (the evaluation fits on these). The models
+    /// score only checkable claims (``LexicalSignals/isCheckable``) and only the signals the scorer uses; the
+    /// claims of all answers go to each model in one call.
+    public func signals(answers: [String], index: EvidenceIndex, question: String?) throws -> [[ClaimSignals]] {
+        var result = answers.map { answer in
+            splitter.claims(in: answer).map { claim in
+                ClaimSignals(claim: claim, lexical: LexicalSignals(claim: claim.text, index: index))
+            }
         }
-        return claims.indices.map { (claims[$0], lexical[$0], grounding[$0]) }
+        let checkable = result.indices.flatMap { a in result[a].indices.filter { result[a][$0].lexical.isCheckable }.map { (a, $0) } }
+        guard !checkable.isEmpty else { return result }
+        let texts = checkable.map { result[$0.0][$0.1].claim.text }
+        let uses = Set(scorer.features)
+        if let model = grounding, uses.contains(CheckerFeature.pmi.rawValue) {
+            let focused = index.focused(on: checkable.compactMap { result[$0.0][$0.1].lexical.evidence })
+            let scores = try model.score(claims: texts, passages: focused, question: question)
+            for (k, (a, c)) in checkable.enumerated() { result[a][c].grounding = scores[k] }
+        }
+        if let model = verdict, uses.contains(CheckerFeature.verdict.rawValue) {
+            let passages = model.context == .whole ? index.passages
+                : index.focused(on: checkable.compactMap { result[$0.0][$0.1].lexical.evidence }
+                                + (question.flatMap { LexicalSignals(claim: $0, index: index).evidence }.map { [$0] } ?? []))
+            // The first checkable claim of an answer is its answer to the question; later ones (details, reasons)
+            // are asked about as statements, so a true detail is not judged "not an answer".
+            var seen = Set<Int>()
+            let asked = checkable.enumerated().map { k, position -> (claim: String, question: String?) in
+                (texts[k], seen.insert(position.0).inserted ? question : nil)
+            }
+            let scores = try model.score(claims: asked, passages: passages.isEmpty ? index.passages : passages)
+            for (k, (a, c)) in checkable.enumerated() { result[a][c].verdict = scores[k] }
+        }
+        return result
     }
 
     /// Checks `answer` against `passages`.
     public func check(answer: String, passages: [Passage], question: String?) throws -> FactualityReport {
+        try check(answers: [answer], passages: passages, question: question)[0]
+    }
+
+    /// Checks several answers to one question against the same passages: one report per answer, in order.
+    public func check(answers: [String], passages: [Passage], question: String?) throws -> [FactualityReport] {
         let index = EvidenceIndex(passages: passages, question: question, windowSentences: windowSentences)
-        let claims = try signals(answer: answer, index: index, question: question).map { claim, lexical, grounding in
-            guard lexical.isCheckable else {
-                return ClaimReport(text: claim.text, span: claim.span, score: 0, label: .unverifiable, lexical: lexical,
-                                   grounding: nil, evidence: nil)
+        let signals = try self.signals(answers: answers, index: index, question: question)
+        return zip(answers, signals).map { answer, claimSignals in
+            report(answer: answer, claims: claimSignals, question: question)
+        }
+    }
+
+    func report(answer: String, claims claimSignals: [ClaimSignals], question: String?) -> FactualityReport {
+        let claims = claimSignals.map { signal in
+            guard signal.lexical.isCheckable else {
+                return ClaimReport(text: signal.claim.text, span: signal.claim.span, score: 0, label: .unverifiable,
+                                   lexical: signal.lexical, grounding: nil, verdict: nil, evidence: nil)
             }
-            let score = self.score(lexical, grounding)
-            return ClaimReport(text: claim.text, span: claim.span, score: score,
-                               label: score >= scorer.threshold ? .supported : .unsupported, lexical: lexical,
-                               grounding: grounding, evidence: lexical.support > 0 ? lexical.evidence : nil)
+            let score = self.score(signal.lexical, signal.grounding, signal.verdict)
+            return ClaimReport(text: signal.claim.text, span: signal.claim.span, score: score,
+                               label: score >= scorer.threshold ? .supported : .unsupported, lexical: signal.lexical,
+                               grounding: signal.grounding, verdict: signal.verdict,
+                               evidence: signal.lexical.support > 0 ? signal.lexical.evidence : nil)
         }
         let scores = claims.filter { $0.label != .unverifiable }.map(\.score)
         let answerScore = scorer.aggregate.apply(scores)
@@ -142,12 +199,12 @@ public struct FactualityChecker: Sendable {
             question: question, answer: answer, claims: claims, minScore: ClaimAggregate.minimum.apply(scores),
             meanScore: ClaimAggregate.mean.apply(scores), aggregate: scorer.aggregate, answerScore: answerScore,
             threshold: scorer.threshold, hallucinated: verdict == .hallucinated, verdict: verdict,
-            scorer: grounding == nil ? "lexical" : "model")
+            scorer: Self.name(of: scorer))
     }
 
     /// The calibrated score of one claim's signals.
-    public func score(_ lexical: LexicalSignals, _ grounding: GroundingScore?) -> Double {
-        let features = scorer.features.map { CheckerFeature(rawValue: $0)!.value(lexical, grounding) }
+    public func score(_ lexical: LexicalSignals, _ grounding: GroundingScore?, _ verdict: VerdictScore? = nil) -> Double {
+        let features = scorer.features.map { CheckerFeature(rawValue: $0)!.value(lexical, grounding, verdict) }
         return scorer.probability(features)
     }
 }
@@ -167,6 +224,10 @@ extension FactualityReport {
             lines.append("[\(number + 1)] \(mark) \(fixed(claim.score))  \"\(claim.text)\" (chars \(claim.span))")
             var signals = String(format: "    lexical %.2f, pairs %.2f", claim.lexical.support, claim.lexical.pairSupport)
             if let grounding = claim.grounding { signals += String(format: ", pmi %+.2f", grounding.pmi) }
+            if let verdict = claim.verdict {
+                signals += String(format: ", model verdict %@ (log-odds %+.2f)", verdict.logOdds >= 0 ? "yes" : "no",
+                                  verdict.logOdds)
+            }
             if !claim.lexical.missingFacts.isEmpty {
                 signals += ", missing facts: " + claim.lexical.missingFacts.joined(separator: ", ")
             }

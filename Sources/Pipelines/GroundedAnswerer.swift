@@ -164,9 +164,18 @@ public struct GroundedAnswerer: Sendable {
     }
 
     /// The passage text as the prompt shows it (cut to ``passageCharacters``).
-    public func promptText(_ hit: SearchHit) -> String {
-        hit.passage.text.count > passageCharacters
-            ? String(hit.passage.text.prefix(passageCharacters)) + "…" : hit.passage.text
+    public func promptText(_ hit: SearchHit) -> String { Self.promptText(hit, characters: passageCharacters) }
+
+    /// A hit's text cut to `characters`, with an ellipsis when cut.
+    public static func promptText(_ hit: SearchHit, characters: Int) -> String {
+        hit.passage.text.count > characters ? String(hit.passage.text.prefix(characters)) + "…" : hit.passage.text
+    }
+
+    /// The passages the answer is checked against, numbered from 1 as the prompt numbers them.
+    public static func checkerPassages(_ hits: [SearchHit], characters: Int) -> [Factuality.Passage] {
+        hits.enumerated().map { index, hit in
+            Factuality.Passage(id: "\(index + 1)", text: promptText(hit, characters: characters))
+        }
     }
 
     /// The chat messages for `question` over `hits`, numbered from 1.
@@ -191,7 +200,7 @@ public struct GroundedAnswerer: Sendable {
     /// The passages the checker compares an answer with: exactly the text the prompt showed, identified by their
     /// citation numbers ("1", "2", ...), so evidence points at a citation.
     public func checkerPassages(_ hits: [SearchHit]) -> [Factuality.Passage] {
-        hits.enumerated().map { index, hit in Factuality.Passage(id: "\(index + 1)", text: promptText(hit)) }
+        Self.checkerPassages(hits, characters: passageCharacters)
     }
 
     /// Decodes `policies` for one prompt in one batch (the prompt prefilled once); with no realignment, the model
@@ -222,8 +231,9 @@ public struct GroundedAnswerer: Sendable {
             let scores = try grounding.meanLogProbabilities(of: outputs.map(\.tokens), after: asked)
             for i in outputs.indices where !outputs[i].tokens.isEmpty { fluencies[i] = scores[i] }
         }
-        return try outputs.indices.map { i in
-            let report = try check.checker.check(answer: texts[i], passages: passages, question: question)
+        let reports = try check.checker.check(answers: texts, passages: passages, question: question)
+        return outputs.indices.map { i in
+            let report = reports[i]
             let naturalness = check.naturalness.report(texts[i], question: question, fluency: fluencies[i],
                                                        truncated: outputs[i].truncated)
             return (Candidate(label: outputs[i].label, lambda: outputs[i].lambda ?? 0, text: texts[i], correctness: Candidate.correctness(of: report),

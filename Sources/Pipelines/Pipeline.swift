@@ -1,3 +1,4 @@
+import Tokenization
 import Control
 import Embedding
 import Factuality
@@ -13,6 +14,12 @@ public struct PipelineConfiguration: Sendable {
     /// The default answering model: Qwen2.5-Coder-0.5B-Instruct Q4_K_M (`scripts/setup --qwen` fetches it), the
     /// most accurate grounded answerer measured (docs/control.md).
     public static let defaultModel = "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    /// The factuality checker's verdict model (``CheckerScorer/verdict``): Qwen2.5-Coder-1.5B-Instruct Q4_K_M, the
+    /// model the committed calibration's verdict scorer was fitted with (docs/factuality.md says why not the 0.5B).
+    /// The calibration profile grounded answers are checked with: the verdict combination refitted on dera's own
+    /// answers to the dev questions (docs/factuality.md).
+    public static let defaultAnswerProfile = "qa-answers"
+    public static let defaultVerdictModel = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     /// The committed faithfulness adapters, by the file name of the model they were trained on.
     public static let committedAdapters: [String: String] = [
         "SmolLM2-135M-Instruct.Q4_1.gguf": "models/adapters/smollm2-dpo-beta0.1",
@@ -31,7 +38,7 @@ public struct PipelineConfiguration: Sendable {
     public var adapter: String? = committedAdapter(for: defaultModel)
     public var template = defaultTemplate
     public var calibration = CheckerCalibration.defaultPath
-    public var profile = "general"
+    public var profile = PipelineConfiguration.defaultAnswerProfile
     /// nil: the choice in ``tunedPath`` for this model and adapter, else auto.
     public var lambda: LambdaSetting?
     public var tunedPath: String? = TunedLambda.defaultPath
@@ -44,8 +51,14 @@ public struct PipelineConfiguration: Sendable {
     public var maxTokens = 128
     public var sampling = SamplingParameters.greedy
     public var threads = ProcessInfo.processInfo.activeProcessorCount
-    /// The checker adds the model's PMI to its lexical signals (slower).
-    public var checkWithModel = false
+    /// How the checker scores claims: the instruct model's verdict (with ``verdictModel``), the reference
+    /// model's PMI (with ``pmiModel``), or lexical signals only.
+    public var checker = CheckerScorer.verdict
+    /// The instruct model that gives verdicts (the calibration was fitted with it); the answering model is reused
+    /// when it is the same file.
+    public var verdictModel = PipelineConfiguration.defaultVerdictModel
+    /// The model whose PMI the calibration was fitted with.
+    public var pmiModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
     /// Naturalness includes the fluency pass.
     public var fluency = true
 
@@ -63,6 +76,8 @@ public struct PipelineConfiguration: Sendable {
         copy.embedder = rooted(embedder)
         copy.calibration = rooted(calibration)
         copy.tunedPath = tunedPath.map(rooted)
+        copy.verdictModel = rooted(verdictModel)
+        copy.pmiModel = rooted(pmiModel)
         return copy
     }
 
@@ -110,8 +125,22 @@ public struct Pipeline: Sendable {
         }
         let profile = try CheckerCalibration.load(configuration.calibration)
             .profile(configuration.profile, path: configuration.calibration)
-        let checker = try FactualityChecker(profile: profile, grounding: configuration.checkWithModel
-                                            ? ModelGrounding(bundle: bundle) : nil, path: configuration.calibration)
+        func open(_ path: String) throws -> ModelBundle {
+            if (path as NSString).lastPathComponent == (configuration.model as NSString).lastPathComponent { return bundle }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw PipelineError.missingFile(path: path, hint: "the checker's model; scripts/setup fetches it")
+            }
+            return try ModelBundle.open(path, workers: configuration.threads)
+        }
+        var grounding: ModelGrounding?, verdict: ModelVerdict?
+        switch configuration.checker {
+        case .lexical: break
+        case .pmi: grounding = ModelGrounding(bundle: try open(configuration.pmiModel))
+        case .verdict:
+            verdict = try ModelVerdict(bundle: try open(configuration.verdictModel), profile: profile)
+        }
+        let checker = try FactualityChecker(profile: profile, grounding: grounding, verdict: verdict,
+                                            path: configuration.calibration)
         answerer.selfCheck = SelfCheck(checker: checker, fluency: configuration.fluency ? ModelGrounding(bundle: bundle) : nil)
         self.answerer = answerer
     }

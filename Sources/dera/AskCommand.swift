@@ -1,3 +1,4 @@
+import Tokenization
 import ArgumentParser
 import Control
 import Factuality
@@ -115,11 +116,16 @@ struct Ask: ParsableCommand {
             for claim in check.claims {
                 let mark = claim.label == .supported ? "supported  " : "UNSUPPORTED"
                 text += "  \(mark) \(String(format: "%.2f", claim.score))  \"\(claim.text)\""
-                if let evidence = claim.evidence { text += " (evidence: [\(evidence.passageID)])" }
+                var notes: [String] = []
+                if let verdict = claim.verdict { notes.append("model: \(verdict.logOdds >= 0 ? "yes" : "no") \(String(format: "%+.1f", verdict.logOdds))") }
+                if let evidence = claim.evidence { notes.append("evidence: [\(evidence.passageID)]") }
+                if !notes.isEmpty { text += " (" + notes.joined(separator: ", ") + ")" }
                 text += "\n"
             }
             let unsupported = check.claims.filter { $0.label == .unsupported }.count
-            if unsupported > 0 {
+            if unsupported == 0, check.hallucinated, let score = check.answerScore {
+                text += "WARNING: the answer as a whole scores \(String(format: "%.2f", score)), under the threshold: treat it with care.\n"
+            } else if unsupported > 0 {
                 text += "WARNING: \(unsupported) claim\(unsupported == 1 ? "" : "s") not supported by the passages; treat the answer with care.\n"
             }
         }

@@ -1,3 +1,4 @@
+import Tokenization
 import ArgumentParser
 import Control
 import Foundation
@@ -36,6 +37,7 @@ struct BenchAsk: ParsableCommand {
     @OptionGroup var model: ModelOptions<AnsweringModel>
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
     @OptionGroup(title: "Checker calibration") var calibration: CalibrationOptions
+    @OptionGroup(title: "Checker") var checker: CheckerOptions
 
     func run() throws {
         let list = Array(try TuningQuestion.load(questions, split: split).prefix(count))
@@ -45,7 +47,7 @@ struct BenchAsk: ParsableCommand {
                                         template: try PromptTemplate(contentsOf: PipelineConfiguration.defaultTemplate))
         answerer.maxTokens = maxTokens
         let pair = try realignment.pair(reference: bundle, model)
-        let check = try ControlOptions.selfCheck(bundle: bundle, calibration: calibration, checkModel: false, fluency: true)
+        let check = try ControlOptions.selfCheck(bundle: bundle, calibration: calibration, checker: checker, fluency: true)
         var settings: [(String, GroundedAnswerer.Realignment?, SelfCheck?)] = [
             ("model alone, unchecked", nil, nil),
             ("model alone, checked", nil, check),

@@ -10,14 +10,18 @@ struct CalibrationOptions: ParsableArguments {
     var calibration: String = CheckerCalibration.defaultPath
 
     @Option(help: """
-        The calibration profile: general (fitted on HaluEval QA and summarization together; the default), qa or \
-        summarization (fitted on one task, and leaning on its quirks: qa prefers answers copied word for word).
+        The calibration profile: qa-answers (the verdict combination refitted on dera's own grounded answers to the \
+        dev questions; the default of ask, tune and bench ask), general (fitted on HaluEval QA and summarization \
+        together; the default of check), qa or summarization (fitted on one task, and leaning on its quirks).
         """)
-    var profile: String = "general"
+    var profile: String?
+
+    /// The profile a command uses when --profile is not given.
+    var defaultProfile = "general"
 
     func load() throws -> CalibrationProfile {
         do {
-            return try CheckerCalibration.load(calibration).profile(profile, path: calibration)
+            return try CheckerCalibration.load(calibration).profile(profile ?? defaultProfile, path: calibration)
         } catch let error as CalibrationError {
             throw CommandError("\(error)")
         }
@@ -30,9 +34,10 @@ struct Check: ParsableCommand {
         abstract: "Check an answer against passages: a support score, label and evidence for every claim.",
         discussion: """
             The answer is split into claims (sentences, and clauses where a sentence joins several). Each claim \
-            gets lexical support, a hard-fact check (numbers, dates, names), and, unless --no-model, the reference \
-            model's PMI (how much the passages raise its likelihood); a calibrated logistic combination gives the \
-            score. Passages come from a file (--passages: plain text with passages separated by blank lines, or \
+            gets lexical support, a hard-fact check (numbers, dates, names), and, unless --no-model, a model \
+            signal: with --checker verdict (the default) an instruct model's yes/no verdict on "do the passages \
+            support this claim?", with --checker pmi the reference model's PMI (how much the passages raise its \
+            likelihood); a calibrated logistic combination gives the score. Passages come from a file (--passages: plain text with passages separated by blank lines, or \
             JSON Lines with a `text` field) or from a passage store searched with the question (--db). Spans are \
             Unicode scalar offsets.
             """)
@@ -57,10 +62,11 @@ struct Check: ParsableCommand {
 
     @OptionGroup var embedding: EmbedderOptions
 
-    @Flag(help: "Lexical signals only: no model is loaded.")
+    @Flag(help: "Lexical signals only: no model is loaded (the same as --checker lexical).")
     var noModel = false
 
-    @OptionGroup var model: ModelOptions<EngineModel>
+    @OptionGroup(title: "Checker") var checker: CheckerOptions
+    @OptionGroup(title: "The PMI scorer's model (--checker pmi)") var model: ModelOptions<EngineModel>
     @OptionGroup var calibration: CalibrationOptions
 
     @Flag(help: "Print the report as JSON.")
@@ -92,10 +98,9 @@ struct Check: ParsableCommand {
             passageList = try retriever.checkerPassages(for: questionText!, limit: limit)
         }
         let profile = try calibration.load()
-        let grounding = noModel ? nil : ModelGrounding(bundle: try model.open())
-        let checker: FactualityChecker
-        do { checker = try FactualityChecker(profile: profile, grounding: grounding, path: calibration.calibration) }
-        catch let error as CalibrationError { throw CommandError("\(error)") }
+        let checker = try self.checker.checker(profile: profile, calibrationPath: calibration.calibration,
+                                               scorer: noModel ? .lexical : nil, answering: nil,
+                                               pmiModel: { try model.open() }, workers: model.threads)
         let report = try checker.check(answer: answerText, passages: passageList, question: questionText)
         print(json ? try JSONOutput.encode(report) : TerminalText.escaped(report.summary, keepingLineBreaks: true))
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Factuality
 import Foundation
+import Pipelines
+import Retrieval
 
 /// A calibration profile and the HaluEval tasks it is fitted and measured on.
 enum CheckerTask: String, ExpressibleByArgument, CaseIterable {
@@ -14,6 +16,8 @@ enum CheckerTask: String, ExpressibleByArgument, CaseIterable {
         }
     }
 }
+
+extension MinimalPairs.Source: ExpressibleByArgument {}
 
 extension RowRange: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -48,10 +52,26 @@ struct CheckerEvalCommand: ParsableCommand {
     @Flag(help: "Fit the calibration on these rows and write it.")
     var fit = false
 
-    @Flag(help: "Lexical signals only: no model is loaded.")
+    @Option(help: "The calibration profile to fit or score with (default: the task's name). Scoring one task with another's profile measures how the calibration transfers.")
+    var profile: String?
+
+    @Option(help: "Also score the same measurement with these profiles (comma-separated): one measurement, several calibrations side by side.")
+    var alsoProfiles: String?
+
+    /// The profile fitted or used.
+    var profileName: String { profile ?? task.rawValue }
+
+    @Option(help: ArgumentHelp("Minimal pairs instead of HaluEval's hallucinated outputs: each row's right output beside a copy with one fact (year, number, name) swapped, so length cannot separate them.", discussion: "outside: the fact comes from another row (the source never mentions it); inside: from the same source, in another relation (word overlap cannot tell)."))
+    var minimalPairs: MinimalPairs.Source?
+
+    @Option(help: "Measure (and fit on) minimal pairs of this kind as well as HaluEval's own outputs: a mix, so the fit cannot lean on length.")
+    var addMinimalPairs: MinimalPairs.Source?
+
+    @Flag(help: "Lexical signals only: no model is loaded (the same as --checker lexical).")
     var noModel = false
 
-    @OptionGroup var model: ModelOptions<EngineModel>
+    @OptionGroup(title: "Checker") var checker: CheckerOptions
+    @OptionGroup(title: "The PMI scorer's model (--checker pmi)") var model: ModelOptions<EngineModel>
 
     @Option(help: "The calibration file to read (or, with --fit, to update).")
     var calibration: String = CheckerCalibration.defaultPath
@@ -59,12 +79,38 @@ struct CheckerEvalCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
+    @Option(help: ArgumentHelp("Check the answers stored in these `dera tune` records instead of HaluEval rows: the pipeline's own outputs, right or wrong by the gold answer.", discussion: "Needs --questions (the question file the records answer) and --db (the store they were retrieved from)."))
+    var records: String?
+
+    @Option(help: "With --records: the question file (corpora/questions/ format).")
+    var questions = "corpora/questions/wikipedia-ood.jsonl"
+
+    @Option(help: "With --records: the question split (test, dev).")
+    var split: String?
+
+    @Option(help: "With --records: the passage store the answers were generated from.")
+    var db = PipelineConfiguration.defaultStore
+
+    @Option(help: "With --records: passages per question, as the answers were generated with.")
+    var passages = 3
+
+    @Option(help: "With --records: only the answers of these settings (comma-separated labels, e.g. 'lambda 0,lambda 1').")
+    var labels: String?
+
+    @Option(help: "With --records: where the per-answer results go (JSONL; a re-run resumes it).")
+    var out: String?
+
     func validate() throws {
         if data != nil, task == .general { throw ValidationError("--data names one file; general reads both tasks' files") }
     }
 
     func run() throws {
-        let grounding = noModel ? nil : ModelGrounding(bundle: try model.open())
+        if let records { return try checkAnswers(records) }
+        let scorer = noModel ? .lexical : checker.scorer
+        // The prompt to measure with: --verdict-prompt, else the one the profile was fitted with (a new fit records it).
+        let previous = try? CheckerCalibration.load(calibration).profiles[profileName]
+        let grounding = scorer == .pmi ? ModelGrounding(bundle: try model.open()) : nil
+        let verdict = scorer == .verdict ? try checker.verdict(profile: previous, reusing: nil, workers: model.threads) : nil
         var parts: [MeasuredExamples] = []
         for haluTask in task.tasks {
             let path = data ?? haluTask.defaultPath
@@ -72,32 +118,137 @@ struct CheckerEvalCommand: ParsableCommand {
             do { loaded = try haluTask.load(path: path, rows: rows.rows) } catch let error as HaluEvalError {
                 throw CommandError("\(error)")
             }
-            let started = Date()
-            parts.append(try CheckerEvaluation(task: haluTask, grounding: grounding).measure(loaded) { done, total in
-                if done % 50 == 0 || done == total {
-                    let seconds = Int(Date().timeIntervalSince(started))
-                    FileHandle.standardError.write(Data("\r\(haluTask.rawValue): \(done)/\(total) rows, \(seconds) s".utf8))
-                    if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
-                }
-            })
+            var variants: [(rows: [HaluEvalRow], variant: String)] = []
+            if minimalPairs == nil { variants.append((loaded, "")) }
+            for source in [minimalPairs, addMinimalPairs].compactMap({ $0 }) {
+                let pairs = MinimalPairs.pairs(loaded, task: haluTask, from: source)
+                FileHandle.standardError.write(Data("\(haluTask.rawValue): \(pairs.count) minimal pairs (\(source.rawValue)) from \(loaded.count) rows\n".utf8))
+                variants.append((pairs, "minimal pairs (\(source.rawValue))"))
+            }
+            for (rows, variant) in variants {
+                let started = Date()
+                let label = haluTask.rawValue + (variant.isEmpty ? "" : " " + variant)
+                parts.append(try CheckerEvaluation(task: haluTask, grounding: grounding, verdict: verdict)
+                    .measure(rows, variant: variant) { done, total in
+                        if done % 10 == 0 || done == total {
+                            let seconds = Int(Date().timeIntervalSince(started))
+                            FileHandle.standardError.write(Data("\r\(label): \(done)/\(total) rows, \(seconds) s".utf8))
+                            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+                        }
+                    })
+            }
         }
         let measured = CheckerEvaluation.merge(parts)
         var file: CheckerCalibration
         do {
             file = fit ? try CheckerCalibration.loadOrEmpty(calibration) : try CheckerCalibration.load(calibration)
         } catch let error as CalibrationError { throw CommandError("\(error)") }
-        let profile: CalibrationProfile
+        var fitted: CalibrationProfile
         if fit {
-            do { profile = try CheckerEvaluation.fit(measured, previous: file.profiles[task.rawValue]) }
+            do { fitted = try CheckerEvaluation.fit(measured, previous: file.profiles[profileName]) }
             catch let error as CalibrationError { throw CommandError("\(error)") }
-            file.profiles[task.rawValue] = profile
+            if let verdict {
+                fitted.verdictPrompt = verdict.prompt.text
+                fitted.verdictClaimPrompt = verdict.claimPrompt.text
+                fitted.verdictModel = ((checker.verdictModel ?? CheckerModel.path) as NSString).lastPathComponent
+                fitted.verdictContext = verdict.context
+            }
+            file.profiles[profileName] = fitted
             try file.write(to: calibration)
-            FileHandle.standardError.write(Data("wrote the \(task.rawValue) profile to \(calibration)\n".utf8))
+            FileHandle.standardError.write(Data("wrote the \(profileName) profile to \(calibration)\n".utf8))
         } else {
-            do { profile = try file.profile(task.rawValue, path: calibration) }
+            do { fitted = try file.profile(profileName, path: calibration) }
             catch let error as CalibrationError { throw CommandError("\(error)") }
         }
-        let report = CheckerEvaluation.report(measured, profile: profile, fitted: fit)
-        print(json ? try JSONOutput.encode(report) : report.summary)
+        var reports = [(profileName, CheckerEvaluation.report(measured, profile: fitted, fitted: fit))]
+        for name in (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
+            do { reports.append((name, CheckerEvaluation.report(measured, profile: try file.profile(name, path: calibration), fitted: false))) }
+            catch let error as CalibrationError { throw CommandError("\(error)") }
+        }
+        if json {
+            print(reports.count == 1 ? try JSONOutput.encode(reports[0].1) : try JSONOutput.encode(reports.map(\.1)))
+        } else {
+            print(reports.map { "profile \($0.0):\n\($0.1.summary)" }.joined(separator: "\n\n"))
+        }
+    }
+
+    /// `--records`: the checker on the pipeline's own stored answers.
+    func checkAnswers(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: db) else {
+            throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
+        }
+        let stored: [TuningRecord], questionSet: [TuningQuestion]
+        do {
+            stored = try TuningRecord.load(path)
+            questionSet = try TuningQuestion.load(questions, split: split)
+        } catch let error as PipelineError { throw CommandError("\(error)") }
+        let chosen: CalibrationProfile
+        // The stored answers are checked as `dera ask` checks them: with the general profile unless told otherwise.
+        let profileName = profile ?? "general"
+        do {
+            let file = try CheckerCalibration.load(calibration)
+            // A new profile fitted here starts from the general one (its prompts, its other models).
+            chosen = try file.profile(fit && file.profiles[profileName] == nil ? "general" : profileName, path: calibration)
+        }
+        catch let error as CalibrationError { throw CommandError("\(error)") }
+        let checker = try self.checker.checker(profile: chosen, calibrationPath: calibration,
+                                               scorer: noModel ? .lexical : nil, answering: nil,
+                                               pmiModel: { try model.open() }, workers: model.threads)
+        var evaluation = AnswerCheckEvaluation(store: try PassageStore(readOnlyPath: db), checker: checker)
+        evaluation.passageCount = passages
+        let scorerName = noModel ? "lexical" : self.checker.scorer.rawValue
+        let output = out ?? "data/checker/\(((path as NSString).lastPathComponent as NSString).deletingPathExtension)-\(scorerName).jsonl"
+        FileHandle.standardError.write(Data("eval checker: \(stored.count) records of \(questionSet.count) questions; results in \(output)\n".utf8))
+        let started = Date()
+        let labelSet = labels.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+        let checked = try evaluation.run(records: stored, questions: questionSet, labels: labelSet, output: output) { done, total in
+            let seconds = Int(Date().timeIntervalSince(started))
+            FileHandle.standardError.write(Data("\rchecked \(done)/\(total) questions, \(seconds) s".utf8))
+            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        }
+        let threshold = checker.scorer.threshold
+        if fit {
+            // Refit the profile's combination (and its threshold) on these answers; the prompts and model stay.
+            let examples = checked.map(\.example)
+            guard checked.allSatisfy({ $0.features != nil }) else {
+                throw CommandError("\(output) holds answers checked before features were recorded; move it away and re-run")
+            }
+            let measured = MeasuredExamples(task: "pipeline answers in \((path as NSString).lastPathComponent)\(split.map { " (\($0))" } ?? "")", rows: 0..<examples.count,
+                                            examples: examples, withModel: checker.grounding != nil,
+                                            withVerdict: checker.verdict != nil, claimCount: examples.reduce(0) { $0 + $1.claims.count },
+                                            lexicalSeconds: 0, modelSeconds: 0)
+            var file: CheckerCalibration
+            do { file = try CheckerCalibration.load(calibration) } catch let error as CalibrationError { throw CommandError("\(error)") }
+            var fitted: CalibrationProfile
+            do { fitted = try CheckerEvaluation.fit(measured, previous: chosen) } catch let error as CalibrationError {
+                throw CommandError("\(error)")
+            }
+            let target = profile ?? "general"
+            file.profiles[target] = fitted
+            try file.write(to: calibration)
+            FileHandle.standardError.write(Data("wrote the \(target) profile to \(calibration) (fitted on these \(examples.count) answers; the table below is the profile they were checked with: score other answers with the new one)\n".utf8))
+        }
+        var tables = [(profileName, threshold, AnswerCheckEvaluation.rows(checked, threshold: threshold))]
+        // Other profiles' combinations of the same signals, replayed on the recorded features.
+        for name in (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
+            let other: CalibrationProfile
+            do { other = try CheckerCalibration.load(calibration).profile(name, path: calibration) }
+            catch let error as CalibrationError { throw CommandError("\(error)") }
+            guard let model = checker.verdict != nil ? other.verdict : checker.grounding != nil ? other.model : other.lexical else {
+                throw CommandError("profile \(name) has no \(scorerName) combination")
+            }
+            tables.append((name, model.threshold, AnswerCheckEvaluation.rows(AnswerCheckEvaluation.rescored(checked, with: model),
+                                                                             threshold: model.threshold)))
+        }
+        if json { print(try JSONOutput.encode(tables.count == 1 ? tables[0].2 : tables.flatMap(\.2))); return }
+        for (name, threshold, rows) in tables {
+            print("checker \(scorerName) (profile \(name), threshold \(String(format: "%.3f", threshold))) on \(path)")
+            print("setting            answers  right  wrong  flagged right  flagged wrong  ROC-AUC  bal.acc")
+            for row in rows {
+                print(row.label.padding(toLength: 18, withPad: " ", startingAt: 0)
+                      + String(format: " %7d  %5d  %5d  %12.1f%%  %12.1f%%  %7.3f  %7.3f", row.answers, row.right, row.wrong,
+                               100 * row.flaggedRight, 100 * row.flaggedWrong, row.rocAUC, row.balancedAccuracy))
+            }
+        }
     }
 }

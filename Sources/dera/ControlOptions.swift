@@ -21,8 +21,7 @@ struct ControlOptions: ParsableArguments {
     @Flag(help: "Do not check the answer (only with a fixed lambda).")
     var noCheck = false
 
-    @Flag(help: "Check with a model's PMI as well as the lexical signals (slower; the PMI calibration was fitted with \(EngineModel.path), which is loaded for it).")
-    var checkModel = false
+    @OptionGroup(title: "Checker") var checker: CheckerOptions
 
     @Flag(help: "Naturalness without the fluency pass (flags and length only).")
     var noFluency = false
@@ -62,23 +61,17 @@ struct ControlOptions: ParsableArguments {
 
     /// The self-check for answers of `bundle`'s model.
     func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions) throws -> SelfCheck {
-        try Self.selfCheck(bundle: bundle, calibration: calibration, checkModel: checkModel, fluency: !noFluency)
+        try Self.selfCheck(bundle: bundle, calibration: calibration, checker: checker, fluency: !noFluency)
     }
 
-    /// The self-check with the lexical checker (or the model's PMI too) and naturalness with or without fluency.
-    static func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions, checkModel: Bool, fluency: Bool)
-        throws -> SelfCheck {
-        let profile = try calibration.load()
-        // The model profile's weights were fitted on SmolLM2's PMI: score with that model whatever answers.
-        var grounding: ModelGrounding?
-        if checkModel {
-            let pmiModel = (bundle.path as NSString).lastPathComponent == (EngineModel.path as NSString).lastPathComponent
-                ? bundle : try ModelOptions<EngineModel>.openDefault(workers: bundle.model.workers)
-            grounding = ModelGrounding(bundle: pmiModel)
-        }
-        let checker: FactualityChecker
-        do { checker = try FactualityChecker(profile: profile, grounding: grounding, path: calibration.calibration) }
-        catch let error as CalibrationError { throw CommandError("\(error)") }
+    /// The self-check with `checker`'s scorer and naturalness with or without fluency.
+    static func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions, checker options: CheckerOptions,
+                          fluency: Bool) throws -> SelfCheck {
+        // Grounded answers are checked with the profile fitted on grounded answers, unless told otherwise.
+        var calibration = calibration
+        calibration.defaultProfile = PipelineConfiguration.defaultAnswerProfile
+        let checker = try options.checker(profile: try calibration.load(), calibrationPath: calibration.calibration,
+                                          answering: bundle, workers: bundle.model.workers)
         return SelfCheck(checker: checker, fluency: fluency ? ModelGrounding(bundle: bundle) : nil)
     }
 }

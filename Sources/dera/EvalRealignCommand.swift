@@ -1,3 +1,4 @@
+import Tokenization
 import ArgumentParser
 import Factuality
 import Foundation

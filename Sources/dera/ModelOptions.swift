@@ -26,6 +26,12 @@ enum AnsweringModel: DefaultModel {
     static let fetch = "scripts/setup --qwen fetches it"
 }
 
+/// The factuality checker's verdict model (``PipelineConfiguration/defaultVerdictModel``).
+enum CheckerModel: DefaultModel {
+    static var path: String { PipelineConfiguration.defaultVerdictModel }
+    static let fetch = "scripts/setup --checker fetches it"
+}
+
 /// A model path with the threads and arithmetic that run it.
 protocol ModelChoice {
     var model: String { get }

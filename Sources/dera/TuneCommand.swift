@@ -1,3 +1,4 @@
+import Tokenization
 import ArgumentParser
 import Control
 import Factuality
@@ -213,7 +214,7 @@ struct Tune: ParsableCommand {
 
         let notes = [
             "Questions: \(name), \(questionSet.count). Model: \(model.model); adapter: \(adapter ?? "none"). Retrieval: top \(passages) passages from \(db). Greedy, at most \(maxTokens) tokens.",
-            "right/accuracy: the answer contains a gold answer. checker correctness: mean calibrated support score (\(check.checker.grounding == nil ? "lexical checker" : "checker with the model's PMI")); flagged: the checker calls the answer hallucinated. unsupported answers: answers with a content word (numbers included) found neither in the passages nor in the question. naturalness: docs/control.md. tok/s: generation throughput of the batches (all settings of a question decoded together; prefill excluded); s/question: wall time of a question's whole batch, prefill included.",
+            "right/accuracy: the answer contains a gold answer. checker correctness: mean calibrated support score (\(["verdict": "checker with the verdict model", "model": "checker with the model's PMI"][check.checker.scorerName] ?? "lexical checker")); flagged: the checker calls the answer hallucinated. unsupported answers: answers with a content word (numbers included) found neither in the passages nor in the question. naturalness: docs/control.md. tok/s: generation throughput of the batches (all settings of a question decoded together; prefill excluded); s/question: wall time of a question's whole batch, prefill included.",
             "Choice rule among the rows: \(rule); correctness for the choice is gold accuracy where there is gold, else the checker's mean. Auto rows apply their own rule per question to the candidates' stored scores.",
         ]
         let table = TuningReport(title: "dera tune: \(name)", rows: rows, front: front, chosen: chosen.label, rule: rule,

@@ -226,6 +226,90 @@ import Testing
         }
     }
 
+    /// Batches of 4 or more Q5_0 / Q4_K / Q6_K products take 16-row x 8-vector tiles on AVX-512 VNNI
+    /// (kernels_q8_tiles.c). Every output must equal the one-row kernel's for its row and vector bit for bit:
+    /// vector counts that leave 1 to 7 over, row ranges that start and end inside a 16-row tile, a single
+    /// block or super-block per row, an odd number of 32-blocks, and Qwen2.5-0.5B's widths.
+    @Test(arguments: [GGMLType.q5_0, .q4_K, .q6_K])
+    func tiledKernelsMatchOneRowKernelsExactly(type: GGMLType) {
+        let widths = type == .q5_0 ? [32, 96, 896, 4864] : [256, 768, 4864]
+        for columns in widths {
+            var rng = SplitMix64(seed: 2026 + UInt64(type.rawValue) + UInt64(columns))
+            let rows = 45, maxVectors = 41
+            let (weights, rowBytes, xq, stride) = Self.randomProduct(type, rows: rows, columns: columns,
+                                                                     vectors: maxVectors, rng: &rng)
+            for level in 0...2 {
+                _ = dera_set_kernel_level(Int32(level))
+                defer { _ = dera_set_kernel_level(-1) }
+                weights.withUnsafeBytes { w in
+                    xq.withUnsafeBytes { a in
+                        var separate = [Float](repeating: .nan, count: rows * maxVectors)
+                        for v in 0..<maxVectors {
+                            for r in 0..<rows {
+                                dera_matvec_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress! + v * stride,
+                                               &separate[v * rows], Int64(r), Int64(r + 1), Int64(columns))
+                            }
+                        }
+                        for vectors in [4, 5, 8, 9, 15, 16, 23, 41] {
+                            for (begin, end) in [(0, rows), (0, 16), (3, 30), (16, 45), (5, 6), (32, 45)] {
+                                var batch = [Float](repeating: .nan, count: rows * vectors)
+                                dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride,
+                                               Int64(vectors), &batch, Int64(rows), Int64(begin), Int64(end),
+                                               Int64(columns))
+                                var expected = [Float](repeating: .nan, count: rows * vectors)
+                                for v in 0..<vectors {
+                                    for r in begin..<end { expected[v * rows + r] = separate[v * rows + r] }
+                                }
+                                let first = batch.indices.first { batch[$0].bitPattern != expected[$0].bitPattern }
+                                #expect(first == nil, "\(type) \(columns) columns, \(vectors) vectors, rows \(begin)..<\(end), level \(level): output \(first ?? 0) is \(batch[first ?? 0]), one row gives \(expected[first ?? 0])")
+                            }
+                        }
+                    }
+                }
+            }
+            // Level 2's tiles against the portable scalar kernels (level 0): the same products up to the
+            // rounding of fused multiply-adds.
+            weights.withUnsafeBytes { w in
+                xq.withUnsafeBytes { a in
+                    var tiled = [Float](repeating: 0, count: rows * maxVectors), scalar = tiled
+                    _ = dera_set_kernel_level(2)
+                    dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride, Int64(maxVectors),
+                                   &tiled, Int64(rows), 0, Int64(rows), Int64(columns))
+                    _ = dera_set_kernel_level(0)
+                    dera_matmat_q8(type.rawValue, w.baseAddress, rowBytes, a.baseAddress, stride, Int64(maxVectors),
+                                   &scalar, Int64(rows), 0, Int64(rows), Int64(columns))
+                    _ = dera_set_kernel_level(-1)
+                    let scale = scalar.map { abs($0) }.max()!
+                    #expect(scale > 0)
+                    for i in 0..<(rows * maxVectors) {
+                        #expect(abs(tiled[i] - scalar[i]) <= scale * 1e-5, "\(type) \(columns) output \(i)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Q8_0 activation rows end with every block's scale as a float and the sum of its quants.
+    @Test func q8_0ActivationRowsCarryBlockScalesAndSums() {
+        var rng = SplitMix64(seed: 314)
+        for columns in [32, 96, 896] {
+            let blocks = columns / 32
+            let x = ReferenceBlocks.randomVector(columns, rng: &rng).enumerated().map { $0.offset < 32 ? 0 : $0.element }
+            var raw = [UInt8](repeating: 0xAB, count: dera_q8_row_bytes(GGMLType.q5_0.rawValue, Int64(columns)))
+            #expect(raw.count >= blocks * 34 + blocks * 8)
+            raw.withUnsafeMutableBytes { dera_quantize_activations(GGMLType.q5_0.rawValue, x, $0.baseAddress, Int64(columns)) }
+            let auxiliary = raw.count - blocks * 8
+            raw.withUnsafeBytes { p in
+                for b in 0..<blocks {
+                    let half = Float(Float16(bitPattern: UInt16(raw[34 * b]) | UInt16(raw[34 * b + 1]) << 8))
+                    let sum = (0..<32).reduce(0) { $0 + Int(Int8(bitPattern: raw[34 * b + 2 + $1])) }
+                    #expect(p.loadUnaligned(fromByteOffset: auxiliary + 8 * b, as: Float.self) == half)
+                    #expect(Int(p.loadUnaligned(fromByteOffset: auxiliary + 8 * b + 4, as: Int32.self)) == sum)
+                }
+            }
+        }
+    }
+
     @Test func flashAttentionVectorPathIsBitIdentical() {
         var rng = SplitMix64(seed: 11)
         func f16(_ x: Float) -> Float { Float(Float16(x)) }
@@ -261,6 +345,80 @@ import Testing
             let expected = (0..<length).reduce(0.0) { $0 + weights[$1] / total * Double(values[$1 * stride + i]) }
             // The running sum is kept in F16: a few half-precision roundings of error.
             #expect(abs(Double(out[i]) - expected) < 4e-3, "dimension \(i)")
+        }
+    }
+}
+
+/// SwiGLU and the float attention's softmax (kernels_activation.c) are vectorised without changing a bit: their
+/// exp is glibc's expf computed eight lanes at a time.
+@Suite struct ActivationKernelTests {
+    /// On a CPU with AVX-512 and glibc's expf the vector path is in use (else a slowdown would go unnoticed).
+    @Test func vectorPathIsTakenWhereAvailable() {
+        _ = dera_set_kernel_level(2)
+        defer { _ = dera_set_kernel_level(-1) }
+        #if os(Linux) && arch(x86_64)
+        if dera_max_kernel_level() >= 2 { #expect(dera_activations_vectorised() == 1) }
+        #endif
+        _ = dera_set_kernel_level(1)
+        #expect(dera_activations_vectorised() == 0)
+    }
+
+    /// The vector path is taken at level 2; each level must give the plain Swift loop's bits.
+    @Test(arguments: [0, 1, 2])
+    func swigluEqualsTheScalarLoop(level: Int) {
+        _ = dera_set_kernel_level(Int32(level))
+        defer { _ = dera_set_kernel_level(-1) }
+        var rng = SplitMix64(seed: 77)
+        // Ordinary activations, random bit patterns (every exponent, NaNs and infinities among them), the ends
+        // of exp's range, the two floats whose expf depends on a fused multiply-subtract, and a tail of 5.
+        var gate = (0..<20000).map { _ in Float.random(in: -12...12, using: &rng) }
+        gate += (0..<20000).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng)) }
+        gate += [0, -0.0, 1e-30, -1e-30, 80, -80, 87.5, -87.5, 88.72, -88.72, 89, -89, 103.9, -103.9, 104, -104,
+                 150, -150, .infinity, -.infinity, .nan, -0x1.04845ep+5, 0x1.f8cbb2p+5, 3]
+        let up = gate.map { _ in Float.random(in: -3...3, using: &rng) }
+        var fast = gate
+        dera_swiglu(&fast, up, Int64(fast.count))
+        var differing = 0
+        for i in gate.indices {
+            let g = gate[i]
+            let expected = g / (1 + expf(-g)) * up[i]
+            if fast[i].bitPattern != expected.bitPattern && !(fast[i].isNaN && expected.isNaN) {
+                differing += 1
+                if differing <= 3 { Issue.record("gate \(g) up \(up[i]): \(fast[i]) vs \(expected)") }
+            }
+        }
+        #expect(differing == 0, "level \(level)")
+    }
+
+    @Test(arguments: [0, 1, 2])
+    func causalSoftmaxEqualsTheScalarLoop(level: Int) {
+        _ = dera_set_kernel_level(Int32(level))
+        defer { _ = dera_set_kernel_level(-1) }
+        var rng = SplitMix64(seed: 78)
+        for (rows, length, stride, visible0) in [(21, 77, 80, 57), (3, 9, 9, 1), (64, 300, 300, 237), (6, 5, 8, -2)] {
+            var scores = (0..<(rows * stride)).map { _ in Float.random(in: -30...30, using: &rng) }
+            let original = scores
+            dera_softmax_causal(&scores, Int64(rows), Int64(length), Int64(stride), Int64(visible0))
+            for r in 0..<rows {
+                let visible = max(0, min(visible0 + r, length))
+                // The loop the kernel replaces: maximum, expf, sum in element order, one reciprocal.
+                var expected = Array(original[(r * stride)..<(r * stride + length)])
+                var maximum = -Float.infinity
+                for j in 0..<visible { maximum = max(maximum, expected[j]) }
+                var sum: Float = 0
+                for j in 0..<visible {
+                    expected[j] = expf(expected[j] - maximum)
+                    sum += expected[j]
+                }
+                let inverse = 1 / sum
+                for j in 0..<visible { expected[j] *= inverse }
+                for j in visible..<length { expected[j] = 0 }
+                let got = Array(scores[(r * stride)..<(r * stride + length)])
+                #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "rows \(rows) length \(length) row \(r)")
+                // The stride's padding past `length` is left alone, and each row sums to 1.
+                for j in length..<stride { #expect(scores[r * stride + j] == original[r * stride + j]) }
+                if visible > 0 { #expect(abs(got.reduce(0, +) - 1) < 1e-4) }
+            }
         }
     }
 }

@@ -19,13 +19,13 @@ import Realign
     }
 
     @Test func rejectsBadTemplatesNamingTheProblem() {
-        #expect(throws: PipelineError.badPromptTemplate(path: "t.txt", reason: "no [user] section")) {
+        #expect(throws: PromptTemplateError.badTemplate(path: "t.txt", reason: "no [user] section")) {
             try PromptTemplate(text: "[system]\nonly a system part", path: "t.txt")
         }
-        #expect(throws: PipelineError.badPromptTemplate(path: "t.txt", reason: "unknown section [assistant]")) {
+        #expect(throws: PromptTemplateError.badTemplate(path: "t.txt", reason: "unknown section [assistant]")) {
             try PromptTemplate(text: "[assistant]\nhi", path: "t.txt")
         }
-        #expect(throws: PipelineError.missingPlaceholderValue("topic")) {
+        #expect(throws: PromptTemplateError.missingValue("topic")) {
             try PromptTemplate(text: "[user]\n{{topic}}").messages([:])
         }
     }
@@ -141,6 +141,7 @@ import Realign
         configuration.passages = 2
         configuration.maxTokens = 40
         configuration.threads = 2
+        configuration.checker = .lexical  // the verdict model has its own tests (FactualityTests)
         let pipeline = try Pipeline(configuration.resolved(against: GroundedAnswererTests.root))
         // Lambda 0 is the reference alone: no adapter pass at all.
         #expect(pipeline.answerer.realignment == nil)

@@ -36,6 +36,18 @@ void dera_matvec(uint32_t type, const void *w, size_t row_bytes, const float *x,
 void dera_matmat(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
                  float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n);
 
+// Softmax of `rows` rows of attention scores (row i at scores + i * stride, `length` floats) where row i sees its
+// first visible0 + i entries (clamped to [0, length]): those become exp(s - max) / sum (the sum
+// in element order), the rest 0. Bit-identical to that loop written with expf: on AVX-512 the exp is glibc's expf
+// algorithm eight lanes at a time, checked against expf at start-up.
+void dera_softmax_causal(float *scores, int64_t rows, int64_t length, int64_t stride, int64_t visible0);
+
+// SwiGLU in place: gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i] for i < n, bit for bit, with the exp of
+// dera_softmax_causal.
+void dera_swiglu(float *gate, const float *up, int64_t n);
+// 1 when the two functions above take their vector path (AVX-512, level 2, this libm's expf reproduced).
+int dera_activations_vectorised(void);
+
 // IEEE half <-> single. f32 -> f16 rounds to nearest even; overflow gives inf; NaN stays NaN (quiet).
 void dera_f16_to_f32(const uint16_t *src, float *dst, int64_t n);
 void dera_f32_to_f16(const float *src, uint16_t *dst, int64_t n);

@@ -16,23 +16,36 @@ public enum CheckerFeature: String, Sendable, CaseIterable, Codable {
     case negationMismatch
     /// ``GroundingScore/pmi``, clamped to [-5, 5].
     case pmi
+    /// ``VerdictScore/logOdds`` (an instruct model's yes against no), clamped to [-10, 10].
+    case verdict
 
     public static let lexical: [CheckerFeature] = [.lexicalSupport, .pairSupport, .missingFacts, .unsupportedWords,
                                                    .coverage, .negationMismatch]
     public static let withModel: [CheckerFeature] = lexical + [.pmi]
+    /// The lexical signals and the model verdict.
+    public static let withVerdict: [CheckerFeature] = lexical + [.verdict]
+
+    /// Which model signal the feature needs, if any.
+    public var needs: CheckerScorer? {
+        switch self {
+        case .pmi: return .pmi
+        case .verdict: return .verdict
+        default: return nil
+        }
+    }
 
     /// The sign its weight must have in a combination: +1 for evidence of support, -1 for evidence against.
     /// HaluEval's outputs carry correlated cues (a fitted weight can take the wrong sign to correct another
     /// feature); the constraint keeps the combination meaningful on other text.
     public var sign: Double {
         switch self {
-        case .lexicalSupport, .pairSupport, .coverage, .pmi: return 1
+        case .lexicalSupport, .pairSupport, .coverage, .pmi, .verdict: return 1
         case .missingFacts, .unsupportedWords, .negationMismatch: return -1
         }
     }
 
-    /// The feature's value for one claim; `pmi` needs `grounding`.
-    public func value(_ lexical: LexicalSignals, _ grounding: GroundingScore?) -> Double {
+    /// The feature's value for one claim; `pmi` needs `grounding`, `verdict` needs `verdict` (0 without them).
+    public func value(_ lexical: LexicalSignals, _ grounding: GroundingScore?, _ verdict: VerdictScore? = nil) -> Double {
         switch self {
         case .lexicalSupport: return lexical.support
         case .pairSupport: return lexical.pairSupport
@@ -43,9 +56,21 @@ public enum CheckerFeature: String, Sendable, CaseIterable, Codable {
             return 1 - Double(lexical.unsupportedWords.count) / Double(lexical.contentWords)
         case .negationMismatch: return lexical.negationMismatch ? 1 : 0
         case .pmi: return min(5, max(-5, grounding?.pmi ?? 0))
+        case .verdict: return min(10, max(-10, verdict?.logOdds ?? 0))
         }
     }
 }
+
+/// Which calibrated scorer the factuality checker uses.
+public enum CheckerScorer: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Lexical signals only: no model.
+    case lexical
+    /// Lexical signals and the reference model's PMI (SmolLM2, as the calibration was fitted).
+    case pmi
+    /// Lexical signals and an instruct model's yes/no verdict (Qwen2.5-Coder-0.5B-Instruct, as fitted).
+    case verdict
+}
+
 
 /// The fitted models of one kind of text (QA answers, summaries): the combined scores the checker uses, and, for
 /// the evaluation, one model per single signal and a length-only baseline.
@@ -54,6 +79,16 @@ public struct CalibrationProfile: Sendable, Hashable, Codable {
     public var lexical: LogisticModel?
     /// The combination of the lexical signals and the model's PMI.
     public var model: LogisticModel?
+    /// The combination of the lexical signals and the model verdict.
+    public var verdict: LogisticModel?
+    /// The verdict prompts (``PromptTemplate`` section text) the verdict model was fitted with, for claims that
+    /// answer a question and for claims on their own; a different prompt needs a new fit.
+    public var verdictPrompt: String?
+    public var verdictClaimPrompt: String?
+    /// The checkpoint file name the verdict model was fitted with.
+    public var verdictModel: String?
+    /// What the verdict model read when fitted (nil: ``VerdictContext/evidence``).
+    public var verdictContext: VerdictContext?
     /// One-feature models, by feature name, to report each signal on its own.
     public var signals: [String: LogisticModel] = [:]
     /// Answer length in words as the only feature: the baseline the checker must beat.

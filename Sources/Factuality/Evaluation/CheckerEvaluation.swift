@@ -4,12 +4,24 @@ import Foundation
 public struct MeasuredExample: Sendable, Hashable {
     public var task: HaluEvalTask
     public var row: Int
+    /// Which outputs of the row: "" for HaluEval's own, "minimal pairs (inside)" for generated ones.
+    public var variant = ""
     public var supported: Bool
     /// Words in the output: the length-only baseline's feature.
     public var words: Int
-    /// One vector of ``CheckerFeature/withModel`` values per checkable claim (pmi 0 when the model was not run);
+    /// One vector of ``CheckerFeature/allCases`` values per checkable claim (pmi and verdict 0 when their model
+    /// was not run);
     /// unverifiable claims are left out, as the checker leaves them out of an answer's score.
     public var claims: [[Double]]
+
+    public init(task: HaluEvalTask, row: Int, variant: String = "", supported: Bool, words: Int, claims: [[Double]]) {
+        self.task = task
+        self.row = row
+        self.variant = variant
+        self.supported = supported
+        self.words = words
+        self.claims = claims
+    }
 }
 
 /// Signals measured over HaluEval rows, with the time each path took.
@@ -18,10 +30,25 @@ public struct MeasuredExamples: Sendable {
     public var task: String
     public var rows: Range<Int>
     public var examples: [MeasuredExample]
+    /// The reference model's PMI was measured.
     public var withModel: Bool
+    /// The instruct model's verdict was measured.
+    public var withVerdict = false
     public var claimCount: Int
     public var lexicalSeconds: Double
     public var modelSeconds: Double
+
+    public init(task: String, rows: Range<Int>, examples: [MeasuredExample], withModel: Bool, withVerdict: Bool = false,
+                claimCount: Int, lexicalSeconds: Double, modelSeconds: Double) {
+        self.task = task
+        self.rows = rows
+        self.examples = examples
+        self.withModel = withModel
+        self.withVerdict = withVerdict
+        self.claimCount = claimCount
+        self.lexicalSeconds = lexicalSeconds
+        self.modelSeconds = modelSeconds
+    }
 }
 
 /// How one scorer did on the test rows.
@@ -45,6 +72,7 @@ public struct CheckerEvaluationReport: Sendable, Hashable, Codable {
     public var examples: Int
     public var claims: Int
     public var withModel: Bool
+    public var withVerdict = false
     public var fitted: Bool
     public var lengthMatchedPairs: Int
     public var lengthStratifiedPairs: Int
@@ -54,7 +82,7 @@ public struct CheckerEvaluationReport: Sendable, Hashable, Codable {
 
     public var summary: String {
         var lines = ["HaluEval \(task), rows \(rows): \(examples) outputs, \(claims) claims"
-                     + (withModel ? ", with the model" : ", lexical only")
+                     + (withVerdict ? ", with the model verdict" : withModel ? ", with the model's PMI" : ", lexical only")
                      + (fitted ? " (training rows: the fit saw these)" : " (test rows: the fit never saw these)")]
         lines.append("scorer                     ROC-AUC  bal.acc  threshold  AUC within length bins  same-row pairs of equal length (\(lengthMatchedPairs))")
         for result in results {
@@ -78,14 +106,16 @@ public struct CheckerEvaluation: Sendable {
     public var splitter = ClaimSplitter()
     public var windowSentences = 2
     public var grounding: ModelGrounding?
+    public var verdict: ModelVerdict?
 
-    public init(task: HaluEvalTask, grounding: ModelGrounding? = nil) {
+    public init(task: HaluEvalTask, grounding: ModelGrounding? = nil, verdict: ModelVerdict? = nil) {
         self.task = task
         self.grounding = grounding
+        self.verdict = verdict
     }
 
     /// Splits and measures both outputs of every row. The model scores both outputs after one shared prefill.
-    public func measure(_ rows: [HaluEvalRow], progress: (Int, Int) -> Void = { _, _ in }) throws
+    public func measure(_ rows: [HaluEvalRow], variant: String = "", progress: (Int, Int) -> Void = { _, _ in }) throws
         -> MeasuredExamples {
         var examples: [MeasuredExample] = []
         var lexicalSeconds = 0.0, modelSeconds = 0.0, claimCount = 0
@@ -109,20 +139,36 @@ public struct CheckerEvaluation: Sendable {
                 for (i, c) in checkable[1].enumerated() { grounded[1][c] = all[checkable[0].count + i] }
                 modelSeconds += Date().timeIntervalSince(start)
             }
+            var verdicts: [[VerdictScore?]] = claims.map { $0.map { _ in nil } }
+            if let verdict {
+                start = Date()
+                let evidence = (0..<2).flatMap { k in checkable[k].compactMap { lexical[k][$0].evidence } }
+                    + (row.question.flatMap { LexicalSignals(claim: $0, index: index).evidence }.map { [$0] } ?? [])
+                let focused = verdict.context == .whole ? passages : index.focused(on: evidence)
+                // As the checker asks: the first checkable claim of an output answers the question, the rest are statements.
+                let asked = (0..<2).flatMap { k in
+                    checkable[k].enumerated().map { n, c in (claim: claims[k][c].text, question: n == 0 ? row.question : nil) }
+                }
+                let all = try verdict.score(claims: asked, passages: focused.isEmpty ? passages : focused)
+                for (i, c) in checkable[0].enumerated() { verdicts[0][c] = all[i] }
+                for (i, c) in checkable[1].enumerated() { verdicts[1][c] = all[checkable[0].count + i] }
+                modelSeconds += Date().timeIntervalSince(start)
+            }
             for (k, output) in outputs.enumerated() {
                 claimCount += claims[k].count
                 let vectors = checkable[k].map { c in
-                    CheckerFeature.withModel.map { $0.value(lexical[k][c], grounded[k][c]) }
+                    CheckerFeature.allCases.map { $0.value(lexical[k][c], grounded[k][c], verdicts[k][c]) }
                 }
-                examples.append(MeasuredExample(task: task, row: row.index, supported: output.1,
+                examples.append(MeasuredExample(task: task, row: row.index, variant: variant, supported: output.1,
                                                 words: output.0.split(whereSeparator: \.isWhitespace).count,
                                                 claims: vectors))
             }
             progress(done + 1, rows.count)
         }
         let range = (rows.map(\.index).min() ?? 0)..<((rows.map(\.index).max() ?? -1) + 1)
-        return MeasuredExamples(task: task.rawValue, rows: range, examples: examples, withModel: grounding != nil,
-                                claimCount: claimCount, lexicalSeconds: lexicalSeconds, modelSeconds: modelSeconds)
+        return MeasuredExamples(task: task.rawValue + (variant.isEmpty ? "" : " " + variant), rows: range, examples: examples, withModel: grounding != nil,
+                                withVerdict: verdict != nil, claimCount: claimCount, lexicalSeconds: lexicalSeconds,
+                                modelSeconds: modelSeconds)
     }
 
     /// Several measurements as one (for a profile fitted on several tasks).
@@ -131,6 +177,7 @@ public struct CheckerEvaluation: Sendable {
         let lower = parts.map(\.rows.lowerBound).min()!, upper = parts.map(\.rows.upperBound).max()!
         return MeasuredExamples(task: parts.map(\.task).joined(separator: "+"), rows: lower..<upper,
                                 examples: parts.flatMap(\.examples), withModel: parts.allSatisfy(\.withModel),
+                                withVerdict: parts.allSatisfy(\.withVerdict),
                                 claimCount: parts.reduce(0) { $0 + $1.claimCount },
                                 lexicalSeconds: parts.reduce(0) { $0 + $1.lexicalSeconds },
                                 modelSeconds: parts.reduce(0) { $0 + $1.modelSeconds })
@@ -143,21 +190,25 @@ public struct CheckerEvaluation: Sendable {
     /// `previous` (so a model run on fewer rows does not replace the lexical fit made on more).
     public static func fit(_ measured: MeasuredExamples, previous: CalibrationProfile?) throws -> CalibrationProfile {
         var profile = previous ?? CalibrationProfile()
-        let description = "HaluEval \(measured.task) rows \(measured.rows.lowerBound)..<\(measured.rows.upperBound)"
+        let description = (measured.task.hasPrefix("pipeline") ? "" : "HaluEval ") + "\(measured.task) rows \(measured.rows.lowerBound)..<\(measured.rows.upperBound)"
             + " (\(measured.examples.count) outputs)"
-        let featureSets: [(String, [CheckerFeature])] = measured.withModel
-            ? [("model", CheckerFeature.withModel), ("signal pmi", [.pmi])]
-            : [("lexical", CheckerFeature.lexical)] + CheckerFeature.lexical.map { ("signal \($0.rawValue)", [$0]) }
+        var featureSets: [(String, [CheckerFeature])] = []
+        if measured.withModel { featureSets += [("model", CheckerFeature.withModel), ("signal pmi", [.pmi])] }
+        if measured.withVerdict { featureSets += [("verdict", CheckerFeature.withVerdict), ("signal verdict", [.verdict])] }
+        if featureSets.isEmpty {
+            featureSets = [("lexical", CheckerFeature.lexical)] + CheckerFeature.lexical.map { ("signal \($0.rawValue)", [$0]) }
+        }
         for (name, features) in featureSets {
             let model = try fitClaims(measured.examples, features: features)
             switch name {
             case "lexical": profile.lexical = model
             case "model": profile.model = model
+            case "verdict": profile.verdict = model
             default: profile.signals[String(name.dropFirst("signal ".count))] = model
             }
             profile.trainedOn[name] = description
         }
-        if !measured.withModel {
+        if !measured.withModel, !measured.withVerdict {
             let x = measured.examples.map { [log(1 + Double($0.words))] }
             var length = try LogisticModel.fit(features: ["logWords"], x: x, y: measured.examples.map(\.supported))
             length.threshold = BinaryMetrics.bestThreshold(scores: x.map(length.probability),
@@ -171,7 +222,7 @@ public struct CheckerEvaluation: Sendable {
     /// A claim-level fit (every claim takes its output's label); the aggregate of claim scores (lowest or mean)
     /// and its threshold are then chosen for the best balanced accuracy over the outputs.
     static func fitClaims(_ examples: [MeasuredExample], features: [CheckerFeature]) throws -> LogisticModel {
-        let columns = features.map { CheckerFeature.withModel.firstIndex(of: $0)! }
+        let columns = features.map { CheckerFeature.allCases.firstIndex(of: $0)! }
         var x: [[Double]] = [], y: [Bool] = []
         for example in examples {
             for claim in example.claims {
@@ -220,6 +271,13 @@ public struct CheckerEvaluation: Sendable {
         return model
     }
 
+    /// The answer score `model` gives claims whose ``CheckerFeature/allCases`` vectors were recorded: what the
+    /// checker would have said with that calibration (0 without a checkable claim).
+    public static func answerScore(claims: [[Double]], model: LogisticModel) -> Double {
+        let columns = model.features.map { name in CheckerFeature.allCases.firstIndex { $0.rawValue == name }! }
+        return model.aggregate.apply(claims.map { claim in model.probability(columns.map { claim[$0] }) }) ?? 0
+    }
+
     /// An output's score: its checkable claims' scores aggregated as the model says, 0 when it makes no checkable
     /// claim (``FactualityReport/rankingScore``).
     static func score(_ example: MeasuredExample, _ model: LogisticModel, columns: [Int]) -> Double {
@@ -242,14 +300,16 @@ public struct CheckerEvaluation: Sendable {
                 lengthStratifiedAUC: stratifiedAUC(measured.examples, scores).auc))
         }
         func scores(_ model: LogisticModel) -> [Double] {
-            let columns = model.features.map { name in CheckerFeature.withModel.firstIndex { $0.rawValue == name }! }
+            let columns = model.features.map { name in CheckerFeature.allCases.firstIndex { $0.rawValue == name }! }
             return measured.examples.map { score($0, model, columns: columns) }
         }
         if let length = profile.length {
             add("length only", measured.examples.map { length.probability([log(1 + Double($0.words))]) },
                 threshold: length.threshold)
         }
-        for feature in CheckerFeature.withModel where feature != .pmi || measured.withModel {
+        for feature in CheckerFeature.allCases
+        where feature.needs == nil || (feature.needs == .pmi && measured.withModel)
+            || (feature.needs == .verdict && measured.withVerdict) {
             if let model = profile.signals[feature.rawValue] {
                 add("signal " + feature.rawValue, scores(model), threshold: model.threshold)
             }
@@ -258,12 +318,16 @@ public struct CheckerEvaluation: Sendable {
         if measured.withModel, let model = profile.model {
             add("combined with model", scores(model), threshold: model.threshold)
         }
+        if measured.withVerdict, let model = profile.verdict {
+            add("combined with verdict", scores(model), threshold: model.threshold)
+        }
         let lexicalRate = measured.lexicalSeconds > 0 ? Double(measured.claimCount) / measured.lexicalSeconds : 0
-        let modelRate = measured.withModel && measured.modelSeconds > 0
+        let modelRate = (measured.withModel || measured.withVerdict) && measured.modelSeconds > 0
             ? Double(measured.claimCount) / measured.modelSeconds : nil
         return CheckerEvaluationReport(
             task: measured.task, rows: "\(measured.rows.lowerBound)..<\(measured.rows.upperBound)",
             examples: measured.examples.count, claims: measured.claimCount, withModel: measured.withModel,
+            withVerdict: measured.withVerdict,
             fitted: fitted, lengthMatchedPairs: pairs.count,
             lengthStratifiedPairs: stratifiedAUC(measured.examples, measured.examples.map { _ in 0 }).pairs,
             results: results, lexicalClaimsPerSecond: lexicalRate,
@@ -279,7 +343,7 @@ public struct CheckerEvaluation: Sendable {
         }
         var byRow: [Key: (faithful: Int?, hallucinated: Int?)] = [:]
         for (i, example) in examples.enumerated() {
-            let key = Key(task: example.task.rawValue, row: example.row)
+            let key = Key(task: example.task.rawValue + example.variant, row: example.row)
             if example.supported { byRow[key, default: (nil, nil)].faithful = i }
             else { byRow[key, default: (nil, nil)].hallucinated = i }
         }

@@ -9,6 +9,14 @@ public struct SpeedMeasurement: Sendable, Equatable {
     public var samples: [Double]
 
     public var mean: Double { samples.reduce(0, +) / Double(max(samples.count, 1)) }
+    /// The middle sample (the mean of the two middle ones for an even count); 0 without samples.
+    public var median: Double { Self.median(samples) }
+
+    public static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted(), middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
     public var standardDeviation: Double {
         guard samples.count > 1 else { return 0 }
         let m = mean
@@ -18,9 +26,9 @@ public struct SpeedMeasurement: Sendable, Equatable {
 
 extension DecoderModel {
     /// Measures prefill of `promptTokens` tokens and decoding of `generatedTokens` tokens, `repetitions`
-    /// times each after one warm-up, with the current worker count.
+    /// times each after one warm-up (unless `warmUp` is false), with the current worker count.
     public func measureSpeed(promptTokens: Int = 128, generatedTokens: Int = 64,
-                             repetitions: Int = 3, seed: UInt64 = 1) throws -> [SpeedMeasurement] {
+                             repetitions: Int = 3, warmUp: Bool = true, seed: UInt64 = 1) throws -> [SpeedMeasurement] {
         var state = seed
         func randomToken() -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -29,7 +37,7 @@ extension DecoderModel {
         var results: [SpeedMeasurement] = []
         if promptTokens > 0 {
             var samples: [Double] = []
-            for repetition in 0...repetitions {
+            for repetition in (warmUp ? 0 : 1)...repetitions {
                 let tokens = (0..<promptTokens).map { _ in randomToken() }
                 let cache = makeCache(capacity: promptTokens)
                 let start = Date()
@@ -42,7 +50,7 @@ extension DecoderModel {
         if generatedTokens > 0 {
             var samples: [Double] = []
             var logits = [Float](repeating: 0, count: config.vocabularySize)
-            for repetition in 0...repetitions {
+            for repetition in (warmUp ? 0 : 1)...repetitions {
                 let cache = makeCache(capacity: generatedTokens)
                 let start = Date()
                 var token = randomToken()

@@ -156,12 +156,9 @@ public final class DecoderModel: @unchecked Sendable {
             if !adapterRuns.isEmpty {
                 addAdapterDeltas(layer: layerIndex, [(.gate, gate), (.up, up)], input: h, runs: adapterRuns)
             }
-            // SwiGLU: one expf per element is a tenth of a decoding step on one core; split it across workers.
+            // SwiGLU with a vector exp; one exp per element is still worth splitting across workers.
             parallelFor(workers: workers, count: n * ff, granularity: 256) { range in
-                for i in range {
-                    let g = gate[i]
-                    gate[i] = g / (1 + expf(-g)) * up[i]
-                }
+                dera_swiglu(gate + range.lowerBound, up + range.lowerBound, Int64(range.count))
             }
             multiply(layer.down, gate, n, projected)
             if !adapterRuns.isEmpty {
@@ -256,6 +253,10 @@ public final class DecoderModel: @unchecked Sendable {
         }
     }
 
+    /// Query rows per attention item: a run's rows go in chunks that see only the keys up to their last row,
+    /// so a prompt's causal half of the scores is neither computed nor exponentiated.
+    static let attentionChunkRows = 64
+
     /// Causal grouped-query attention for every run of rows against its sequence's cache.
     private func attend(_ q: UnsafeMutablePointer<Float>, runs: [(sequence: Int, rows: Range<Int>)],
                         positions: [Int], caches: [KVCache], layer: Int, into out: UnsafeMutablePointer<Float>) {
@@ -263,39 +264,37 @@ public final class DecoderModel: @unchecked Sendable {
         let hd = c.headDimension, qw = c.queryWidth, kvw = c.keyValueWidth
         let group = c.headCount / c.keyValueHeadCount
         let scale = 1 / sqrtf(Float(hd))
-        let items = runs.count * c.headCount
-        parallelFor(workers: workers, count: items, granularity: 1) { range in
-            for item in range {
-                let run = runs[item / c.headCount], head = item % c.headCount
+        let chunkRows = Self.attentionChunkRows
+        // Items: (run, head, chunk of the run's rows), the chunks of one head next to each other.
+        var items: [(run: Int, head: Int, rows: Range<Int>)] = []
+        var longest = 0
+        for (index, run) in runs.enumerated() {
+            longest = max(longest, positions[run.rows.upperBound - 1] + 1)
+            for head in 0..<c.headCount {
+                for begin in stride(from: run.rows.lowerBound, to: run.rows.upperBound, by: chunkRows) {
+                    items.append((index, head, begin..<min(begin + chunkRows, run.rows.upperBound)))
+                }
+            }
+        }
+        parallelFor(workers: workers, count: items.count, granularity: 1) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(chunkRows, positions.count) * longest)
+            defer { scores.deallocate() }
+            for item in items[range] {
+                let run = runs[item.run], head = item.head
                 let cache = caches[run.sequence]
-                let rows = run.rows.count
-                let first = positions[run.rows.lowerBound]
+                let rows = item.rows.count
+                let first = positions[item.rows.lowerBound]
+                // Row i of the chunk sees positions 0...first + i.
                 let length = first + rows
                 let keys = cache.keys(layer: layer) + (head / group) * hd
                 let values = cache.values(layer: layer) + (head / group) * hd
-                let queries = q + run.rows.lowerBound * qw + head * hd
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * length)
-                defer { scores.deallocate() }
+                let queries = q + item.rows.lowerBound * qw + head * hd
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(length), Int32(hd),
                             scale, queries, Int32(qw), keys, Int32(kvw), 0, scores, Int32(length))
-                for r in 0..<rows {
-                    let visible = first + r + 1
-                    let s = scores + r * length
-                    var maximum = -Float.infinity
-                    for j in 0..<visible { maximum = max(maximum, s[j]) }
-                    var sum: Float = 0
-                    for j in 0..<visible {
-                        let e = expf(s[j] - maximum)
-                        s[j] = e
-                        sum += e
-                    }
-                    let inverse = 1 / sum
-                    for j in 0..<visible { s[j] *= inverse }
-                    for j in visible..<length { s[j] = 0 }
-                }
+                dera_softmax_causal(scores, Int64(rows), Int64(length), Int64(length), Int64(first + 1))
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hd), Int32(length),
                             1, scores, Int32(length), values, Int32(kvw), 0,
-                            out + run.rows.lowerBound * qw + head * hd, Int32(qw))
+                            out + item.rows.lowerBound * qw + head * hd, Int32(qw))
             }
         }
     }

@@ -72,6 +72,16 @@ public struct TuningRecord: Sendable, Codable, Hashable {
     public var right: Bool?
     /// A gold answer appears in the retrieved passages (nil without gold).
     public var goldRetrieved: Bool?
+
+    /// The records in a `dera tune` records file.
+    /// - Throws: ``PipelineError/missingFile(path:hint:)``, or ``PipelineError/badRow(path:line:reason:)`` naming
+    ///   the line that is not a record.
+    public static func load(_ path: String) throws -> [TuningRecord] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PipelineError.missingFile(path: path, hint: "`dera tune --records` writes it")
+        }
+        return try JSONLRecords.read(TuningRecord.self, from: path, what: "a tuning record")
+    }
 }
 
 /// One row of the tuning table: a fixed lambda or a rule choosing per question.
@@ -153,9 +163,9 @@ public struct LambdaTuner {
         for (n, question) in questions.enumerated() {
             if let indices = byID[question.id] {
                 let passages = answerer.checkerPassages(try answerer.retrieve(question.question))
-                for i in indices {
-                    let report = try check.checker.check(answer: records[i].answer, passages: passages,
-                                                         question: question.question)
+                let reports = try check.checker.check(answers: indices.map { records[$0].answer }, passages: passages,
+                                                      question: question.question)
+                for (i, report) in zip(indices, reports) {
                     records[i].correctness = Candidate.correctness(of: report)
                     records[i].flagged = report.hallucinated
                 }

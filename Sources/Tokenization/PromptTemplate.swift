@@ -1,5 +1,4 @@
 import Foundation
-import Tokenization
 
 /// A chat prompt kept as a text file in `prompts/`: `[system]` and `[user]` sections whose
 /// `{{name}}` placeholders are filled at run time.
@@ -23,7 +22,7 @@ public struct PromptTemplate: Sendable, Equatable {
     }
 
     /// Parses the section format.
-    /// - Throws: `PipelineError.badPromptTemplate` naming the file when there is no `[user]` section or an
+    /// - Throws: `PromptTemplateError.badTemplate` naming the file when there is no `[user]` section or an
     ///   unknown section header.
     public init(text: String, path: String = "<prompt>") throws {
         var sections: [String: [String]] = [:]
@@ -33,34 +32,37 @@ public struct PromptTemplate: Sendable, Equatable {
             if trimmed.hasPrefix("["), trimmed.hasSuffix("]"), !trimmed.contains(" ") {
                 let name = String(trimmed.dropFirst().dropLast())
                 guard name == "system" || name == "user" else {
-                    throw PipelineError.badPromptTemplate(path: path, reason: "unknown section [\(name)]")
+                    throw PromptTemplateError.badTemplate(path: path, reason: "unknown section [\(name)]")
                 }
                 current = name
                 sections[name] = []
             } else if let name = current {
                 sections[name, default: []].append(line)
             } else if !trimmed.isEmpty {
-                throw PipelineError.badPromptTemplate(path: path, reason: "text before the first [system] or [user] header")
+                throw PromptTemplateError.badTemplate(path: path, reason: "text before the first [system] or [user] header")
             }
         }
         func joined(_ name: String) -> String? {
             sections[name].map { $0.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines) }
         }
         guard let user = joined("user"), !user.isEmpty else {
-            throw PipelineError.badPromptTemplate(path: path, reason: "no [user] section")
+            throw PromptTemplateError.badTemplate(path: path, reason: "no [user] section")
         }
         self.init(system: joined("system"), user: user)
     }
 
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw PipelineError.badPromptTemplate(path: path, reason: "cannot read the file as UTF-8")
+            throw PromptTemplateError.badTemplate(path: path, reason: "cannot read the file as UTF-8")
         }
         try self.init(text: text, path: path)
     }
 
+    /// The template in the section format it is read from.
+    public var text: String { (system.map { "[system]\n\($0)\n" } ?? "") + "[user]\n\(user)\n" }
+
     /// The chat messages with every `{{name}}` replaced by `values[name]`.
-    /// - Throws: `PipelineError.missingPlaceholderValue` when the template names a value not given.
+    /// - Throws: `PromptTemplateError.missingValue` when the template names a value not given.
     public func messages(_ values: [String: String]) throws -> [ChatMessage] {
         var messages: [ChatMessage] = []
         if let system { messages.append(ChatMessage(role: "system", content: try Self.fill(system, values))) }
@@ -78,7 +80,7 @@ public struct PromptTemplate: Sendable, Equatable {
                 return out
             }
             let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            guard let value = values[name] else { throw PipelineError.missingPlaceholderValue(name) }
+            guard let value = values[name] else { throw PromptTemplateError.missingValue(name) }
             out += value
             rest = rest[close.upperBound...]
         }
@@ -86,23 +88,15 @@ public struct PromptTemplate: Sendable, Equatable {
     }
 }
 
-/// Errors of the pipelines, naming the file or value at fault.
-public enum PipelineError: Error, Equatable, CustomStringConvertible {
-    case badPromptTemplate(path: String, reason: String)
-    case missingPlaceholderValue(String)
-    case noChatTemplate(model: String)
-    case badRow(path: String, line: Int, reason: String)
-    case autoNeedsChecker
-    case missingFile(path: String, hint: String)
+/// A prompt template that cannot be read or filled, naming the file or the value at fault.
+public enum PromptTemplateError: Error, Equatable, CustomStringConvertible {
+    case badTemplate(path: String, reason: String)
+    case missingValue(String)
 
     public var description: String {
         switch self {
-        case let .badPromptTemplate(path, reason): "\(path): bad prompt template: \(reason)"
-        case let .missingPlaceholderValue(name): "the prompt template uses {{\(name)}}, which has no value"
-        case let .noChatTemplate(model): "\(model) has no chat template; grounded answering needs a chat model"
-        case let .badRow(path, line, reason): "\(path):\(line): \(reason)"
-        case let .missingFile(path, hint): "not found: \(path) (\(hint))"
-        case .autoNeedsChecker: "lambda auto chooses among candidates with the checker; give the answerer a self-check"
+        case let .badTemplate(path, reason): "\(path): bad prompt template: \(reason)"
+        case let .missingValue(name): "the prompt template uses {{\(name)}}, which has no value"
         }
     }
 }
