@@ -43,8 +43,8 @@ static int tiles_enabled(void) {
     return v && dera_q8_kernel_level() >= 2;
 }
 
-// 16 rows of 16 dwords (row i at src + i * stride) -> 16 registers, register k holding dword k of every row.
-TILE_INLINE void transpose16(const uint8_t *src, size_t stride, uint8_t *dst) {
+// 16 rows of 16 dwords (row i at src + i * stride) -> out[k] holding dword k of every row.
+TILE_INLINE void transpose16_regs(const uint8_t *src, size_t stride, __m512i out[16]) {
     __m512i r[16], t[16], u[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512((const void *)(src + i * stride));
     for (int i = 0; i < 8; i++) {
@@ -62,10 +62,38 @@ TILE_INLINE void transpose16(const uint8_t *src, size_t stride, uint8_t *dst) {
         const __m512i p0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), p1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
         const __m512i q0 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
         const __m512i q1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
-        _mm512_store_si512((void *)(dst + 64 * c), _mm512_shuffle_i32x4(p0, q0, 0x88));
-        _mm512_store_si512((void *)(dst + 64 * (4 + c)), _mm512_shuffle_i32x4(p0, q0, 0xDD));
-        _mm512_store_si512((void *)(dst + 64 * (8 + c)), _mm512_shuffle_i32x4(p1, q1, 0x88));
-        _mm512_store_si512((void *)(dst + 64 * (12 + c)), _mm512_shuffle_i32x4(p1, q1, 0xDD));
+        out[c] = _mm512_shuffle_i32x4(p0, q0, 0x88);
+        out[4 + c] = _mm512_shuffle_i32x4(p0, q0, 0xDD);
+        out[8 + c] = _mm512_shuffle_i32x4(p1, q1, 0x88);
+        out[12 + c] = _mm512_shuffle_i32x4(p1, q1, 0xDD);
+    }
+}
+
+// The same, stored as 16 consecutive registers at dst.
+TILE_INLINE void transpose16(const uint8_t *src, size_t stride, uint8_t *dst) {
+    __m512i out[16];
+    transpose16_regs(src, stride, out);
+    for (int k = 0; k < 16; k++) _mm512_store_si512((void *)(dst + 64 * k), out[k]);
+}
+
+// A full tile of Q4_K rows straight from the weights: each 64 packed bytes (two 32-byte groups g, g + 1) of the
+// 16 rows are transposed as dwords first, then split into nibbles, which lands every element where
+// interleave_rows would put it (dword k of group g holds elements 64g + 4k.. low and 64g + 32 + 4k.. high).
+TILE_INLINE void q4_k_interleave_direct(const uint8_t *w, size_t rb, int64_t nb, uint8_t *q) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int half = 0; half < 2; half++) {
+            __m512i d[16];
+            transpose16_regs(w + 144 * b + 16 + 64 * half, rb, d);
+            for (int gg = 0; gg < 2; gg++) {
+                const int g = 2 * half + gg;
+                uint8_t *dst = q + 4096 * b + 64 * 16 * g;
+                for (int k = 0; k < 8; k++) {
+                    _mm512_store_si512((void *)(dst + 64 * k), _mm512_and_si512(d[8 * gg + k], m4));
+                    _mm512_store_si512((void *)(dst + 64 * (8 + k)), _mm512_and_si512(_mm512_srli_epi16(d[8 * gg + k], 4), m4));
+                }
+            }
+        }
     }
 }
 
@@ -174,14 +202,19 @@ TILE static void unpack_tile(uint32_t type, const uint8_t *w, size_t rb, int cou
                 }
                 const uint8_t *blk = w + r * rb + bb * b;
                 if (type == DERA_Q4_K) {
-                    q4_k_bytes(blk, out + 256 * b);
+                    if (count < TILE_ROWS) q4_k_bytes(blk, out + 256 * b);
                     t->d[b * 16 + r] = dera_h2f(dera_rd16(blk));
                     t->dmin[b * 16 + r] = dera_h2f(dera_rd16(blk + 2));
-                    uint8_t sc[8], m[8];
-                    for (int j = 0; j < 8; j++) dera_q4k_scale_min(j, blk + 4, &sc[j], &m[j]);
-                    for (int j = 0; j < 8; j++) t->sc[(b * 8 + j) * 16 + r] = sc[j];
-                    for (int i = 0; i < 4; i++)
-                        t->pairs[(b * 4 + i) * 16 + r] = (int32_t)((uint32_t)m[2 * i] | ((uint32_t)m[2 * i + 1] << 16));
+                    // The 8 six-bit scales and mins from three words at once (dera_q4k_scale_min for every j).
+                    const uint32_t u0 = dera_rd32(blk + 4), u1 = dera_rd32(blk + 8), u2 = dera_rd32(blk + 12);
+                    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+                    const uint32_t scales[2] = {u0 & lo6, (u2 & lo4) | (((u0 >> 6) & lo2) << 4)};
+                    const uint32_t mins[2] = {u1 & lo6, ((u2 >> 4) & lo4) | (((u1 >> 6) & lo2) << 4)};
+                    for (int j = 0; j < 8; j++) t->sc[(b * 8 + j) * 16 + r] = (int32_t)((scales[j / 4] >> (8 * (j % 4))) & 0xff);
+                    for (int i = 0; i < 4; i++) {
+                        const uint32_t word = mins[i / 2] >> (16 * (i % 2));
+                        t->pairs[(b * 4 + i) * 16 + r] = (int32_t)((word & 0xff) | ((word & 0xff00) << 8));
+                    }
                 } else {
                     q6_k_bytes(blk, out + 256 * b);
                     t->d[b * 16 + r] = dera_h2f(dera_rd16(blk + 208));
@@ -194,7 +227,10 @@ TILE static void unpack_tile(uint32_t type, const uint8_t *w, size_t rb, int cou
             }
         }
     }
-    interleave_rows(t->rows, (size_t)span, span, t->q);
+    if (type == DERA_Q4_K && count == TILE_ROWS)
+        q4_k_interleave_direct(w, rb, n / 256, t->q);
+    else
+        interleave_rows(t->rows, (size_t)span, span, t->q);
 }
 
 // ---- micro-kernels: one tile against NV activation rows -------------------------------------------------

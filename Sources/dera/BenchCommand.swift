@@ -19,7 +19,7 @@ struct BenchSpeed: ParsableCommand {
             Build in release mode first (scripts/bench does). Every repetition runs each test once in dera and, \
             with --peer PATH/llama-bench, once in llama.cpp right after (llama-bench -r 1), so both engines meet \
             the same machine load; the table gives medians. Peak resident memory of this process and of the \
-            largest llama-bench run closes the report.
+            largest llama-bench run (through /usr/bin/time -f %M, where present) closes the report.
             """)
 
     @Option(name: .long, help: "A .gguf file or a Hugging Face model folder.")
@@ -58,6 +58,7 @@ struct BenchSpeed: ParsableCommand {
         let tests = prompt.map { "pp\($0)" } + ["tg\(generate)"]
         print("model: \(model), arithmetic: \(arithmetic.rawValue), \(repetitions) repetitions, load before: \(loadAverage())")
         var rows: [(test: String, threads: Int, ours: [Double], theirs: [Double])] = []
+        var peerPeak: Int?
         for count in threads {
             bundle.model.workers = count
             var ours: [String: [Double]] = [:], theirs: [String: [Double]] = [:]
@@ -69,7 +70,9 @@ struct BenchSpeed: ParsableCommand {
                     for m in measured { ours[m.test, default: []] += m.samples }
                 }
                 if let peer {
-                    for (test, value) in try runPeer(peer, threads: count) { theirs[test, default: []].append(value) }
+                    let (figures, peak) = try runPeer(peer, threads: count)
+                    for (test, value) in figures { theirs[test, default: []].append(value) }
+                    if let peak { peerPeak = max(peerPeak ?? 0, peak) }
                 }
             }
             for test in tests { rows.append((test, count, ours[test] ?? [], theirs[test] ?? [])) }
@@ -82,20 +85,21 @@ struct BenchSpeed: ParsableCommand {
             let ratio = theirs.map { String(format: "%.2fx", ours / $0) } ?? "-"
             print("| \(row.test) | \(row.threads) | \(Self.describe(row.ours)) | \(row.theirs.isEmpty ? "-" : Self.describe(row.theirs)) | \(ratio) |")
         }
-        var peak = "peak resident memory: dera \(Self.peakResidentMegabytes(children: false)) MB"
-        if peer != nil { peak += ", llama-bench \(Self.peakResidentMegabytes(children: true)) MB (largest run)" }
+        var peak = "peak resident memory: dera \(Self.peakResidentMegabytes()) MB (this process, all tests)"
+        if let peerPeak { peak += ", llama-bench \(peerPeak / 1024) MB (largest run)" }
         print(peak)
         print("load after: \(loadAverage())")
     }
 
-    /// Peak resident set of this process, or of the largest finished child, in MB (Linux reports kB).
-    static func peakResidentMegabytes(children: Bool) -> Int {
+    /// Peak resident set of this process in MB (Linux reports kB, macOS bytes). Not used for llama-bench: a child
+    /// spawned from this process starts its high-water mark at this process's size.
+    static func peakResidentMegabytes() -> Int {
         var usage = rusage()
         #if os(Linux)
-        getrusage(__rusage_who_t((children ? RUSAGE_CHILDREN : RUSAGE_SELF).rawValue), &usage)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return usage.ru_maxrss / 1024
         #else
-        getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF, &usage)
         return usage.ru_maxrss / (1024 * 1024)
         #endif
     }
@@ -110,15 +114,23 @@ struct BenchSpeed: ParsableCommand {
             .joined(separator: " ") ?? "unknown"
     }
 
-    /// Runs llama-bench once per test (JSON output) and returns tokens/s per test name (pp128, tg64).
-    func runPeer(_ path: String, threads: Int) throws -> [String: Double] {
+    /// Runs llama-bench (JSON output, `repetitions` runs of each test); returns its mean tokens/s per test name
+    /// (pp128, tg64) and, through /usr/bin/time when present, its peak resident memory in kB.
+    func runPeer(_ path: String, threads: Int, repetitions: Int = 1) throws -> (figures: [String: Double], peakKB: Int?) {
+        let arguments = ["-m", model, "-p", prompt.map(String.init).joined(separator: ","), "-n", "\(generate)",
+                         "-t", "\(threads)", "-r", "\(repetitions)", "-o", "json"]
+        let timer = "/usr/bin/time"
+        let timed = FileManager.default.isExecutableFile(atPath: timer)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["-m", model, "-p", prompt.map(String.init).joined(separator: ","), "-n", "\(generate)",
-                             "-t", "\(threads)", "-r", "1", "-o", "json"]
+        process.executableURL = URL(fileURLWithPath: timed ? timer : path)
+        process.arguments = timed ? ["-f", "peak-kb %M", path] + arguments : arguments
+        // Standard error goes to a file (llama-bench logs a lot): a pipe read after the output could fill and stall it.
+        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("dera-bench-\(getpid()).err")
+        _ = FileManager.default.createFile(atPath: errorPath.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errorPath) }
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        process.standardError = timed ? try FileHandle(forWritingTo: errorPath) : FileHandle.nullDevice
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -134,6 +146,8 @@ struct BenchSpeed: ParsableCommand {
             if promptCount > 0 { figures["pp\(promptCount)"] = average }
             if genCount > 0 { figures["tg\(genCount)"] = average }
         }
-        return figures
+        let errors = (try? String(contentsOf: errorPath, encoding: .utf8)) ?? ""
+        let peak = errors.split(separator: "\n").last { $0.hasPrefix("peak-kb ") }.flatMap { Int($0.dropFirst(8)) }
+        return (figures, peak)
     }
 }

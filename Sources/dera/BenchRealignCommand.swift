@@ -94,7 +94,7 @@ struct BenchRealign: ParsableCommand {
             FileHandle.standardError.write(Data("measuring: llama.cpp (\(peer))\n".utf8))
             let speed = try BenchSpeed.parse(["--model", model, "--prompt", "\(prompt)", "--generate", "\(generate)",
                                               "--repetitions", "\(repetitions)"])
-            peerGeneration = try speed.runPeer(peer, threads: threads)["tg\(generate)"]
+            peerGeneration = try speed.runPeer(peer, threads: threads, repetitions: repetitions).figures["tg\(generate)"]
         }
 
         print("model: \(model), \(threads) thread\(threads == 1 ? "" : "s"), \(generate) generated tokens per sequence")
