@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Tokenization", targets: ["Tokenization"]),
         .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "Embedding", targets: ["Embedding"]),
         .library(name: "Realign", targets: ["Realign"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
         .library(name: "Factuality", targets: ["Factuality"]),
@@ -47,15 +48,20 @@ let package = Package(
             dependencies: ["Formats", "Tokenization", "COpenBLAS", "CKernels",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
+        // Sentence embeddings for dense retrieval: a BERT encoder (all-MiniLM-L6-v2) with mean pooling.
+        .target(
+            name: "Embedding",
+            dependencies: ["Formats", "Tokenization", "COpenBLAS", "CKernels"],
+            swiftSettings: optimise),
         // Decoding: samplers, streaming generation, and the DeRa mix of reference and aligned logits.
         .target(
             name: "Realign",
             dependencies: ["Inference", "Tokenization"],
             swiftSettings: optimise),
-        // Passage store, ingestion, FTS5 search.
+        // Passage store, ingestion, FTS5 search, passage vectors and hybrid search.
         .target(
             name: "Retrieval",
-            dependencies: ["CLibXML2", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["CLibXML2", "Embedding", "CKernels", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]),
         // The factuality checker: claims, lexical and model-based support signals, calibration, evidence.
         .target(
@@ -70,7 +76,7 @@ let package = Package(
         // End-to-end jobs: grounded question answering (and, later, summarisation and lambda tuning).
         .target(
             name: "Pipelines",
-            dependencies: ["Inference", "Realign", "Retrieval", "Factuality", "Control", "Tokenization"]),
+            dependencies: ["Inference", "Realign", "Retrieval", "Embedding", "Factuality", "Control", "Tokenization"]),
         // The command-line tool: argument parsing only, no logic.
         .executableTarget(
             name: "dera",
@@ -80,14 +86,15 @@ let package = Package(
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "Formats"]),
+        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Tokenization", "Formats", "CKernels"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
         .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests",
-                    dependencies: ["Retrieval", .product(name: "GRDB", package: "GRDB.swift")]),
+                    dependencies: ["Retrieval", "Embedding", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FactualityTests", dependencies: ["Factuality", "Inference", "Tokenization"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Factuality"]),
         // The command-line tool's own helpers (text arguments, terminal escaping) and commands.
-        .testTarget(name: "DeraTests", dependencies: ["dera", "Retrieval"]),
+        .testTarget(name: "DeraTests", dependencies: ["dera", "Retrieval", "Embedding"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Control", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,9 +1,9 @@
 import Factuality
 import Retrieval
 
-extension PassageStore {
-    /// The passages the factuality checker compares an answer with: the store's best `limit` hits for
-    /// `question`, identified by their row ids.
+extension Retriever {
+    /// The passages the factuality checker compares an answer with: the best `limit` hits for `question`,
+    /// identified by their row ids.
     public func checkerPassages(for question: String, limit: Int) throws -> [Factuality.Passage] {
         try search(question, options: SearchOptions(limit: limit)).map { hit in
             Factuality.Passage(id: hit.passage.id.map { "\($0)" } ?? hit.source, text: hit.passage.text)

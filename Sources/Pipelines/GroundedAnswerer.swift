@@ -139,6 +139,8 @@ public struct GroundedAnswerer: Sendable {
     }
 
     public let store: PassageStore
+    /// How passages are found: BM25 over `store` unless set to a dense or hybrid ``Retriever``.
+    public var retriever: Retriever
     public let bundle: ModelBundle
     public let template: PromptTemplate
     public var passageCount = 3
@@ -151,13 +153,14 @@ public struct GroundedAnswerer: Sendable {
 
     public init(store: PassageStore, bundle: ModelBundle, template: PromptTemplate) {
         self.store = store
+        self.retriever = Retriever(store: store)
         self.bundle = bundle
         self.template = template
     }
 
     /// The passages for `question`.
     public func retrieve(_ question: String) throws -> [SearchHit] {
-        try store.search(question, options: SearchOptions(limit: passageCount))
+        try retriever.search(question, options: SearchOptions(limit: passageCount))
     }
 
     /// The passage text as the prompt shows it (cut to ``passageCharacters``).

@@ -1,5 +1,6 @@
 import Tokenization
 import Control
+import Embedding
 import Factuality
 import Foundation
 import Inference
@@ -42,6 +43,11 @@ public struct PipelineConfiguration: Sendable {
     public var lambda: LambdaSetting?
     public var tunedPath: String? = TunedLambda.defaultPath
     public var passages = 3
+    /// How passages are found; dense and hybrid need the store's vectors and ``embedder`` (hybrid falls back to
+    /// BM25 without them).
+    public var searchMode = SearchMode.hybrid
+    /// The sentence embedder's folder (`scripts/setup --embedder`).
+    public var embedder = SentenceEmbedder.defaultFolder
     public var maxTokens = 128
     public var sampling = SamplingParameters.greedy
     public var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -67,6 +73,7 @@ public struct PipelineConfiguration: Sendable {
         copy.model = rooted(model)
         copy.adapter = adapter.map(rooted)
         copy.template = rooted(template)
+        copy.embedder = rooted(embedder)
         copy.calibration = rooted(calibration)
         copy.tunedPath = tunedPath.map(rooted)
         copy.verdictModel = rooted(verdictModel)
@@ -106,6 +113,8 @@ public struct Pipeline: Sendable {
         let bundle = try ModelBundle.open(configuration.model, workers: configuration.threads)
         var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: configuration.store),
                                         bundle: bundle, template: try PromptTemplate(contentsOf: configuration.template))
+        answerer.retriever = try Self.retriever(store: answerer.store, mode: configuration.searchMode,
+                                                embedderFolder: configuration.embedder)
         answerer.passageCount = configuration.passages
         answerer.maxTokens = configuration.maxTokens
         answerer.sampling = configuration.sampling
@@ -134,6 +143,17 @@ public struct Pipeline: Sendable {
                                             path: configuration.calibration)
         answerer.selfCheck = SelfCheck(checker: checker, fluency: configuration.fluency ? ModelGrounding(bundle: bundle) : nil)
         self.answerer = answerer
+    }
+
+    /// A retriever in `mode` over `store`: the embedder is opened only when the store holds vectors and the folder
+    /// is there, so `hybrid` on a store without vectors costs nothing and searches with BM25.
+    public static func retriever(store: PassageStore, mode: SearchMode, embedderFolder: String,
+                                 threads: Int = 2) throws -> Retriever {
+        guard mode != .bm25 else { return Retriever(store: store) }
+        let usable = try store.vectorModel() != nil
+            && (mode == .dense || FileManager.default.fileExists(atPath: embedderFolder + "/model.safetensors"))
+        let embedder = usable ? try SentenceEmbedder(folder: embedderFolder, threads: threads) : nil
+        return Retriever(store: store, mode: mode, embedder: embedder)
     }
 
     /// Retrieves, decodes (fixed lambda or auto), and checks the answer against the passages it was given.

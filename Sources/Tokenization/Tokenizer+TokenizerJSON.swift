@@ -98,7 +98,7 @@ extension Tokenizer {
                       preTokenizer: preTokenizer, specials: specials, addBOS: addBOS, addEOS: addEOS)
     }
 
-    private static func readJSON(_ path: String) throws -> JSONValue {
+    static func readJSON(_ path: String) throws -> JSONValue {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -28,7 +28,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case let .invalidField(path, field, reason):
             "\(path): invalid '\(field)': \(reason)"
         case let .unsupportedModel(path, model):
-            "\(path): tokenizer model '\(model)' is not supported (only byte-level BPE, 'gpt2', is)"
+            "\(path): tokenizer model '\(model)' is not supported here (Tokenizer reads byte-level BPE, WordPieceTokenizer WordPiece)"
         case let .unknownPreTokenizer(path, name):
             "\(path): unknown pre-tokenizer '\(name)'"
         case let .duplicateToken(path, text, firstID, secondID):

@@ -38,6 +38,11 @@ struct Ask: ParsableCommand {
     @Option(help: "Most tokens to generate.")
     var maxTokens = 128
 
+    @Option(help: "How passages are found: bm25, dense or hybrid (falls back to bm25, with a note, on a store without vectors).")
+    var mode: SearchMode = PipelineConfiguration().searchMode
+
+    @OptionGroup var embedding: EmbedderOptions
+
     @OptionGroup var model: ModelOptions<AnsweringModel>
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
     @OptionGroup(title: "Self-check and lambda control") var control: ControlOptions
@@ -76,6 +81,9 @@ struct Ask: ParsableCommand {
             }
         }
         if !control.noCheck { answerer.selfCheck = try control.selfCheck(bundle: bundle, calibration: calibration) }
+        answerer.retriever = try Pipeline.retriever(store: answerer.store, mode: mode, embedderFolder: embedding.embedder,
+                                                    threads: embedding.embedThreads)
+        if let note = try answerer.retriever.resolvedMode().note { writeNote(note) }
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
         answerer.sampling = sampling.parameters(defaultTemperature: 0)

@@ -57,6 +57,11 @@ struct Check: ParsableCommand {
     @Option(name: .customShort("k"), help: "Passages to retrieve with --db.")
     var limit = 5
 
+    @Option(help: "With --db: bm25, dense or hybrid (falls back to bm25, with a note, on a store without vectors).")
+    var mode: SearchMode = PipelineConfiguration().searchMode
+
+    @OptionGroup var embedding: EmbedderOptions
+
     @Flag(help: "Lexical signals only: no model is loaded (the same as --checker lexical).")
     var noModel = false
 
@@ -87,8 +92,10 @@ struct Check: ParsableCommand {
             guard FileManager.default.fileExists(atPath: db) else {
                 throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
             }
-            passageList = try PassageStore(readOnlyPath: db)
-                .checkerPassages(for: questionText!, limit: limit)
+            let retriever = try Pipeline.retriever(store: PassageStore(readOnlyPath: db), mode: mode,
+                                                   embedderFolder: embedding.embedder, threads: embedding.embedThreads)
+            if let note = try retriever.resolvedMode().note { writeNote(note) }
+            passageList = try retriever.checkerPassages(for: questionText!, limit: limit)
         }
         let profile = try calibration.load()
         let checker = try self.checker.checker(profile: profile, calibrationPath: calibration.calibration,

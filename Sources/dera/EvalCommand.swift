@@ -17,7 +17,11 @@ struct RetrievalEvalCommand: ParsableCommand {
         abstract: "Index every row's text, ask a seeded sample of its questions, report recall@1/5/10 and latency.",
         discussion: """
             Defaults fit HaluEval QA (fetch it with corpora/fetch.sh): each row's `knowledge` is a \
-            document and its `question` should retrieve it. The index is reused when the DB already holds it.
+            document and its `question` should retrieve it. The index is reused when the DB already holds it. \
+            Every --mode is measured on the same sample (default: bm25, dense and hybrid when the embedder is \
+            installed, else bm25); dense and hybrid embed the cases' passages into the index first. \
+            With --questions, nothing is indexed: the questions of that JSONL file are asked of the store given \
+            by --db, and a question counts as found when a hit's document title equals its `title` field.
             """)
 
     @Option(help: "JSONL file of cases.")
@@ -49,6 +53,19 @@ struct RetrievalEvalCommand: ParsableCommand {
 
     @OptionGroup var chunking: ChunkingOptions
 
+    @Option(help: "Search mode to measure (repeatable): bm25, dense, hybrid. Default: all three when the embedder is installed.")
+    var mode: [SearchMode] = []
+
+    @OptionGroup var embedding: EmbedderOptions
+
+    @OptionGroup var fusion: FusionOptions
+
+    @Option(help: "JSONL of questions with the title of their document, asked of the existing --db instead of indexing --data.")
+    var questions: String?
+
+    @Option(help: "With --questions: only rows whose `split` field is this (e.g. test).")
+    var split: String?
+
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
@@ -59,14 +76,41 @@ struct RetrievalEvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        var modes = mode
+        if modes.isEmpty {
+            let installed = FileManager.default.fileExists(atPath: embedding.embedder + "/model.safetensors")
+            if !installed { writeNote("no embedder at \(embedding.embedder) (scripts/setup --embedder); measuring bm25 only") }
+            modes = installed ? SearchMode.allCases : [.bm25]
+        }
+        let embedder = modes.contains(where: { $0 != .bm25 }) ? try embedding.open() : nil
+        let searchOptions = SearchOptions(titleWeight: titleWeight, commonClauseCutoff: commonClauseCutoff)
+        if let questions {
+            let asked = try TitledQuestion.load(jsonl: questions, split: split)
+            let store = try PassageStore(readOnlyPath: db)
+            let reports = try modes.map { mode in
+                try QuestionSetEvaluation(retriever: fusion.apply(to: Retriever(store: store, mode: mode, embedder: embedder)),
+                                          searchOptions: searchOptions).run(asked)
+            }
+            print(json ? try JSONOutput.encode(reports) : reports.map(\.summary).joined(separator: "\n\n"))
+            return
+        }
         let cases = try EvaluationCase.load(jsonl: data, textField: textField, questionField: questionField,
                                             titleField: titleField)
-        let evaluation = RetrievalEvaluation(
-            store: try PassageStore(path: db),
-            ingestOptions: IngestOptions(chunker: chunking.chunker),
-            searchOptions: SearchOptions(titleWeight: titleWeight, commonClauseCutoff: commonClauseCutoff),
-            sampleSize: sample, seed: seed, observer: TerminalProgressBar())
-        let report = try evaluation.run(cases)
-        print(json ? try JSONOutput.encode(report) : report.summary)
+        let store = try PassageStore(path: db)
+        let reports = try modes.map { mode in
+            try RetrievalEvaluation(
+                store: store,
+                ingestOptions: IngestOptions(chunker: chunking.chunker),
+                searchOptions: searchOptions,
+                sampleSize: sample, seed: seed, observer: TerminalProgressBar(), mode: mode,
+                embedder: mode == .bm25 ? nil : embedder, fusion: fusion.apply(to: Retriever(store: store))
+            ).run(cases)
+        }
+        if json {
+            // One mode prints one object, as before modes existed; several print an array.
+            print(reports.count == 1 ? try JSONOutput.encode(reports[0]) : try JSONOutput.encode(reports))
+        } else {
+            print(reports.map(\.summary).joined(separator: "\n\n"))
+        }
     }
 }

@@ -6,11 +6,12 @@ import Retrieval
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Find the passages that best match a question (BM25 over title and text).",
+        abstract: "Find the passages that best match a question (BM25, sentence vectors, or both fused).",
         discussion: """
             Any text is accepted: quotes, operators, parentheses and emoji are treated as plain words. \
             A long query can come from standard input (-) or a file (@FILE). The store is opened \
-            read-only and never modified.
+            read-only and never modified. --mode hybrid (the default) fuses BM25 and sentence-vector rankings \
+            by reciprocal rank; on a store without vectors it searches with BM25 and says so.
             """)
 
     @Argument(help: "The question or keywords; - reads standard input, @FILE a file's text.")
@@ -30,6 +31,13 @@ struct SearchCommand: ParsableCommand {
 
     @Option(help: "Drop query words matching more than this fraction of passages (keeping the two rarest); faster, slightly lower recall.")
     var commonClauseCutoff: Double?
+
+    @Option(help: "bm25 (words), dense (sentence vectors) or hybrid (both, fused by reciprocal rank).")
+    var mode: SearchMode = .hybrid
+
+    @OptionGroup var embedding: EmbedderOptions
+
+    @OptionGroup var fusion: FusionOptions
 
     @Flag(help: "Print the hits as JSON on standard output.")
     var json = false
@@ -58,7 +66,17 @@ struct SearchCommand: ParsableCommand {
                 searched for; they were ignored\n
                 """.utf8))
         }
-        let hits = try store.search(built, options: options)
+        let hits: [SearchHit]
+        if mode == .bm25 {
+            hits = try store.search(built, options: options)
+        } else {
+            let hasVectors = try store.vectorModel() != nil
+            let embedder = hasVectors ? try (mode == .dense ? embedding.open() : embedding.openIfPresent()) : nil
+            let retriever = fusion.apply(to: Retriever(store: store, mode: mode, embedder: embedder, builder: builder))
+            let (resolved, note) = try retriever.resolvedMode()
+            if let note { writeNote(note) }
+            hits = resolved == .bm25 ? try store.search(built, options: options) : try retriever.search(text, options: options)
+        }
         if json {
             print(try JSONOutput.encode(hits))
         } else if hits.isEmpty {

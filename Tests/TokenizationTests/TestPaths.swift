@@ -22,3 +22,10 @@ enum TestPaths {
         return dir + "/" + name
     }
 }
+
+extension TestPaths {
+    /// all-MiniLM-L6-v2's tokenizer.json (`scripts/setup --embedder`).
+    static let miniLMTokenizer = root + "/models/all-MiniLM-L6-v2/tokenizer.json"
+    /// Token ids and vectors recorded from Hugging Face (scripts/record-embedder-fixtures).
+    static let embedderFixture = root + "/Tests/Fixtures/embedder-minilm.json"
+}

@@ -74,4 +74,5 @@ int dera_set_kernel_level(int level);
 #include "CKernelsQ8.h"
 #include "CKernelsPool.h"
 #include "CKernelsLoRA.h"
+#include "CKernelsEncoder.h"
 #endif

@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 
 /// Measures how often a question retrieves its own document: every case's text is indexed as one
@@ -26,11 +27,21 @@ public struct RetrievalEvaluation: Sendable {
     public var cutoffs: [Int]
     /// Watches the indexing step (a progress bar, for instance).
     public var observer: (any IngestObserver)?
+    /// How the questions are searched.
+    public var mode: SearchMode
+    /// Embeds the cases' passages (stored in the index) and the questions; needed for `dense` and `hybrid`.
+    public var embedder: (any TextEmbedder)?
+    /// Fusion settings for `hybrid` (its fusion constant, lexical weight and candidates are used).
+    public var fusion: Retriever?
 
     public init(store: PassageStore, ingestOptions: IngestOptions = IngestOptions(),
                 searchOptions: SearchOptions = SearchOptions(), queryBuilder: QueryBuilder = QueryBuilder(),
                 sampleSize: Int = 2_000, seed: UInt64 = 42, cutoffs: [Int] = [1, 5, 10],
-                observer: (any IngestObserver)? = nil) {
+                observer: (any IngestObserver)? = nil, mode: SearchMode = .bm25, embedder: (any TextEmbedder)? = nil,
+                fusion: Retriever? = nil) {
+        self.fusion = fusion
+        self.mode = mode
+        self.embedder = embedder
         self.store = store
         self.ingestOptions = ingestOptions
         self.searchOptions = searchOptions
@@ -51,8 +62,25 @@ public struct RetrievalEvaluation: Sendable {
         }
         var options = ingestOptions
         options.deleteMissing = true
-        let ingest = try Ingestor(store: store, options: options, observer: observer)
-            .ingest(documents: documents, scope: "eval#")
+        let ingestor = Ingestor(store: store, options: options, observer: observer, embedder: embedder)
+        var ingest = try ingestor.ingest(documents: documents, scope: "eval#")
+        let backfillStarted = ContinuousClock.now
+        let backfilled = try ingestor.backfillVectors()
+        ingest.embedded += backfilled
+        if backfilled > 0 { ingest.embeddingSeconds += Ingestor.seconds(ContinuousClock.now - backfillStarted) }
+        var retriever = Retriever(store: store, mode: mode, embedder: embedder, builder: queryBuilder)
+        if let fusion {
+            retriever.fusionConstant = fusion.fusionConstant
+            retriever.lexicalWeight = fusion.lexicalWeight
+            retriever.candidates = fusion.candidates
+            retriever.fusion = fusion.fusion
+        }
+        let resolved = try retriever.resolvedMode()
+        if resolved.mode != mode {
+            throw StoreError(path: store.path, operation: "evaluating \(mode.rawValue) retrieval",
+                             reason: resolved.note ?? "the store cannot be searched in this mode")
+        }
+        if mode != .bm25 { _ = try store.denseIndex() }  // loaded once, outside the timed searches
 
         let askable = cases.indices.filter { !cases[$0].question.isEmpty }
         let sample = RetrievalEvaluation.sample(askable, count: sampleSize, seed: seed)
@@ -69,7 +97,7 @@ public struct RetrievalEvaluation: Sendable {
         for index in sample {
             let cpuStarted = RetrievalEvaluation.processCPUMilliseconds()
             let started = clock.now
-            let hits = try store.search(cases[index].question, options: search, builder: queryBuilder)
+            let hits = try retriever.search(cases[index].question, options: search)
             latencies.append(Ingestor.seconds(clock.now - started) * 1000)
             cpuTimes.append(RetrievalEvaluation.processCPUMilliseconds() - cpuStarted)
             let target = cases[index].text
@@ -88,7 +116,7 @@ public struct RetrievalEvaluation: Sendable {
         let reciprocal = ranks.reduce(0.0) { sum, rank in sum + (rank.map { 1 / Double($0) } ?? 0) }
         let sorted = latencies.sorted()
         return RetrievalEvaluationReport(
-            cases: cases.count, questions: sample.count, seed: seed, recall: recall,
+            mode: mode, cases: cases.count, questions: sample.count, seed: seed, recall: recall,
             meanReciprocalRank: sample.isEmpty ? 0 : reciprocal / Double(sample.count),
             latencyMilliseconds: LatencySummary(sorted: sorted),
             cpuMilliseconds: LatencySummary(sorted: cpuTimes.sorted()),

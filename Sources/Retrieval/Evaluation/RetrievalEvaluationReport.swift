@@ -1,5 +1,7 @@
 /// The figures of one ``RetrievalEvaluation`` run.
 public struct RetrievalEvaluationReport: Sendable, Hashable, Codable {
+    /// How the questions were searched.
+    public var mode: SearchMode
     /// Cases indexed.
     public var cases: Int
     /// Questions asked.

@@ -6,6 +6,8 @@ public struct IngestProgress: Sendable, Hashable {
     public var bytes: Int
     /// Total input bytes of the run, known before it starts.
     public var totalBytes: Int
+    /// Passage vectors computed so far (0 without an embedder).
+    public var embedded = 0
 }
 
 /// Watches an ingestion run. A progress bar is one; a test uses another to abort part way.

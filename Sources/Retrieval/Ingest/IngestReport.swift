@@ -10,6 +10,12 @@ public struct IngestReport: Sendable, Hashable, Codable {
     public var deleted = 0
     /// Passages written in this run.
     public var passages = 0
+    /// Passage vectors computed by the embedder in this run.
+    public var embedded = 0
+    /// Passage vectors kept from the stored version of a changed document (same title and text).
+    public var vectorsReused = 0
+    /// Wall-clock seconds spent computing vectors.
+    public var embeddingSeconds = 0.0
     /// Bytes of input files read.
     public var bytesRead = 0
     /// Input files (or in-memory documents) that could not be read, with the reason.

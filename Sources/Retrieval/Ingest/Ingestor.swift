@@ -1,4 +1,5 @@
 import Foundation
+import Embedding
 import Logging
 
 /// Reads files (or in-memory documents), cuts them into passages and stores them, incrementally.
@@ -27,10 +28,13 @@ public struct Ingestor: Sendable {
     public var observer: (any IngestObserver)?
     /// Lists folders while inputs are gathered.
     public var lister: any FolderLister
+    /// Computes a vector for every passage written, stored in the same transaction; nil stores none.
+    public var embedder: (any TextEmbedder)?
 
     public init(store: PassageStore, options: IngestOptions = IngestOptions(),
                 logger: Logger = Logger(label: "dera.retrieval.ingest"), observer: (any IngestObserver)? = nil,
-                lister: any FolderLister = FileSystemLister()) {
+                lister: any FolderLister = FileSystemLister(), embedder: (any TextEmbedder)? = nil) {
+        self.embedder = embedder
         self.store = store
         self.options = options
         self.logger = logger
@@ -119,6 +123,37 @@ public struct Ingestor: Sendable {
         return run.report
     }
 
+    /// Computes and stores the vectors that stored passages lack (passages indexed without an embedder, or by a run
+    /// killed between batches), `batchSize` passages per transaction, so a killed backfill keeps what it finished.
+    /// - Parameter progress: called after each batch with the passages done and the total that lacked vectors.
+    /// - Returns: how many vectors were stored.
+    @discardableResult
+    public func backfillVectors(batchSize: Int = 256, progress: ((Int, Int) -> Void)? = nil) throws -> Int {
+        guard let embedder else { return 0 }
+        let model = VectorModel(identity: embedder.identity, dimension: embedder.dimension)
+        let total = try store.vectorCoverage().without
+        var done = 0
+        var skipped = Set<Int64>()
+        while true {
+            let batch = try store.passagesWithoutVectors(limit: batchSize + skipped.count)
+                .filter { !skipped.contains($0.id) }.prefix(batchSize)
+            guard !batch.isEmpty else { break }
+            let vectors = try embedder.embed(batch.map(\.text))
+            let stored = try store.write { transaction in
+                try transaction.recordVectorModel(model)
+                return try zip(batch, vectors).map { item, vector in
+                    try transaction.storeVector(vector, passageID: item.id, embeddedText: item.text)
+                }
+            }
+            // A passage changed under the backfill is left for the next pass to read afresh.
+            for (item, ok) in zip(batch, stored) where !ok { skipped.insert(item.id) }
+            done += stored.filter { $0 }.count
+            progress?(done, total)
+            if stored.allSatisfy({ !$0 }) { break }
+        }
+        return done
+    }
+
     /// The content hash of a document under these options.
     public func contentHash(of document: ExtractedDocument) -> String {
         var hasher = SHA256()
@@ -182,7 +217,8 @@ public struct Ingestor: Sendable {
             }
             handledDocuments += 1
             ingestor.observer?.progressed(IngestProgress(
-                documents: handledDocuments, bytes: finishedBytes + bytesSoFar, totalBytes: totalBytes))
+                documents: handledDocuments, bytes: finishedBytes + bytesSoFar, totalBytes: totalBytes,
+                embedded: report.embedded))
         }
 
         mutating func finishInput(bytes: Int) {
@@ -196,11 +232,15 @@ public struct Ingestor: Sendable {
             guard !pending.isEmpty else { return }
             let batch = pending
             let observer = ingestor.observer
+            // Vectors are computed before the transaction so the write lock is held only for the writes.
+            let vectors = try ingestor.embedder.map { try embed(batch, with: $0) }
+            let model = ingestor.embedder.map { VectorModel(identity: $0.identity, dimension: $0.dimension) }
             let outcomes = try ingestor.store.write { transaction in
-                try batch.map { item -> Outcome in
+                if let model { try transaction.recordVectorModel(model) }
+                return try batch.enumerated().map { index, item -> Outcome in
                     let stored = try transaction.contentHash(source: item.document.source)
                     if stored == item.document.contentHash { return .unchanged }
-                    try transaction.replace(item.document, passages: item.passages)
+                    try transaction.replace(item.document, passages: item.passages, vectors: vectors?[index])
                     try observer?.stored(item.document, passages: item.passages.count)
                     return stored == nil ? .added : .replaced
                 }
@@ -217,6 +257,37 @@ public struct Ingestor: Sendable {
         }
 
         enum Outcome { case added, replaced, unchanged }
+
+        /// One vector per passage of each document of the batch: reused from the stored version of the document
+        /// when its embedded text is unchanged, computed otherwise (all new texts of the batch in one call).
+        mutating func embed(_ batch: [(document: Document, passages: [Passage])],
+                            with embedder: any TextEmbedder) throws -> [[[Float]]] {
+            let model = VectorModel(identity: embedder.identity, dimension: embedder.dimension)
+            let replaced = batch.map(\.document.source).filter { existing[$0] != nil }
+            let stored = try ingestor.store.storedVectors(sources: replaced, model: model)
+            let texts = batch.map { item in
+                item.passages.map { PassageVector.embeddingText(title: item.document.title, text: $0.text) }
+            }
+            var needed: [String] = []
+            var seenNeeded = Set<String>()
+            for text in texts.joined() where stored[text] == nil && seenNeeded.insert(text).inserted {
+                needed.append(text)
+            }
+            let clock = ContinuousClock()
+            let started = clock.now
+            let computed = needed.isEmpty ? [] : try embedder.embed(needed)
+            report.embeddingSeconds += Ingestor.seconds(clock.now - started)
+            guard computed.count == needed.count, computed.allSatisfy({ $0.count == model.dimension }) else {
+                throw StoreError(path: ingestor.store.path, operation: "embedding passages", reason: """
+                    the embedder '\(model.identity)' returned \(computed.count) vectors for \(needed.count) texts, \
+                    or vectors of another size than \(model.dimension)
+                    """)
+            }
+            let fresh = Dictionary(zip(needed, computed), uniquingKeysWith: { first, _ in first })
+            report.embedded += needed.count
+            report.vectorsReused += texts.joined().filter { stored[$0] != nil }.count
+            return texts.map { $0.map { stored[$0] ?? fresh[$0]! } }
+        }
 
         /// Deletes the stored documents under `roots` that this run proved missing: not seen, not
         /// under an input that failed, and either their file is gone or it was read whole without them.

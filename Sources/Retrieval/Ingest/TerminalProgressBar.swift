@@ -29,8 +29,9 @@ public final class TerminalProgressBar: IngestObserver, @unchecked Sendable {
         let total = Double(progress.totalBytes) / 1e6
         let percent = progress.totalBytes > 0 ? 100 * progress.bytes / progress.totalBytes : 100
         let rate = elapsed > 0 ? megabytes / elapsed : 0
-        let line = String(format: "\r%@ %3d%%  %.1f/%.1f MB  %d documents  %.2f MB/s ",
+        var line = String(format: "\r%@ %3d%%  %.1f/%.1f MB  %d documents  %.2f MB/s ",
                           label, percent, megabytes, total, progress.documents, rate)
+        if progress.embedded > 0 { line += String(format: " %d passages embedded ", progress.embedded) }
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -23,6 +23,7 @@ public struct PassageStore: Sendable {
     public let isReadOnly: Bool
     let queue: DatabaseQueue
     let frequencies = ClauseFrequencyCache()
+    let vectors = DenseIndexCache()
 
     /// Opens the store at `path` for reading and writing and brings its schema up to date.
     /// - Parameters:
@@ -91,7 +92,10 @@ public struct PassageStore: Sendable {
         if tables.isEmpty, allowEmpty { return }
         let required = ["grdb_migrations", "documents", "passages", "passages_fts"]
         let missing = required.filter { !tables.contains($0) }
-        let complete = missing.isEmpty && (try? StoreSchema.migrator.hasCompletedMigrations(db)) == true
+        // A store written by an older dera lacks later migrations; it reads fine (without vectors) and is
+        // upgraded the first time it is opened for writing.
+        let applied = (try? StoreSchema.migrator.appliedIdentifiers(db)) ?? []
+        let complete = missing.isEmpty && applied.contains(StoreSchema.baseMigration)
         guard complete else {
             let found = tables.isEmpty ? "no tables" : "tables " + tables.sorted().prefix(8).joined(separator: ", ")
                 + (tables.count > 8 ? ", ..." : "")
@@ -137,8 +141,11 @@ public struct PassageStore: Sendable {
         guard !isReadOnly else {
             throw StoreError(path: path, operation: "writing", reason: "the store was opened read-only")
         }
-        defer { frequencies.removeAll() }
-        return try queue.write { db in try body(StoreTransaction(db: db)) }
+        defer {
+            frequencies.removeAll()
+            vectors.removeAll()
+        }
+        return try queue.write { db in try body(StoreTransaction(db: db, path: path)) }
     }
 
     /// The content hash of every stored document, by source.
@@ -184,7 +191,8 @@ public struct PassageStore: Sendable {
         }
     }
 
-    /// Checks SQLite's own integrity and that the FTS5 index matches the passages exactly (the FTS5
+    /// Checks SQLite's own integrity, that every passage vector belongs to a passage and has the recorded size,
+    /// and that the FTS5 index matches the passages exactly (the FTS5
     /// check is issued as a write, so a read-only store skips it).
     /// - Throws: ``StoreError`` naming the first problem found.
     public func checkIntegrity() throws {
@@ -201,6 +209,25 @@ public struct PassageStore: Sendable {
                 guard orphans == 0 else {
                     throw StoreError(path: path, operation: "integrity check",
                                      reason: "\(orphans) passages without a document")
+                }
+                guard try Self.hasVectorTables(db) else { return }
+                let strayVectors = try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM passage_vectors WHERE passage_id NOT IN (SELECT id FROM passages)
+                    """) ?? 0
+                guard strayVectors == 0 else {
+                    throw StoreError(path: path, operation: "integrity check",
+                                     reason: "\(strayVectors) passage vectors without a passage")
+                }
+                if let model = try vectorModel(db) {
+                    let wrong = try Int.fetchOne(db, sql: "SELECT count(*) FROM passage_vectors WHERE length(vector) != ?",
+                                                 arguments: [model.dimension * 2]) ?? 0
+                    guard wrong == 0 else {
+                        throw StoreError(path: path, operation: "integrity check",
+                                         reason: "\(wrong) passage vectors are not \(model.dimension) half floats")
+                    }
+                } else if try Int.fetchOne(db, sql: "SELECT count(*) FROM passage_vectors") ?? 0 > 0 {
+                    throw StoreError(path: path, operation: "integrity check",
+                                     reason: "passage vectors are stored but no vector model is recorded")
                 }
             }
             guard !isReadOnly else { return }
@@ -220,6 +247,12 @@ public struct PassageStore: Sendable {
 
     /// Runs a built query: BM25 top-k over title and text, with snippets and metadata filters.
     public func search(_ query: FTSQuery, options: SearchOptions = SearchOptions()) throws -> [SearchHit] {
+        try search(query, options: options, snippets: true)
+    }
+
+    /// The same search without snippets (each hit's `snippet` is empty): a candidate list to fuse, where most
+    /// hits are never shown and FTS5's snippet() was the costliest part of the query.
+    func search(_ query: FTSQuery, options: SearchOptions, snippets: Bool) throws -> [SearchHit] {
         guard !query.isEmpty, options.limit > 0 else { return [] }
         let query = try options.commonClauseCutoff.map { try pruned(query, cutoff: $0) } ?? query
         let weights = [options.titleWeight, options.textWeight].map { weight in
@@ -229,13 +262,14 @@ public struct PassageStore: Sendable {
         var sql = """
             SELECT p.id, p.document_id, p.ordinal, p.text, p.span_start, p.span_end,
                    d.source, d.title, d.metadata, passages_fts.rank,
-                   snippet(passages_fts, 1, '[', ']', '…', ?) AS snippet
+                   \(snippets ? "snippet(passages_fts, 1, '[', ']', '…', ?)" : "NULL") AS snippet
             FROM passages_fts
             JOIN passages p ON p.id = passages_fts.rowid
             JOIN documents d ON d.id = p.document_id
             WHERE passages_fts MATCH ? AND passages_fts.rank MATCH ?
             """
-        var arguments: StatementArguments = [max(1, min(64, options.snippetTokens)), query.expression, rank]
+        var arguments: StatementArguments = snippets ? [max(1, min(64, options.snippetTokens))] : []
+        arguments += [query.expression, rank]
         for filter in options.filters {
             sql += "\n AND EXISTS (SELECT 1 FROM json_each(d.metadata) WHERE json_each.key = ? AND json_each.value = ?)"
             arguments += [filter.key, filter.value]
@@ -253,6 +287,28 @@ public struct PassageStore: Sendable {
             }
         } catch let error as DatabaseError {
             throw StoreError(path: path, operation: "searching for \(query.expression)", reason: "\(error)")
+        }
+    }
+
+    /// FTS5 snippets of the passages `ids` for `query` (passages it does not match have none).
+    func snippets(_ query: FTSQuery, ids: [Int64], tokens: Int) throws -> [Int64: String] {
+        guard !query.isEmpty, !ids.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        var arguments: StatementArguments = [max(1, min(64, tokens)), query.expression]
+        arguments += StatementArguments(ids)
+        do {
+            return try queue.read { db in
+                var found: [Int64: String] = [:]
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT rowid, snippet(passages_fts, 1, '[', ']', '…', ?) FROM passages_fts
+                    WHERE passages_fts MATCH ? AND rowid IN (\(marks))
+                    """, arguments: arguments) {
+                    found[row[0]] = row[1]
+                }
+                return found
+            }
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, operation: "snippets for \(query.expression)", reason: "\(error)")
         }
     }
 

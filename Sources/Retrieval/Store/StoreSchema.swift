@@ -8,12 +8,19 @@ import GRDB
 /// - `passages_fts`: FTS5 over `(title, text)` with external content `passage_content`, tokenizer
 ///   `porter unicode61 remove_diacritics 2`. Rows are written and deleted by ``StoreTransaction`` in the
 ///   same transaction as the passages, so the index never drifts from the content.
+/// - `vector_model(identity, dimension)`: the one embedder whose vectors the store holds (v2)
+/// - `passage_vectors(passage_id -> passages, vector)`: one unit-length vector per passage, IEEE half floats
+///   little endian, written in the same transaction as its passage (v2). A store opened read-only before it was
+///   upgraded has neither table and simply has no vectors.
 enum StoreSchema {
     static let ftsTable = "passages_fts"
+    /// The first migration: a store with it (and not yet the later ones) can still be read.
+    static let baseMigration = "v1: documents, passages, fts5"
+    static let vectorsMigration = "v2: passage vectors"
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: documents, passages, fts5") { db in
+        migrator.registerMigration(baseMigration) { db in
             try db.execute(sql: """
                 CREATE TABLE documents (
                     id INTEGER PRIMARY KEY,
@@ -39,6 +46,19 @@ enum StoreSchema {
                     title, text,
                     content = 'passage_content', content_rowid = 'id',
                     tokenize = 'porter unicode61 remove_diacritics 2'
+                );
+                """)
+        }
+        migrator.registerMigration(vectorsMigration) { db in
+            try db.execute(sql: """
+                CREATE TABLE vector_model (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    identity TEXT NOT NULL,
+                    dimension INTEGER NOT NULL CHECK (dimension > 0)
+                );
+                CREATE TABLE passage_vectors (
+                    passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+                    vector BLOB NOT NULL
                 );
                 """)
         }

@@ -5,11 +5,18 @@ import GRDB
 /// FTS5 index in step. Obtain one from ``PassageStore/write(_:)``; it is only valid inside that closure.
 public struct StoreTransaction {
     let db: Database
+    /// The store's file, for errors.
+    var path = ""
 
     /// Inserts `document` with its `passages`, first removing any document with the same source.
+    /// - Parameter vectors: one vector per passage, in order (recorded with ``recordVectorModel(_:)`` first), or nil.
     /// - Returns: the new document row id.
     @discardableResult
-    public func replace(_ document: Document, passages: [Passage]) throws -> Int64 {
+    public func replace(_ document: Document, passages: [Passage], vectors: [[Float]]? = nil) throws -> Int64 {
+        if let vectors, vectors.count != passages.count {
+            throw StoreError(path: document.source, operation: "storing passage vectors",
+                             reason: "\(vectors.count) vectors for \(passages.count) passages")
+        }
         try delete(source: document.source)
         let metadata = try StoreTransaction.encodeMetadata(document.metadata)
         try db.execute(
@@ -26,12 +33,59 @@ public struct StoreTransaction {
         let insertIndex = try db.cachedStatement(sql: """
             INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)
             """)
-        for passage in passages {
+        let insertVector = vectors == nil ? nil : try db.cachedStatement(sql: """
+            INSERT INTO passage_vectors (passage_id, vector) VALUES (?, ?)
+            """)
+        for (index, passage) in passages.enumerated() {
             try insertPassage.execute(arguments: [documentID, passage.ordinal, passage.text,
                                                   passage.span.lowerBound, passage.span.upperBound])
-            try insertIndex.execute(arguments: [db.lastInsertedRowID, document.title, passage.text])
+            let passageID = db.lastInsertedRowID
+            try insertIndex.execute(arguments: [passageID, document.title, passage.text])
+            if let insertVector, let vectors {
+                try insertVector.execute(arguments: [passageID, PassageVector.encode(vectors[index])])
+            }
         }
         return documentID
+    }
+
+    /// Records the embedder of the vectors about to be written. A store holds vectors of one embedder only.
+    /// - Throws: ``StoreError`` when it already holds vectors of another.
+    public func recordVectorModel(_ model: VectorModel) throws {
+        if let stored = try Row.fetchOne(db, sql: "SELECT identity, dimension FROM vector_model WHERE id = 1") {
+            let existing = VectorModel(identity: stored[0], dimension: stored[1])
+            guard existing == model else {
+                throw StoreError(path: path, operation: "storing passage vectors", reason: """
+                    the store holds vectors of '\(existing.identity)' (\(existing.dimension) dimensions), not \
+                    '\(model.identity)' (\(model.dimension)); index into a new store, or remove the old vectors \
+                    with `dera index --drop-vectors`
+                    """)
+            }
+            return
+        }
+        try db.execute(sql: "INSERT INTO vector_model (id, identity, dimension) VALUES (1, ?, ?)",
+                       arguments: [model.identity, model.dimension])
+    }
+
+    /// Stores the vector of an existing passage, if the passage still has exactly `text` (title line included)
+    /// and no vector yet: a backfill that raced with a re-ingest writes nothing stale.
+    /// - Returns: whether the vector was stored.
+    @discardableResult
+    public func storeVector(_ vector: [Float], passageID: Int64, embeddedText text: String) throws -> Bool {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id
+            WHERE p.id = ? AND NOT EXISTS (SELECT 1 FROM passage_vectors v WHERE v.passage_id = p.id)
+            """, arguments: [passageID]),
+            PassageVector.embeddingText(title: row[0], text: row[1]) == text
+        else { return false }
+        try db.execute(sql: "INSERT INTO passage_vectors (passage_id, vector) VALUES (?, ?)",
+                       arguments: [passageID, PassageVector.encode(vector)])
+        return true
+    }
+
+    /// Removes every passage vector and the record of their embedder.
+    public func dropVectors() throws {
+        try db.execute(sql: "DELETE FROM passage_vectors")
+        try db.execute(sql: "DELETE FROM vector_model")
     }
 
     /// The content hash stored for `source`, or `nil` when no document has that source.
@@ -55,6 +109,9 @@ public struct StoreTransaction {
                 WHERE id IN (SELECT id FROM passages WHERE document_id = ?)
                 """,
             arguments: [documentID])
+        try db.execute(sql: """
+            DELETE FROM passage_vectors WHERE passage_id IN (SELECT id FROM passages WHERE document_id = ?)
+            """, arguments: [documentID])
         try db.execute(sql: "DELETE FROM passages WHERE document_id = ?", arguments: [documentID])
         try db.execute(sql: "DELETE FROM documents WHERE id = ?", arguments: [documentID])
         return true
