@@ -159,3 +159,15 @@ struct ModelVerdictCaseTests {
 extension Paths {
     static let verdictModel = root + "/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 }
+
+/// The committed profiles record the prompts they were fitted with; the built-in defaults are those prompts, so a
+/// checker built without a recorded prompt asks what the calibration expects.
+@Test func committedCalibrationWasFittedWithTheDefaultPrompts() throws {
+    let file = try CheckerCalibration.load(Paths.calibration)
+    for name in ["general", "qa-answers"] {
+        let profile = try file.profile(name, path: Paths.calibration)
+        #expect(profile.verdictPrompt == (try PromptTemplate(text: ModelVerdict.defaultPrompt)).text, "\(name)")
+        #expect(profile.verdictClaimPrompt == (try PromptTemplate(text: ModelVerdict.defaultClaimPrompt)).text, "\(name)")
+        #expect(profile.verdict?.features.contains("verdict") == true)
+    }
+}

@@ -64,8 +64,8 @@ public struct ModelVerdict: Sendable {
     let yesTokens: [Int]
     let noTokens: [Int]
 
-    /// The question prompt the calibration was fitted with (``CalibrationProfile/verdictPrompt`` records it).
-    public static let defaultPrompt = """
+    /// How both prompts begin: the same tokens up to the end of the passages, so one prefill serves both.
+    static let promptHead = """
         [system]
         You are a helpful assistant.
         [user]
@@ -74,6 +74,11 @@ public struct ModelVerdict: Sendable {
         Text:
         {{passages}}
 
+
+        """
+
+    /// The question prompt the calibration was fitted with (``CalibrationProfile/verdictPrompt`` records it).
+    public static let defaultPrompt = promptHead + """
         Question: {{question}}
         Proposed answer: {{claim}}
 
@@ -81,15 +86,7 @@ public struct ModelVerdict: Sendable {
         """
 
     /// The claim prompt the calibration was fitted with (``CalibrationProfile/verdictClaimPrompt``).
-    public static let defaultClaimPrompt = """
-        [system]
-        You are a helpful assistant.
-        [user]
-        Read the text below, then answer the question that follows it.
-
-        Text:
-        {{passages}}
-
+    public static let defaultClaimPrompt = promptHead + """
         Statement: {{claim}}
 
         Is the statement true according to the text? Answer "yes" or "no".
