@@ -84,6 +84,11 @@ struct Tune: ParsableCommand {
     @Option(help: "Most tokens per answer.")
     var maxTokens = 64
 
+    @Option(help: "How passages are found: bm25, dense or hybrid, as dera ask (falls back to bm25, with a note, on a store without vectors).")
+    var mode: SearchMode = PipelineConfiguration().searchMode
+
+    @OptionGroup var embedding: EmbedderOptions
+
     @OptionGroup var model: ModelOptions<AnsweringModel>
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
     @OptionGroup(title: "Self-check and lambda control") var control: ControlOptions
@@ -164,6 +169,11 @@ struct Tune: ParsableCommand {
         let bundle = try model.open()
         var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: db), bundle: bundle,
                                         template: try PromptTemplate(contentsOf: template))
+        answerer.retriever = try Pipeline.retriever(store: answerer.store, mode: mode, embedderFolder: embedding.embedder,
+                                                    threads: embedding.embedThreads)
+        if let note = try answerer.retriever.resolvedMode().note {
+            FileHandle.standardError.write(Data("tune: \(note)\n".utf8))
+        }
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
         let adapter = realignment.adapterPath(model)
@@ -213,7 +223,7 @@ struct Tune: ParsableCommand {
         rows.insert(contentsOf: policyRows, at: rows.firstIndex { $0.lambda == nil } ?? rows.endIndex)
 
         let notes = [
-            "Questions: \(name), \(questionSet.count). Model: \(model.model); adapter: \(adapter ?? "none"). Retrieval: top \(passages) passages from \(db). Greedy, at most \(maxTokens) tokens.",
+            "Questions: \(name), \(questionSet.count). Model: \(model.model); adapter: \(adapter ?? "none"). Retrieval: top \(passages) passages from \(db) (\(try answerer.retriever.resolvedMode().mode.rawValue)). Greedy, at most \(maxTokens) tokens.",
             "right/accuracy: the answer contains a gold answer. checker correctness: mean calibrated support score (\(["verdict": "checker with the verdict model", "model": "checker with the model's PMI"][check.checker.scorerName] ?? "lexical checker")); flagged: the checker calls the answer hallucinated. unsupported answers: answers with a content word (numbers included) found neither in the passages nor in the question. naturalness: docs/control.md. tok/s: generation throughput of the batches (all settings of a question decoded together; prefill excluded); s/question: wall time of a question's whole batch, prefill included.",
             "Choice rule among the rows: \(rule); correctness for the choice is gold accuracy where there is gold, else the checker's mean. Auto rows apply their own rule per question to the candidates' stored scores.",
         ]
