@@ -137,4 +137,7 @@ void dera_matvec_avx512(uint32_t type, const void *w, size_t row_bytes, const fl
 void dera_matmat_avx512(uint32_t type, const void *w, size_t row_bytes, const float *x, int64_t n_vec,
                         float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n);
 
+// Whether this CPU has AVX-512 VNNI with F/BW/VL/DQ (kernels_q8.c; cached after the first call).
+int dera_have_avx512vnni(void);
+
 #endif

@@ -1106,7 +1106,7 @@ DEFINE_Q4_1_X4VP_512(q4_1_x4v4_avx512, 2)
 DEFINE_Q8_0_X4VP_512(q8_0_x4v2_avx512, 1)
 DEFINE_Q8_0_X4VP_512(q8_0_x4v4_avx512, 2)
 
-static int have_avx512vnni(void) {
+int dera_have_avx512vnni(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (v < 0) {
@@ -1446,11 +1446,11 @@ static rows4_fn rows4_kernel(uint32_t type, int simd, int64_t n, int64_t *nb) {
     const int vnni = have_vnni();
     switch (type) {
     case T_Q4_1: *nb = n / 32; return (rows4_fn)(vnni ? q4_1_x4_vnni : q4_1_x4_avx2);
-    case T_Q8_0: *nb = n / 32; return (rows4_fn)(have_avx512vnni() ? q8_0_x4_avx512 : vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
+    case T_Q8_0: *nb = n / 32; return (rows4_fn)(dera_have_avx512vnni() ? q8_0_x4_avx512 : vnni ? q8_0_x4_vnni : q8_0_x4_avx2);
     case T_Q4_0: *nb = n / 32; return (rows4_fn)(vnni ? q4_0_x4_vnni : q4_0_x4_avx2);
     case T_Q4_K: *nb = n / 256; return (rows4_fn)q4_k_x4_avx2;
     case T_Q6_K: *nb = n / 256; return (rows4_fn)q6_k_x4_avx2;
-    case T_Q5_0: *nb = n / 32; return (rows4_fn)(have_avx512vnni() ? q5_0_x4_avx512 : q5_0_x4_avx2);
+    case T_Q5_0: *nb = n / 32; return (rows4_fn)(dera_have_avx512vnni() ? q5_0_x4_avx512 : q5_0_x4_avx2);
     default: return NULL;
     }
 #else
@@ -1469,11 +1469,11 @@ static rows4vn_fn rows4vn_kernel(uint32_t type, int simd, int nv) {
     const int vnni = have_vnni();
     switch (type) {
     case T_Q4_1:
-        if (have_avx512vnni()) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx512 : (rows4vn_fn)q4_1_x4v2_avx512;
+        if (dera_have_avx512vnni()) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx512 : (rows4vn_fn)q4_1_x4v2_avx512;
         if (vnni) return nv == 4 ? (rows4vn_fn)q4_1_x4v4_vnni : (rows4vn_fn)q4_1_x4v2_vnni;
         return nv == 4 ? (rows4vn_fn)q4_1_x4v4_avx2 : (rows4vn_fn)q4_1_x4v2_avx2;
     case T_Q8_0:
-        if (have_avx512vnni()) return nv == 4 ? (rows4vn_fn)q8_0_x4v4_avx512 : (rows4vn_fn)q8_0_x4v2_avx512;
+        if (dera_have_avx512vnni()) return nv == 4 ? (rows4vn_fn)q8_0_x4v4_avx512 : (rows4vn_fn)q8_0_x4v2_avx512;
         if (vnni) return nv == 4 ? (rows4vn_fn)q8_0_x4v4_vnni : (rows4vn_fn)q8_0_x4v2_vnni;
         return nv == 4 ? (rows4vn_fn)q8_0_x4v4_avx2 : (rows4vn_fn)q8_0_x4v2_avx2;
     case T_Q5_0: return nv == 4 ? (rows4vn_fn)q5_0_x4v4_avx2 : (rows4vn_fn)q5_0_x4v2_avx2;

@@ -32,10 +32,7 @@ static int tiles_enabled(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f") &&
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-            __builtin_cpu_supports("avx512dq");
+        v = dera_have_avx512vnni();
         const char *env = getenv("DERA_Q8_TILES");
         if (env && env[0] == '0') v = 0;
         __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
