@@ -81,9 +81,7 @@ struct Ask: ParsableCommand {
             }
         }
         if !control.noCheck { answerer.selfCheck = try control.selfCheck(bundle: bundle, calibration: calibration) }
-        answerer.retriever = try Pipeline.retriever(store: answerer.store, mode: mode, embedderFolder: embedding.embedder,
-                                                    threads: embedding.embedThreads)
-        if let note = try answerer.retriever.resolvedMode().note { writeNote(note) }
+        answerer.retriever = try embedding.retriever(store: answerer.store, mode: mode)
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
         answerer.sampling = sampling.parameters(defaultTemperature: 0)

@@ -92,9 +92,7 @@ struct Check: ParsableCommand {
             guard FileManager.default.fileExists(atPath: db) else {
                 throw CommandError("no passage store at \(db); build one with `dera index PATH --db \(db)`")
             }
-            let retriever = try Pipeline.retriever(store: PassageStore(readOnlyPath: db), mode: mode,
-                                                   embedderFolder: embedding.embedder, threads: embedding.embedThreads)
-            if let note = try retriever.resolvedMode().note { writeNote(note) }
+            let retriever = try embedding.retriever(store: PassageStore(readOnlyPath: db), mode: mode)
             passageList = try retriever.checkerPassages(for: questionText!, limit: limit)
         }
         let profile = try calibration.load()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Embedding
 import Foundation
+import Pipelines
 import Retrieval
 
 /// Where the sentence embedder comes from and how many threads run it (index --embed, search/ask --mode dense|hybrid).
@@ -18,6 +19,14 @@ struct EmbedderOptions: ParsableArguments {
 
     func open() throws -> SentenceEmbedder {
         try SentenceEmbedder(folder: embedder, threads: embedThreads)
+    }
+
+    /// The retriever a command searches `store` with in `mode`; when hybrid or dense must fall back to BM25 the
+    /// note says so on standard error.
+    func retriever(store: PassageStore, mode: SearchMode) throws -> Retriever {
+        let retriever = try Pipeline.retriever(store: store, mode: mode, embedderFolder: embedder, threads: embedThreads)
+        if let note = try retriever.resolvedMode().note { writeNote(note) }
+        return retriever
     }
 
     /// The embedder when the folder is there, else nil (hybrid search then falls back to BM25 with a note).

@@ -169,11 +169,7 @@ struct Tune: ParsableCommand {
         let bundle = try model.open()
         var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: db), bundle: bundle,
                                         template: try PromptTemplate(contentsOf: template))
-        answerer.retriever = try Pipeline.retriever(store: answerer.store, mode: mode, embedderFolder: embedding.embedder,
-                                                    threads: embedding.embedThreads)
-        if let note = try answerer.retriever.resolvedMode().note {
-            FileHandle.standardError.write(Data("tune: \(note)\n".utf8))
-        }
+        answerer.retriever = try embedding.retriever(store: answerer.store, mode: mode)
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
         let adapter = realignment.adapterPath(model)
