@@ -150,17 +150,14 @@ public struct FactualityChecker: Sendable {
             for (k, (a, c)) in checkable.enumerated() { result[a][c].grounding = scores[k] }
         }
         if let model = verdict, uses.contains(CheckerFeature.verdict.rawValue) {
-            let passages = model.context == .whole ? index.passages
-                : index.focused(on: checkable.compactMap { result[$0.0][$0.1].lexical.evidence }
-                                + (question.flatMap { LexicalSignals(claim: $0, index: index).evidence }.map { [$0] } ?? []))
-            // The first checkable claim of an answer is its answer to the question; later ones (details, reasons)
-            // are asked about as statements, so a true detail is not judged "not an answer".
-            var seen = Set<Int>()
-            let asked = checkable.enumerated().map { k, position -> (claim: String, question: String?) in
-                (texts[k], seen.insert(position.0).inserted ? question : nil)
+            let perAnswer = result.map { claims in claims.indices.filter { claims[$0].lexical.isCheckable } }
+            let passages = model.passages(in: index, evidence: checkable.compactMap { result[$0.0][$0.1].lexical.evidence },
+                                          question: question)
+            let scores = try model.score(outputs: perAnswer.indices.map { a in perAnswer[a].map { result[a][$0].claim.text } },
+                                         passages: passages, question: question)
+            for (a, claims) in perAnswer.enumerated() {
+                for (k, c) in claims.enumerated() { result[a][c].verdict = scores[a][k] }
             }
-            let scores = try model.score(claims: asked, passages: passages.isEmpty ? index.passages : passages)
-            for (k, (a, c)) in checkable.enumerated() { result[a][c].verdict = scores[k] }
         }
         return result
     }

@@ -41,13 +41,8 @@ struct CheckerOptions: ParsableArguments {
         }
         do {
             var verdict = try ModelVerdict(bundle: model, profile: profile)
-            if verdictPrompt != nil || verdictClaimPrompt != nil {
-                let context = verdict.context
-                verdict = try ModelVerdict(bundle: model,
-                                           prompt: verdictPrompt.map(PromptTemplate.init(contentsOf:)) ?? verdict.prompt,
-                                           claimPrompt: verdictClaimPrompt.map(PromptTemplate.init(contentsOf:)) ?? verdict.claimPrompt)
-                verdict.context = context
-            }
+            if let verdictPrompt { verdict.prompt = try PromptTemplate(contentsOf: verdictPrompt) }
+            if let verdictClaimPrompt { verdict.claimPrompt = try PromptTemplate(contentsOf: verdictClaimPrompt) }
             if let verdictContext { verdict.context = verdictContext }
             return verdict
         } catch let error as PromptTemplateError { throw CommandError("\(error)") }

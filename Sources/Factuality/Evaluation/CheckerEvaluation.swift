@@ -142,16 +142,12 @@ public struct CheckerEvaluation: Sendable {
             var verdicts: [[VerdictScore?]] = claims.map { $0.map { _ in nil } }
             if let verdict {
                 start = Date()
+                // Asked as the checker asks (``FactualityChecker/signals(answers:index:question:)``).
                 let evidence = (0..<2).flatMap { k in checkable[k].compactMap { lexical[k][$0].evidence } }
-                    + (row.question.flatMap { LexicalSignals(claim: $0, index: index).evidence }.map { [$0] } ?? [])
-                let focused = verdict.context == .whole ? passages : index.focused(on: evidence)
-                // As the checker asks: the first checkable claim of an output answers the question, the rest are statements.
-                let asked = (0..<2).flatMap { k in
-                    checkable[k].enumerated().map { n, c in (claim: claims[k][c].text, question: n == 0 ? row.question : nil) }
-                }
-                let all = try verdict.score(claims: asked, passages: focused.isEmpty ? passages : focused)
-                for (i, c) in checkable[0].enumerated() { verdicts[0][c] = all[i] }
-                for (i, c) in checkable[1].enumerated() { verdicts[1][c] = all[checkable[0].count + i] }
+                let all = try verdict.score(outputs: (0..<2).map { k in checkable[k].map { claims[k][$0].text } },
+                                            passages: verdict.passages(in: index, evidence: evidence, question: row.question),
+                                            question: row.question)
+                for k in 0..<2 { for (i, c) in checkable[k].enumerated() { verdicts[k][c] = all[k][i] } }
                 modelSeconds += Date().timeIntervalSince(start)
             }
             for (k, output) in outputs.enumerated() {

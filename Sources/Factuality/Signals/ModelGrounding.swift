@@ -143,10 +143,31 @@ public struct ModelGrounding: Sendable {
     }
 
     private func logProbability(of token: Int, in row: UnsafePointer<Float>, _ count: Int) -> Double {
+        LogSoftmax(row, count).logProbability(of: [token])
+    }
+}
+
+/// The log-softmax of one logits row, computed once: any token set's log-probability from it.
+struct LogSoftmax {
+    let row: UnsafePointer<Float>
+    let maximum: Float
+    /// `log(sum_k exp(row[k] - maximum))`.
+    let logSum: Double
+
+    init(_ row: UnsafePointer<Float>, _ count: Int) {
         var maximum = -Float.infinity
         for k in 0..<count { maximum = max(maximum, row[k]) }
         var sum: Double = 0
         for k in 0..<count { sum += Double(expf(row[k] - maximum)) }
-        return Double(row[token] - maximum) - log(sum)
+        self.row = row
+        self.maximum = maximum
+        logSum = log(sum)
+    }
+
+    /// Log-probability that the next token is one of `ids` (one id: exactly its log-softmax value).
+    func logProbability(of ids: [Int]) -> Double {
+        if ids.count == 1 { return Double(row[ids[0]] - maximum) - logSum }
+        let mass = ids.reduce(0.0) { $0 + Double(expf(row[$1] - maximum)) }
+        return log(max(mass, Double.leastNormalMagnitude)) - logSum
     }
 }

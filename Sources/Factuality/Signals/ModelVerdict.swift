@@ -49,9 +49,9 @@ public struct ModelVerdict: Sendable {
     /// The chat prompt for a claim that answers a question: `{{passages}}`, `{{question}}`, `{{claim}}`. It asks
     /// whether the claim is a correct answer according to the passages, so a true sentence that answers another
     /// question ("Hobart is the capital of Tasmania" to "What is the capital of Australia?") is not supported.
-    public let prompt: PromptTemplate
+    public var prompt: PromptTemplate
     /// The chat prompt for a claim on its own (a summary's): `{{passages}}`, `{{claim}}`.
-    public let claimPrompt: PromptTemplate
+    public var claimPrompt: PromptTemplate
     /// What the model reads: the passages whole, or cut to the claims' evidence windows
     /// (``EvidenceIndex/focused(on:)``, a few sentences: several times faster).
     public var context = VerdictContext.evidence
@@ -141,6 +141,30 @@ public struct ModelVerdict: Sendable {
                     addGenerationPrompt: true)
     }
 
+    /// What the model reads for claims whose evidence windows are `evidence`: the passages whole, or (the
+    /// default ``VerdictContext/evidence``) those windows and the question's best window, merged per passage.
+    public func passages(in index: EvidenceIndex, evidence: [Evidence], question: String?) -> [Passage] {
+        guard context == .evidence else { return index.passages }
+        let asked = question.flatMap { LexicalSignals(claim: $0, index: index).evidence }.map { [$0] } ?? []
+        let focused = index.focused(on: evidence + asked)
+        return focused.isEmpty ? index.passages : focused
+    }
+
+    /// The verdicts on the claims of several outputs (answers, summaries) in one call, one list per output. The
+    /// first claim of an output is its answer to `question` and is asked about as one; later claims (details,
+    /// reasons) are asked about as statements, so a true detail is not judged "not an answer".
+    public func score(outputs: [[String]], passages: [Passage], question: String?) throws -> [[VerdictScore]] {
+        let asked = outputs.flatMap { claims in
+            claims.enumerated().map { (claim: $0.element, question: $0.offset == 0 ? question : nil) }
+        }
+        let scores = try score(claims: asked, passages: passages)
+        var start = 0
+        return outputs.map { claims in
+            defer { start += claims.count }
+            return Array(scores[start..<(start + claims.count)])
+        }
+    }
+
     /// The verdict on each claim (claims may repeat; each is scored once). With a question, each claim is asked
     /// about as an answer to it.
     public func score(claims: [String], passages: [Passage], question: String?) throws -> [VerdictScore] {
@@ -213,16 +237,8 @@ public struct ModelVerdict: Sendable {
 
     /// The log-probabilities of the yes and no token sets in one logits row.
     private func verdict(_ row: UnsafePointer<Float>, _ count: Int) -> VerdictScore {
-        var maximum = -Float.infinity
-        for k in 0..<count { maximum = max(maximum, row[k]) }
-        var sum: Double = 0
-        for k in 0..<count { sum += Double(expf(row[k] - maximum)) }
-        let logSum = log(sum)
-        func logMass(_ ids: [Int]) -> Double {
-            let mass = ids.reduce(0.0) { $0 + Double(expf(row[$1] - maximum)) }
-            return log(max(mass, Double.leastNormalMagnitude)) - logSum
-        }
-        return VerdictScore(yes: logMass(yesTokens), no: logMass(noTokens))
+        let softmax = LogSoftmax(row, count)
+        return VerdictScore(yes: softmax.logProbability(of: yesTokens), no: softmax.logProbability(of: noTokens))
     }
 }
 
