@@ -44,6 +44,11 @@ public enum CheckerFeature: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Every feature's value for one claim, in ``allCases`` order: what the evaluations record and fit on.
+    public static func vector(_ lexical: LexicalSignals, _ grounding: GroundingScore?, _ verdict: VerdictScore?) -> [Double] {
+        allCases.map { $0.value(lexical, grounding, verdict) }
+    }
+
     /// The feature's value for one claim; `pmi` needs `grounding`, `verdict` needs `verdict` (0 without them).
     public func value(_ lexical: LexicalSignals, _ grounding: GroundingScore?, _ verdict: VerdictScore? = nil) -> Double {
         switch self {

@@ -153,7 +153,7 @@ public struct CheckerEvaluation: Sendable {
             for (k, output) in outputs.enumerated() {
                 claimCount += claims[k].count
                 let vectors = checkable[k].map { c in
-                    CheckerFeature.allCases.map { $0.value(lexical[k][c], grounded[k][c], verdicts[k][c]) }
+                    CheckerFeature.vector(lexical[k][c], grounded[k][c], verdicts[k][c])
                 }
                 examples.append(MeasuredExample(task: task, row: row.index, variant: variant, supported: output.1,
                                                 words: output.0.split(whereSeparator: \.isWhitespace).count,

@@ -82,7 +82,7 @@ public struct AnswerCheckEvaluation: Sendable {
                               score: report.rankingScore, flagged: report.hallucinated, verdict: report.verdict,
                               verdictLogOdds: report.claims.compactMap { $0.verdict?.logOdds }.min(),
                               features: report.claims.filter { $0.label != .unverifiable }.map { claim in
-                                  CheckerFeature.allCases.map { $0.value(claim.lexical, claim.grounding, claim.verdict) }
+                                  CheckerFeature.vector(claim.lexical, claim.grounding, claim.verdict)
                               })
             }
             try JSONLRecords.append(checked, to: handle)
