@@ -212,7 +212,6 @@ struct CheckerEvalCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\rchecked \(done)/\(total) questions, \(seconds) s".utf8))
             if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
         }
-        let threshold = checker.scorer.threshold
         if fit {
             // Refit the profile's combination (and its threshold) on these answers; the prompts and model stay.
             let examples = checked.map(\.example)
@@ -234,14 +233,19 @@ struct CheckerEvalCommand: ParsableCommand {
             try file.write(to: calibration)
             FileHandle.standardError.write(Data("wrote the \(target) profile to \(calibration) (fitted on these \(examples.count) answers; the table below is the profile they were checked with: score other answers with the new one)\n".utf8))
         }
-        var tables = [(profileName, threshold, AnswerCheckEvaluation.rows(checked, threshold: threshold))]
-        // Other profiles' combinations of the same signals, replayed on the recorded features.
-        for name in (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
-            let other: CalibrationProfile
-            do { other = try CheckerCalibration.load(calibration).profile(name, path: calibration) }
-            catch let error as CalibrationError { throw CommandError("\(error)") }
-            guard let model = checker.verdict != nil ? other.verdict : checker.grounding != nil ? other.model : other.lexical else {
-                throw CommandError("profile \(name) has no \(scorerName) combination")
+        // Every table scores the recorded claim signals with its profile's combination, so a results file resumed
+        // from a run with another profile is still reported under the profile named (no model runs for this).
+        var tables: [(String, Double, [AnswerCheckRow])] = []
+        for name in [profileName] + (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
+            let model: LogisticModel
+            if name == profileName { model = checker.scorer } else {
+                let other: CalibrationProfile
+                do { other = try CheckerCalibration.load(calibration).profile(name, path: calibration) }
+                catch let error as CalibrationError { throw CommandError("\(error)") }
+                guard let found = checker.verdict != nil ? other.verdict : checker.grounding != nil ? other.model : other.lexical else {
+                    throw CommandError("profile \(name) has no \(scorerName) combination")
+                }
+                model = found
             }
             tables.append((name, model.threshold, AnswerCheckEvaluation.rows(AnswerCheckEvaluation.rescored(checked, with: model),
                                                                              threshold: model.threshold)))
