@@ -75,8 +75,9 @@ def parse_args():
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--max-new", type=int, default=48)
     p.add_argument("--sampler", choices=["dera", "transformers"], default="dera",
-                   help="dera: `dera ask` (the production engine at lambda 0, Q4_K_M), one process per sample, "
-                        "--workers at a time; transformers: the dequantised float32 model, prompt cache shared")
+                   help="dera: `dera ask --samples N` (the production engine at lambda 0, Q4_K_M), one process per "
+                        "question drawing its N answers in one batch, --workers at a time; transformers: the "
+                        "dequantised float32 model, prompt cache shared")
     p.add_argument("--workers", type=int, default=2, help="dera processes at once (1 thread each)")
     p.add_argument("--batch", type=int, default=4, help="questions decoded together (transformers)")
     p.add_argument("--seed", type=int, default=20261)
@@ -182,7 +183,8 @@ def question_order(seed, n):
 
 
 def dera_search(args, question):
-    result = subprocess.run([args.dera, "search", question, "--db", args.db, "-k", str(args.k), "--json"],
+    result = subprocess.run([args.dera, "search", question, "--db", args.db, "-k", str(args.k), "--mode", "bm25",
+                             "--json"],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"dera search failed for {question!r}: {result.stderr.strip()}")
@@ -246,6 +248,8 @@ def sampled_so_far(args, out):
     path = out / "samples.jsonl"
     settings = {k: getattr(args, k) for k in ("sampler", "samples", "temperature", "top_k", "top_p", "max_new",
                                               "seed", "gguf")}
+    if args.sampler == "dera":
+        settings["sampler"] = "dera-batch"   # `dera ask --samples N`: the N draws of a question in one batch
     done = {}
     if path.exists():
         for line in open(path, encoding="utf-8"):
@@ -267,47 +271,52 @@ def keep_sample(f, done, index, settings, prompt_tokens, samples, total, n_new, 
 
 
 def stage_sample_dera(args, rows, order, hits, tokenizer, out):
-    """Samples from `dera ask` itself: the prompt it renders and the engine it answers with, at lambda 0 (no
-    adapter). Sample s of row i uses seed seed * 100003 + 16 * i + s; the answer text is re-tokenized (dera prints
-    text, not ids), with <|im_end|> appended when the answer ended."""
+    """Samples from `dera ask --samples N` itself: the prompt it renders and the engine it answers with, at lambda 0
+    (no adapter), the N answers of a question decoded in one batch over one prefill of the prompt. Sample s of row i
+    uses seed seed * 100003 + 16 * i + s. The training ids are dera's own sampled token ids, with <|im_end|> appended
+    when the answer ended (unfinished answers are dropped later)."""
     from concurrent.futures import ThreadPoolExecutor
     path, settings, done = sampled_so_far(args, out)
     todo = [i for i in order if i not in done]
     end_id = tokenizer.convert_tokens_to_ids(IM_END)
 
-    def one(job):
-        index, s = job
+    def one(index):
         r = subprocess.run([args.dera, "ask", rows[index]["question"], "--db", args.db, "-k", str(args.k),
                             "--model", str(Path(args.models_dir) / args.gguf), "--template", args.template,
-                            "--no-adapter", "--no-check", "--threads", "1",
+                            "--no-adapter", "--no-check", "--threads", "1", "--mode", "bm25",
                             "--temperature", str(args.temperature), "--top-k", str(args.top_k),
                             "--top-p", str(args.top_p), "--max-tokens", str(args.max_new),
-                            "--seed", str(args.seed * 100003 + index * 16 + s), "--json"],
+                            "--seed", str(args.seed * 100003 + index * 16), "--samples", str(args.samples), "--json"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"dera ask failed for row {index}: {r.stderr.strip()[:300]}")
-        return json.loads(r.stdout)
+        return index, json.loads(r.stdout)
 
     t0 = time.time()
     n_new = 0
     with open(path, "a", encoding="utf-8") as f, ThreadPoolExecutor(args.workers) as pool:
-        for index in todo:
+        pending = iter(todo)
+        futures = [pool.submit(one, i) for i in [next(pending, None) for _ in range(args.workers)] if i is not None]
+        while futures:
+            index, drawn = futures.pop(0).result()
             if args.time_limit and time.time() - t0 > args.time_limit * 60:
                 print(f"sample: time limit reached after {n_new} new questions", flush=True)
+                for rest in futures:
+                    rest.cancel()
                 break
-            answers = list(pool.map(one, [(index, s) for s in range(args.samples)]))
+            nxt = next(pending, None)
+            if nxt is not None:
+                futures.append(pool.submit(one, nxt))
             samples = []
-            for a in answers:
-                text = a["answer"].strip()
-                ended = not a.get("truncated", False)
-                ids = tokenizer(text, add_special_tokens=False)["input_ids"] + ([end_id] if ended else [])
-                samples.append({"ids": ids, "text": text, "ended": ended,
-                                "generated_tokens": a.get("generatedTokens")})
-            cited = [c["text"] for c in answers[0]["citations"]]
+            for a in drawn["samples"]:
+                ended = not a["truncated"]
+                samples.append({"ids": a["tokens"] + ([end_id] if ended else []), "text": a["answer"],
+                                "ended": ended, "generated_tokens": len(a["tokens"])})
+            cited = [c["text"] for c in drawn["citations"]]
             if [c[:100] for c in cited] != [h["passage"]["text"][:100] for h in hits[index]]:
                 raise SystemExit(f"row {index}: dera ask retrieved other passages than dera search")
             n_new += 1
-            keep_sample(f, done, index, settings, answers[0]["promptTokens"], samples, len(order), n_new, t0)
+            keep_sample(f, done, index, settings, drawn["promptTokens"], samples, len(order), n_new, t0)
     return done, time.time() - t0
 
 

@@ -164,6 +164,7 @@ def main():
             cache = stored["rows"]   # reuse rows whose packing is unchanged (checked per row below)
     t0 = time.time()
     computed = 0
+    saved = time.time()
     for n, q in enumerate(questions):
         ids, pos, mask, predict = packed_row(q)
         row_key = hashlib.sha256(json.dumps([q["prompt"], q["answers"]]).encode()).hexdigest()
@@ -176,7 +177,9 @@ def main():
         computed += 1
         if computed % 10 == 0:
             print(f"frozen pass: {computed} rows, {time.time() - t0:.0f} s", flush=True)
+        if time.time() - saved > 300:   # the whole cache is rewritten: every 5 minutes, not every few rows
             torch.save({"key": key, "gguf": args.gguf, "first": first, "rows": cache}, cache_path)
+            saved = time.time()
     torch.save({"key": key, "gguf": args.gguf, "first": first, "rows": cache}, cache_path)
     frozen_seconds = time.time() - t0
     print(f"frozen pass: {computed} rows computed, {len(questions) - computed} cached, {frozen_seconds:.0f} s",

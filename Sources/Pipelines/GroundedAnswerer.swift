@@ -204,12 +204,18 @@ public struct GroundedAnswerer: Sendable {
     }
 
     /// Decodes `policies` for one prompt in one batch (the prompt prefilled once); with no realignment, the model
-    /// alone (`policies` ignored). `onText` streams the text of a single sequence.
-    public func decode(prompt ids: [Int], policies: [LambdaPolicy], onText: (String) -> Void = { _ in })
+    /// alone (`policies` ignored). With `samples` > 1 each policy is decoded that many times, draw `s` seeded
+    /// with `sampling.seed + s` (outputs policy by policy, draws in order). `onText` streams the text of a single
+    /// sequence.
+    public func decode(prompt ids: [Int], policies: [LambdaPolicy], samples: Int = 1, onText: (String) -> Void = { _ in })
         throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
         let loop = realignment.map { DecodingLoop(pair: $0.pair) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
-        let requests = (realignment == nil ? [.fixed(0)] : policies).map {
-            RealignmentRequest(prompt: ids, policy: $0, sampling: sampling, maxTokens: maxTokens)
+        let requests = (realignment == nil ? [.fixed(0)] : policies).flatMap { policy in
+            (0..<max(1, samples)).map { s -> RealignmentRequest in
+                var draw = sampling
+                draw.seed = sampling.seed &+ UInt64(s)
+                return RealignmentRequest(prompt: ids, policy: policy, sampling: draw, maxTokens: maxTokens)
+            }
         }
         let (outputs, statistics) = try loop.generate(requests, onPiece: { piece in
             if requests.count == 1 { onText(piece.text) }
@@ -241,6 +247,28 @@ public struct GroundedAnswerer: Sendable {
         }
     }
 
+    /// `count` sampled answers to `question` at the fixed lambda (or from the model alone), decoded in one batch
+    /// over one prefill of the prompt, answer `s` drawn with seed `sampling.seed + s`. Nothing is checked: this is
+    /// how on-policy training data is drawn (training/build_onpolicy.py).
+    public func sample(_ question: String, count: Int) throws
+        -> (citations: [GroundedAnswer.Citation], promptTokens: Int, outputs: [DecodedOutput], seconds: Double) {
+        let start = Date()
+        let hits = try retrieve(question)
+        let ids = try prompt(question: question, hits: hits)
+        let policies = realignment?.setting.policies ?? []
+        if policies.count > 1 { throw PipelineError.samplesNeedOneLambda }
+        let (outputs, _) = try decode(prompt: ids, policies: policies, samples: count)
+        return (Self.citations(hits), ids.count, outputs, Date().timeIntervalSince(start))
+    }
+
+    /// The citations of `hits`, numbered from 1 as the prompt numbers them.
+    static func citations(_ hits: [SearchHit]) -> [GroundedAnswer.Citation] {
+        hits.enumerated().map { index, hit in
+            GroundedAnswer.Citation(number: index + 1, source: hit.source, title: hit.title,
+                                    passageID: hit.passage.id, text: hit.passage.text)
+        }
+    }
+
     /// Answers `question`, streaming text pieces to `onText` as they are generated (a fixed lambda or the model
     /// alone; `auto` decodes its candidates together and streams nothing).
     public func answer(_ question: String, onText: (String) -> Void = { _ in }) throws -> GroundedAnswer {
@@ -248,10 +276,7 @@ public struct GroundedAnswerer: Sendable {
         let hits = try retrieve(question)
         let ids = try prompt(question: question, hits: hits)
         let (outputs, tokensPerSecond) = try decode(prompt: ids, policies: realignment?.setting.policies ?? [], onText: onText)
-        let citations = hits.enumerated().map { index, hit in
-            GroundedAnswer.Citation(number: index + 1, source: hit.source, title: hit.title,
-                                    passageID: hit.passage.id, text: hit.passage.text)
-        }
+        let citations = Self.citations(hits)
         var chosen = 0
         var result = GroundedAnswer(
             question: question, answer: "", citations: citations, promptTokens: ids.count,

@@ -52,12 +52,25 @@ struct Ask: ParsableCommand {
     @Flag(help: "Print the answer, citations, check and candidates as JSON instead of streaming text.")
     var json = false
 
+    @Option(help: ArgumentHelp(
+        "Draw this many sampled answers in one batch (the prompt prefilled once) and print them as JSON, unchecked.",
+        discussion: "Answer s is drawn with seed --seed + s. Needs --temperature > 0, --no-check and a fixed lambda " +
+            "(or --no-adapter); this is how training/build_onpolicy.py samples on-policy data."))
+    var samples: Int?
+
     func validate() throws {
         try NumericFlags.check("-k", passages, in: 1...NumericFlags.maximumPassages)
         try NumericFlags.checkTokens("--max-tokens", maxTokens)
         if realignment.lambdas != nil { throw ValidationError("dera ask decodes one lambda or auto; use --lambda") }
         if control.noCheck, realignment.lambda == .auto {
             throw ValidationError("--lambda auto chooses with the checker; drop --no-check")
+        }
+        if let samples {
+            try NumericFlags.check("--samples", samples, in: 1...64)
+            guard control.noCheck else { throw ValidationError("--samples prints unchecked draws; add --no-check") }
+            guard !sampling.greedy, (sampling.temperature ?? 0) > 0 else {
+                throw ValidationError("--samples needs sampling: give --temperature > 0")
+            }
         }
     }
 
@@ -86,6 +99,18 @@ struct Ask: ParsableCommand {
         answerer.maxTokens = maxTokens
         answerer.sampling = sampling.parameters(defaultTemperature: 0)
         let output = FileHandle.standardOutput
+        if let samples {
+            let drawn = try answerer.sample(question, count: samples)
+            let record = SampledAnswers(
+                question: question, citations: drawn.citations, promptTokens: drawn.promptTokens,
+                lambda: answerer.realignment == nil ? nil : drawn.outputs.first?.lambda, seed: sampling.seed,
+                samples: drawn.outputs.map {
+                    .init(answer: $0.text.trimmingCharacters(in: .whitespacesAndNewlines), tokens: $0.tokens,
+                          truncated: $0.truncated)
+                }, seconds: drawn.seconds)
+            output.write(Data((try JSONOutput.encode(record) + "\n").utf8))
+            return
+        }
         let streams = !json && answerer.realignment.map { $0.setting.policies.count == 1 } ?? true
         let answer = try answerer.answer(question) { piece in
             if streams { output.write(Data(TerminalText.escaped(piece, keepingLineBreaks: true).utf8)) }
@@ -100,6 +125,22 @@ struct Ask: ParsableCommand {
         FileHandle.standardError.write(Data(String(
             format: "%@%d prompt tokens, %d generated, %.1f tok/s, %.2f s\n", decoder, answer.promptTokens,
             answer.generatedTokens, answer.generationTokensPerSecond, answer.seconds).utf8))
+    }
+
+    /// `--samples N` output: the passages, the prompt length and every draw with its token ids.
+    struct SampledAnswers: Encodable {
+        struct Draw: Encodable {
+            var answer: String
+            var tokens: [Int]
+            var truncated: Bool
+        }
+        var question: String
+        var citations: [GroundedAnswer.Citation]
+        var promptTokens: Int
+        var lambda: Float?
+        var seed: UInt64
+        var samples: [Draw]
+        var seconds: Double
     }
 
     /// What follows the answer in text mode: sources, the check of each claim, the lambda and the scores.

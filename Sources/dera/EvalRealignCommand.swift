@@ -27,8 +27,11 @@ struct RealignEvalCommand: ParsableCommand {
     @Option(help: "Zero-based rows A..B (end exclusive); the adapters were trained on rows 0..7999 only.")
     var rows = "8000..8300"
 
-    @Option(help: "Folder holding smollm2-dpo-beta{0.05,0.1,0.2}.")
+    @Option(help: "Folder holding the three adapters PREFIX{0.05,0.1,0.2} (see --adapter-prefix).")
     var adapters = "models/adapters"
+
+    @Option(help: "Name of the three adapters without their beta: smollm2-dpo-beta (HaluEval pairs), smollm2-onpolicy-dpo-beta or qwen05-onpolicy-dpo-beta (on-policy pairs; give the matching --model).")
+    var adapterPrefix = "smollm2-dpo-beta"
 
     @Option(name: .customLong("system"), help: "A system NAME:ADAPTER:LAMBDA (repeatable); replaces the default set. LAMBDA is a number, or divergence, divergence-reference or entropy for a per-token lambda within [--lambda-min, --lambda-max].")
     var systems: [String] = []
@@ -63,7 +66,7 @@ struct RealignEvalCommand: ParsableCommand {
 
     func parsedSystems() throws -> [RealignmentEvaluation.System] {
         if systems.isEmpty {
-            let beta = { (b: String) in "\(adapters)/smollm2-dpo-beta\(b)" }
+            let beta = { (b: String) in "\(adapters)/\(adapterPrefix)\(b)" }
             return [
                 .init(name: "reference", adapter: beta("0.1"), lambda: 0),
                 .init(name: "dera-0.1@0.5", adapter: beta("0.1"), lambda: 0.5),

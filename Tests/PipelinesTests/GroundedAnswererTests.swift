@@ -126,6 +126,30 @@ import Realign
             #expect(json.contains(key), "\(key)")
         }
     }
+
+    @Test(.enabled(if: modelAvailable, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
+    func samplesDrawOneBatchEachAsItsOwnSeededRun() throws {
+        var (answerer, _, optionalPair) = try Self.answerer(maxTokens: 24, adapter: true)
+        answerer.sampling = SamplingParameters(temperature: 1.2, topK: 50, topP: 0.95, seed: 41)
+        let question = "Which lake is the deepest in the world?"
+        let drawn = try answerer.sample(question, count: 4)
+        #expect(drawn.outputs.count == 4)
+        #expect(drawn.citations.first?.title == "Lake Baikal")
+        #expect(drawn.promptTokens == (try answerer.prompt(question: question, hits: answerer.retrieve(question))).count)
+        // Draw s of the batch is the lone run seeded seed + s (the batch shares only the prefill).
+        for s in [0, 3] {
+            var alone = answerer
+            alone.sampling.seed = 41 + UInt64(s)
+            let answer = try alone.answer(question)
+            #expect(answer.answer == drawn.outputs[s].text.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(answer.generatedTokens == drawn.outputs[s].tokens.count)
+        }
+        // Hot sampling over four seeds does not give one answer four times.
+        #expect(Set(drawn.outputs.map(\.text)).count > 1, "\(drawn.outputs.map(\.text))")
+        // auto decodes several lambdas: sampling needs one.
+        answerer.realignment = .init(pair: try #require(optionalPair), setting: .auto(candidates: [1], rule: .default))
+        #expect(throws: PipelineError.samplesNeedOneLambda) { try answerer.sample(question, count: 2) }
+    }
 }
 
 @Suite struct PipelineFacadeTests {
