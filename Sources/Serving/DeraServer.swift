@@ -14,6 +14,7 @@ public struct DeraServer: Sendable {
     public var port: Int
     public let service: DeraService
     let logger: Logger
+    private let group = Locked<ServiceGroup?>(nil)
 
     public init(service: DeraService, host: String = "127.0.0.1", port: Int = 8080, logger: Logger = Logger(label: "dera.serve")) {
         self.service = service
@@ -42,7 +43,14 @@ public struct DeraServer: Sendable {
             services: [EngineService(engine: service.engine, logger: logger), app],
             gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
             logger: logger))
+        self.group.set(group)
         try await group.run()
+    }
+
+    /// Shuts down as SIGTERM does: no new connections, open requests finish, then the engine's queue; ``run`` then
+    /// returns.
+    public func shutdown() async {
+        await group.get()?.triggerGracefulShutdown()
     }
 }
 

@@ -102,7 +102,11 @@ struct Routes: Sendable {
         var metadata: Logger.Metadata = ["id": "\(id)", "path": "\(path)", "status": "\(status)",
                                          "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))"]
         metadata.merge(extra) { $1 }
-        if status >= 500 { logger.error("request", metadata: metadata) } else { logger.info("request", metadata: metadata) }
+        switch status {
+        case 503: logger.warning("request", metadata: metadata)
+        case 500...: logger.error("request", metadata: metadata)
+        default: logger.info("request", metadata: metadata)
+        }
     }
 
     // MARK: - Chat completions
