@@ -268,8 +268,12 @@ public struct GroundedAnswerer: Sendable {
     /// Retrieves the passages for `question` and builds its prompt.
     public func prepare(_ question: String) throws -> PreparedQuestion {
         let start = Date()
-        let hits = try retrieve(question)
-        return PreparedQuestion(question: question, hits: hits, prompt: try prompt(question: question, hits: hits), start: start)
+        return try prepare(question, hits: try retrieve(question), start: start)
+    }
+
+    /// Builds the prompt of `question` over passages found elsewhere (or given by the caller).
+    public func prepare(_ question: String, hits: [SearchHit], start: Date = Date()) throws -> PreparedQuestion {
+        PreparedQuestion(question: question, hits: hits, prompt: try prompt(question: question, hits: hits), start: start)
     }
 
     /// Answers `question`, streaming text pieces to `onText` as they are generated (a fixed lambda or the model

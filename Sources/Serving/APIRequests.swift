@@ -63,6 +63,8 @@ public struct DeraOptions: Sendable, Decodable {
     /// A store the server was started with, by path or file name; nil: the first.
     public var db: String?
     public var k: Int?
+    /// Passages given in the request: the answer is grounded in (and checked against) these instead of a store.
+    public var documents: [String]?
     public var check: Bool?
     /// false: no retrieval, the chat is decoded as sent at `lambda` (no citations, no check).
     public var retrieve: Bool?
@@ -70,7 +72,7 @@ public struct DeraOptions: Sendable, Decodable {
     public var candidates: [Double]?
     public var rule: String?
 
-    enum CodingKeys: String, CodingKey { case lambda, db, k, check, retrieve, candidates, rule }
+    enum CodingKeys: String, CodingKey { case lambda, db, k, documents, check, retrieve, candidates, rule }
 
     public init(lambda: LambdaValue? = nil, db: String? = nil, k: Int? = nil, check: Bool? = nil) {
         self.lambda = lambda
@@ -85,6 +87,7 @@ public struct DeraOptions: Sendable, Decodable {
         lambda = try c.decodeIfPresent(LambdaValue.self, forKey: .lambda)
         db = try c.decodeIfPresent(String.self, forKey: .db)
         k = try c.decodeIfPresent(Int.self, forKey: .k)
+        documents = try c.decodeIfPresent([String].self, forKey: .documents)
         check = try c.decodeIfPresent(Bool.self, forKey: .check)
         retrieve = try c.decodeIfPresent(Bool.self, forKey: .retrieve)
         candidates = try c.decodeIfPresent([Double].self, forKey: .candidates)
@@ -171,6 +174,7 @@ public struct AskRequest: Sendable, Decodable {
     public var lambda: LambdaValue?
     public var db: String?
     public var k: Int?
+    public var documents: [String]?
     public var check: Bool?
     public var candidates: [Double]?
     public var rule: String?
@@ -180,7 +184,7 @@ public struct AskRequest: Sendable, Decodable {
     public var seed: Int64?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case question, lambda, db, k, check, candidates, rule, temperature, seed
+        case question, lambda, db, k, documents, check, candidates, rule, temperature, seed
         case maxTokens = "max_tokens", topP = "top_p"
     }
 
@@ -191,6 +195,7 @@ public struct AskRequest: Sendable, Decodable {
         lambda = try c.decodeIfPresent(LambdaValue.self, forKey: .lambda)
         db = try c.decodeIfPresent(String.self, forKey: .db)
         k = try c.decodeIfPresent(Int.self, forKey: .k)
+        documents = try c.decodeIfPresent([String].self, forKey: .documents)
         check = try c.decodeIfPresent(Bool.self, forKey: .check)
         candidates = try c.decodeIfPresent([Double].self, forKey: .candidates)
         rule = try c.decodeIfPresent(String.self, forKey: .rule)

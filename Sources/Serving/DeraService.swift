@@ -48,6 +48,20 @@ public final class DeraService: Sendable {
         return k
     }
 
+    /// Passages a request gives itself, as search hits numbered in order (`document:1`, ...).
+    func documents(_ texts: [String], param: String) throws -> [SearchHit] {
+        guard (1...limits.maxPassages).contains(texts.count) else {
+            throw APIError.invalid("\(param) must hold 1 to \(limits.maxPassages) passages, got \(texts.count)", param: param)
+        }
+        return try texts.enumerated().map { i, text in
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw APIError.invalid("\(param)[\(i)] is empty", param: "\(param)[\(i)]")
+            }
+            let passage = Retrieval.Passage(ordinal: i, text: text, span: 0..<text.unicodeScalars.count)
+            return SearchHit(passage: passage, source: "document:\(i + 1)", title: "", metadata: [:], score: 0, snippet: "")
+        }
+    }
+
     func maxTokens(_ value: Int?) throws -> Int {
         guard let value else { return limits.defaultMaxTokens }
         guard (1...limits.maxTokens).contains(value) else {
@@ -120,12 +134,13 @@ public final class DeraService: Sendable {
 
     /// The decode job of a grounded answer: retrieval, prompt and (after decoding) the check run on the engine's
     /// thread.
-    func groundedWork(id: String, question: String, store: ServedStore, k: Int?, kParam: String, setting: LambdaSetting,
-                      check: Bool, maxTokens: Int, sampling: SamplingParameters, logprobs: Int?, stops: [String]) throws
-        -> DecodeWork<GroundedAnswer> {
+    func groundedWork(id: String, question: String, store: ServedStore, k: Int?, kParam: String, documents: [String]?,
+                      documentsParam: String, setting: LambdaSetting, check: Bool, maxTokens: Int,
+                      sampling: SamplingParameters, logprobs: Int?, stops: [String]) throws -> DecodeWork<GroundedAnswer> {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.invalid("the question is empty", param: "question")
         }
+        let given = try documents.map { try self.documents($0, param: documentsParam) }
         var answerer = store.answerer
         answerer.passageCount = try passages(k, param: kParam, default: answerer.passageCount)
         answerer.maxTokens = maxTokens
@@ -139,7 +154,7 @@ public final class DeraService: Sendable {
         let prepared = Locked<(GroundedAnswerer.PreparedQuestion, Date)?>(nil)
         let policies = setting.policies
         return DecodeWork(id: id, logprobs: logprobs, stops: stops, prepare: { [answerer] in
-            let question = try answerer.prepare(question)
+            let question = try given.map { try answerer.prepare(question, hits: $0) } ?? answerer.prepare(question)
             guard question.prompt.count + maxTokens <= context else {
                 throw APIError.invalid("the prompt (\(question.prompt.count) tokens with its passages) and max_tokens (\(maxTokens)) exceed the model's context of \(context) tokens", param: "max_tokens", code: "context_length_exceeded")
             }
@@ -231,8 +246,12 @@ public final class DeraService: Sendable {
             }
             let check = dera.check ?? true
             let setting = try setting(dera.lambda, candidates: dera.candidates, rule: dera.rule, checks: check, param: "dera.lambda")
+            if dera.documents != nil && (dera.db != nil || dera.k != nil) {
+                throw APIError.invalid("give dera.documents or dera.db / dera.k, not both", param: "dera.documents")
+            }
             let work = try groundedWork(id: id, question: question, store: try store(named: dera.db, param: "dera.db"),
-                                        k: dera.k, kParam: "dera.k", setting: setting, check: check, maxTokens: maxTokens,
+                                        k: dera.k, kParam: "dera.k", documents: dera.documents, documentsParam: "dera.documents",
+                                        setting: setting, check: check, maxTokens: maxTokens,
                                         sampling: sampling, logprobs: logprobs, stops: stops)
             return ChatPlan(stream: stream, includeUsage: includeUsage, logprobs: logprobs, job: .grounded(work))
         }
@@ -240,7 +259,8 @@ public final class DeraService: Sendable {
         if let dera = request.dera {
             if dera.lambda == .auto { throw APIError.invalid("dera.lambda auto needs retrieval (drop retrieve: false)", param: "dera.lambda") }
             if case let .value(value)? = dera.lambda { lambda = try self.lambda(value, param: "dera.lambda") }
-            for (name, present) in [("db", dera.db != nil), ("k", dera.k != nil), ("check", dera.check != nil),
+            for (name, present) in [("db", dera.db != nil), ("k", dera.k != nil), ("documents", dera.documents != nil),
+                                    ("check", dera.check != nil),
                                     ("candidates", dera.candidates != nil), ("rule", dera.rule != nil)] where present {
                 throw APIError.invalid("dera.\(name) needs retrieval (drop retrieve: false)", param: "dera.\(name)")
             }
@@ -260,8 +280,12 @@ public final class DeraService: Sendable {
     func ask(_ request: AskRequest, id: String) async throws -> GroundedAnswer {
         let check = request.check ?? true
         let setting = try setting(request.lambda, candidates: request.candidates, rule: request.rule, checks: check, param: "lambda")
+        if request.documents != nil && (request.db != nil || request.k != nil) {
+            throw APIError.invalid("give documents or db / k, not both", param: "documents")
+        }
         let work = try groundedWork(id: id, question: request.question, store: try store(named: request.db, param: "db"),
-                                    k: request.k, kParam: "k", setting: setting, check: check,
+                                    k: request.k, kParam: "k", documents: request.documents, documentsParam: "documents",
+                                    setting: setting, check: check,
                                     maxTokens: try maxTokens(request.maxTokens),
                                     sampling: try sampling(temperature: request.temperature, topP: request.topP, seed: request.seed),
                                     logprobs: nil, stops: [])

@@ -122,7 +122,8 @@ public final class Engine: @unchecked Sendable {
         self.tokenizer = loop.tokenizer
         self.limits = limits
         self.logger = logger
-        let thread = Thread { [unowned self] in self.run() }
+        // The thread keeps the engine alive until ``shutdown()`` lets it finish.
+        let thread = Thread { self.run() }
         thread.name = "dera-engine"
         thread.stackSize = 8 << 20
         self.thread = thread

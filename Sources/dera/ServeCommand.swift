@@ -15,7 +15,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve an OpenAI-compatible HTTP API with grounded, checked answers and DeRa lambdas per request.",
         discussion: """
             Endpoints: POST /v1/chat/completions (OpenAI's fields: messages, max_tokens, temperature, top_p, seed, \
-            stop, stream, logprobs; plus a `dera` object {lambda: number|"auto", db, k, check, retrieve} that answers \
+            stop, stream, logprobs; no temperature decodes greedily; plus a `dera` object {lambda: number|"auto", db, k, check, retrieve} that answers \
             the last user message from retrieved passages with citations and the claim-level check), POST /v1/ask, \
             /v1/check, /v1/search, GET /v1/models, /health, and the web page at /.
 

@@ -318,6 +318,28 @@ struct ServerTests {
         #expect(claims.first?["label"] as? String == "unsupported")
     }
 
+    @Test func documentsInTheRequestGroundAndCheckTheAnswer() async throws {
+        let server = try await TestServer.start()
+        let documents = ["The Zorblat bridge was opened in 1931 and is 412 metres long.", "Zorblat is a town on the river Uvo."]
+        let reply = try await server.post("v1/ask", json: ["question": "When was the Zorblat bridge opened?", "lambda": 0.5,
+                                                           "max_tokens": 30, "documents": documents])
+        let both = try await server.post("v1/ask", json: ["question": "When?", "documents": documents, "db": "tiny.sqlite"])
+        let empty = try await server.post("v1/ask", json: ["question": "When?", "documents": ["ok", " "]])
+        await server.stop()
+        #expect(reply.status == 200, "\(reply.text)")
+        let citations = try #require(reply.json["citations"] as? [[String: Any]])
+        #expect(citations.compactMap { $0["source"] as? String } == ["document:1", "document:2"])
+        #expect(citations.compactMap { $0["text"] as? String } == documents)
+        let report = try #require(reply.json["check"] as? [String: Any])
+        let claims = try #require(report["claims"] as? [[String: Any]])
+        // Evidence, when found, points at one of the given documents by its citation number.
+        for claim in claims {
+            if let evidence = claim["evidence"] as? [String: Any] { #expect(["1", "2"].contains(evidence["passageID"] as? String ?? "")) }
+        }
+        #expect(both.status == 400 && both.error["param"] as? String == "documents")
+        #expect(empty.status == 400 && empty.error["param"] as? String == "documents[1]")
+    }
+
     @Test func autoChoosesAmongCandidatesDecodedTogether() async throws {
         let server = try await TestServer.start()
         let reply = try await server.post("v1/chat/completions", json: TestServer.chat(
