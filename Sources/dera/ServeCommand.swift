@@ -96,18 +96,14 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel)!
-        let json = logFormat == "json"
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "dera.serve")
         let stores = db.isEmpty ? [PipelineConfiguration.defaultStore] : db
         for path in stores where !FileManager.default.fileExists(atPath: path) {
             throw CommandError("no passage store at \(path); build one with `dera index PATH --db \(path)`")
         }
+        var logger = Logger(label: "dera.serve") { label in
+            logFormat == "json" ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = Logger.Level(rawValue: logLevel)!
         let bundle = try model.open()
         let adapter = realignment.adapterPath(model)
         let pair = realignment.isRealigning(model) ? try realignment.pair(reference: bundle, model) : nil

@@ -88,3 +88,41 @@ def test_bad_values_raise_bad_request(client):
     with pytest.raises(openai.BadRequestError) as raised:
         client.chat.completions.create(model="m", messages=QUESTION, max_tokens=4, extra_body={"max_token": 3})
     assert raised.value.body["code"] == "unknown_field"
+
+
+def test_a_client_that_hangs_up_stops_its_decoding(server):
+    """Closing a stream stops the sequence at the next token instead of decoding to max_tokens."""
+    import http.client
+    import json
+    import time
+    import urllib.parse
+
+    address = urllib.parse.urlparse(server["url"])
+
+    def engine():
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        connection.request("GET", "/health")
+        return json.loads(connection.getresponse().read())["engine"]
+
+    before = engine()
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=300)
+    body = {"messages": [{"role": "user", "content": "Count from 1 to 500, separated by commas."}], "max_tokens": 400,
+            "stream": True}
+    connection.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 200
+    events = 0
+    while events < 3:
+        if response.readline().startswith(b"data: "):
+            events += 1
+    connection.sock.close()
+    connection.close()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        after = engine()
+        if after["running"] == 0 and after["batches"] > before["batches"]:
+            break
+        time.sleep(0.1)
+    assert after["running"] == 0
+    generated = after["generated_tokens"] - before["generated_tokens"]
+    assert 0 < generated < 200, f"{generated} tokens decoded for a client that left after 3 events"
