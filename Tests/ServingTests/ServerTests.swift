@@ -263,6 +263,33 @@ struct ServerTests {
         #expect((health.json["engine"] as? [String: Any])?["rejected"] as? Int == 1)
     }
 
+    @Test func aRequestThatWaitedPastTheQueueTimeoutIs503() async throws {
+        let server = try await TestServer.start { setup in setup.engine.queueTimeout = 0 }
+        let reply = try await server.post("v1/chat/completions", json: TestServer.chat("Hello", extra: ["stream": true]))
+        await server.stop()
+        #expect(reply.status == 503, "\(reply.text)")
+        #expect((reply.error["message"] as? String)?.contains("in the queue") == true)
+    }
+
+    @Test func withoutAnAlignedSideOnlyLambdaZeroIsAccepted() async throws {
+        let server = try await TestServer.start { setup in
+            setup.pair = nil
+            setup.chatLambda = 0
+            setup.groundedSetting = .fixed(0)
+        }
+        let plain = try await server.post("v1/chat/completions", json: TestServer.chat("Hello", maxTokens: 6))
+        let grounded = try await server.post("v1/ask", json: ["question": "Where is Lake Baikal?", "max_tokens": 12])
+        let refused = try await server.post("v1/chat/completions", json: TestServer.chat("Hello", extra: ["dera": ["lambda": 0.5]]))
+        let auto = try await server.post("v1/ask", json: ["question": "Where is Lake Baikal?", "lambda": "auto"])
+        let health = try await server.get("health")
+        await server.stop()
+        #expect(plain.status == 200 && plain.json["dera"] == nil)
+        #expect(grounded.status == 200 && grounded.json["lambda"] == nil)
+        #expect(refused.status == 400 && refused.error["code"] as? String == "no_aligned_side")
+        #expect(auto.status == 400 && auto.error["param"] as? String == "lambda")
+        #expect(health.json["realigning"] as? Bool == false)
+    }
+
     @Test func requestsWithDifferentLambdasDecodeInOneBatchAsTheyWouldAlone() async throws {
         let server = try await TestServer.start { setup in setup.engine.batchWindow = 1 }
         let lambdas = [0.0, 0.5, 1.0, 2.0]
