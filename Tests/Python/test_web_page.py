@@ -88,6 +88,15 @@ def test_ask_slide_and_sweep(server, browser):
     wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#sweep-results .card")) == 5)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sweep-chart polyline")) == 2
 
+    # auto: the candidates decoded together, the chosen one marked, the slider disabled meanwhile.
+    browser.find_element(By.ID, "auto").click()
+    answered("auto")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#candidates tbody tr")
+    assert len(rows) == 3 and len(browser.find_elements(By.CSS_SELECTOR, "#candidates tr.chosen")) == 1
+    assert not slider.is_enabled()
+    browser.find_element(By.ID, "auto").click()
+    answered("2")
+
     # Back to 0.5 for the picture: an answer with its claims marked, the sources and the sweep.
     slider.send_keys(Keys.HOME)
     for _ in range(5):
