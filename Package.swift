@@ -22,8 +22,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // Only the Serving target (dera serve) uses these; the core targets and their tests build without them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System-library shims: nothing but headers and link lines.
@@ -77,10 +80,19 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: ["Inference", "Realign", "Retrieval", "Embedding", "Factuality", "Control", "Tokenization"]),
+        // The HTTP server behind `dera serve`: OpenAI-compatible chat completions plus dera's ask / check / search,
+        // one engine that owns the model and batches queued requests (different lambdas in one forward pass).
+        .target(
+            name: "Serving",
+            dependencies: ["Inference", "Realign", "Retrieval", "Embedding", "Factuality", "Control", "Pipelines", "Tokenization",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log")]),
         // The command-line tool: argument parsing only, no logic.
         .executableTarget(
             name: "dera",
             dependencies: ["Formats", "Tokenization", "Inference", "Realign", "Retrieval", "Factuality", "Control", "Pipelines",
+                           "Serving",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
 
@@ -95,6 +107,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "Factuality"]),
         // The command-line tool's own helpers (text arguments, terminal escaping) and commands.
         .testTarget(name: "DeraTests", dependencies: ["dera", "Retrieval", "Embedding"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Pipelines", "Retrieval", "Embedding"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Control", "Retrieval", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]

@@ -203,28 +203,43 @@ public struct GroundedAnswerer: Sendable {
         Self.checkerPassages(hits, characters: passageCharacters)
     }
 
-    /// Decodes `policies` for one prompt in one batch (the prompt prefilled once); with no realignment, the model
-    /// alone (`policies` ignored). With `samples` > 1 each policy is decoded that many times, draw `s` seeded
-    /// with `sampling.seed + s` (outputs policy by policy, draws in order). `onText` streams the text of a single
-    /// sequence.
-    public func decode(prompt ids: [Int], policies: [LambdaPolicy], samples: Int = 1, onText: (String) -> Void = { _ in })
-        throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
-        let loop = realignment.map { DecodingLoop(pair: $0.pair) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
-        let requests = (realignment == nil ? [.fixed(0)] : policies).flatMap { policy in
+    /// The decoding requests for `policies` over one prompt: with no realignment, one request for the model alone
+    /// (`policies` ignored). A server batches the requests of several questions into one ``DecodingLoop`` run.
+    public func requests(prompt ids: [Int], policies: [LambdaPolicy], samples: Int = 1) -> [RealignmentRequest] {
+        (realignment == nil ? [.fixed(0)] : policies).flatMap { policy in
             (0..<max(1, samples)).map { s -> RealignmentRequest in
                 var draw = sampling
                 draw.seed = sampling.seed &+ UInt64(s)
                 return RealignmentRequest(prompt: ids, policy: policy, sampling: draw, maxTokens: maxTokens)
             }
         }
-        let (outputs, statistics) = try loop.generate(requests, onPiece: { piece in
+    }
+
+    /// The loop that decodes this answerer's requests: DeRa over the pair, or the model alone.
+    public var decodingLoop: DecodingLoop {
+        realignment.map { DecodingLoop(pair: $0.pair) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
+    }
+
+    /// What the loop produced for ``requests(prompt:policies:)``, as decoded outputs (lambda nil for the model alone).
+    public func decodedOutputs(_ outputs: [RealignedOutput]) -> [DecodedOutput] {
+        outputs.map {
+            DecodedOutput(policy: $0.policy, lambda: realignment == nil ? nil : $0.meanLambda, tokens: $0.tokens,
+                          text: $0.text, truncated: !$0.stoppedAtEndOfGeneration)
+        }
+    }
+
+    /// Decodes `policies` for one prompt in one batch (the prompt prefilled once); with no realignment, the model
+    /// alone (`policies` ignored). With `samples` > 1 each policy is decoded that many times, draw `s` seeded
+    /// with `sampling.seed + s` (outputs policy by policy, draws in order). `onText` streams the text of a single
+    /// sequence.
+    public func decode(prompt ids: [Int], policies: [LambdaPolicy], samples: Int = 1, onText: (String) -> Void = { _ in })
+        throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
+        let requests = requests(prompt: ids, policies: policies, samples: samples)
+        let (outputs, statistics) = try decodingLoop.generate(requests, onPiece: { piece in
             if requests.count == 1 { onText(piece.text) }
             return true
         })
-        return (outputs.map {
-            DecodedOutput(policy: $0.policy, lambda: realignment == nil ? nil : $0.meanLambda, tokens: $0.tokens,
-                          text: $0.text, truncated: !$0.stoppedAtEndOfGeneration)
-        }, statistics.generationTokensPerSecond)
+        return (decodedOutputs(outputs), statistics.generationTokensPerSecond)
     }
 
     /// Scores decoded outputs: the checker against `passages`, naturalness with fluency after the question alone.
@@ -269,17 +284,43 @@ public struct GroundedAnswerer: Sendable {
         }
     }
 
+    /// A question made ready to decode: the passages found for it and the prompt built from them.
+    public struct PreparedQuestion: Sendable {
+        public var question: String
+        public var hits: [SearchHit]
+        public var prompt: [Int]
+        /// When preparation began: the answer's ``GroundedAnswer/seconds`` count from here.
+        public var start: Date
+    }
+
+    /// Retrieves the passages for `question` and builds its prompt.
+    public func prepare(_ question: String) throws -> PreparedQuestion {
+        let start = Date()
+        return try prepare(question, hits: try retrieve(question), start: start)
+    }
+
+    /// Builds the prompt of `question` over passages found elsewhere (or given by the caller).
+    public func prepare(_ question: String, hits: [SearchHit], start: Date = Date()) throws -> PreparedQuestion {
+        PreparedQuestion(question: question, hits: hits, prompt: try prompt(question: question, hits: hits), start: start)
+    }
+
     /// Answers `question`, streaming text pieces to `onText` as they are generated (a fixed lambda or the model
     /// alone; `auto` decodes its candidates together and streams nothing).
     public func answer(_ question: String, onText: (String) -> Void = { _ in }) throws -> GroundedAnswer {
-        let start = Date()
-        let hits = try retrieve(question)
-        let ids = try prompt(question: question, hits: hits)
-        let (outputs, tokensPerSecond) = try decode(prompt: ids, policies: realignment?.setting.policies ?? [], onText: onText)
+        let prepared = try prepare(question)
+        let (outputs, tokensPerSecond) = try decode(prompt: prepared.prompt, policies: realignment?.setting.policies ?? [],
+                                                    onText: onText)
+        return try finish(prepared, outputs: outputs, tokensPerSecond: tokensPerSecond)
+    }
+
+    /// The answer from the outputs decoded for a prepared question: citations, and with ``selfCheck`` the check of
+    /// each output, auto's choice among them and the chosen one's scores.
+    public func finish(_ prepared: PreparedQuestion, outputs: [DecodedOutput], tokensPerSecond: Double) throws -> GroundedAnswer {
+        let (question, hits) = (prepared.question, prepared.hits)
         let citations = Self.citations(hits)
         var chosen = 0
         var result = GroundedAnswer(
-            question: question, answer: "", citations: citations, promptTokens: ids.count,
+            question: question, answer: "", citations: citations, promptTokens: prepared.prompt.count,
             generatedTokens: outputs.reduce(0) { $0 + $1.tokens.count }, generationTokensPerSecond: tokensPerSecond,
             lambda: nil)
         if let selfCheck {
@@ -299,7 +340,7 @@ public struct GroundedAnswerer: Sendable {
         result.answer = outputs[chosen].text.trimmingCharacters(in: .whitespacesAndNewlines)
         result.lambda = outputs[chosen].lambda
         result.truncated = outputs[chosen].truncated
-        result.seconds = Date().timeIntervalSince(start)
+        result.seconds = Date().timeIntervalSince(prepared.start)
         return result
     }
 }
