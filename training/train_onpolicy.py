@@ -55,6 +55,8 @@ def parse_args():
     p.add_argument("--alpha", type=float, default=16)
     p.add_argument("--max-tokens", type=int, default=1200, help="questions whose packed row is longer are skipped")
     p.add_argument("--eval-every", type=int, default=10)
+    p.add_argument("--max-questions", type=int, default=0,
+                   help="train on the first N training questions (and N/4 held-out ones) only; 0: all")
     p.add_argument("--time-limit", type=float, default=0, help="stop training after this many minutes (0: none)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models-dir", default=str(root / "models"))
@@ -137,6 +139,10 @@ def main():
     questions = [q for q in questions if q["row"] not in too_long]
     train = [q for q in questions if q["split"] == "train"]
     heldout = [q for q in questions if q["split"] == "heldout"]
+    if args.max_questions:   # the first ones in the pairs file's (seeded) order: a cheaper run on 2 cores
+        train, heldout = train[:args.max_questions], heldout[:max(1, args.max_questions // 4)]
+        kept = {q["row"] for q in train + heldout}
+        questions = [q for q in questions if q["row"] in kept]
     kinds = Counter(f"{q['split']}:{k}" for q in questions for _, _, k in q["pairs"])
     print(f"{len(pairs)} pairs; {len(train)} training and {len(heldout)} held-out questions "
           f"({len(too_long)} skipped as longer than {args.max_tokens} tokens); {dict(kinds)}", flush=True)
@@ -148,7 +154,9 @@ def main():
     n_layers = model.config.num_hidden_layers
     first = n_layers - args.layers
     assert 0 <= first < n_layers
-    assert all(t == "full_attention" for t in model.config.layer_types), "sliced layers assume full attention"
+    # Qwen2 configs list each layer's attention; Llama (SmolLM2) configs have no such list: every layer is full.
+    layer_types = getattr(model.config, "layer_types", None) or ["full_attention"] * model.config.num_hidden_layers
+    assert all(t == "full_attention" for t in layer_types), "sliced layers assume full attention"
     print(f"model loaded in {load_seconds:.0f} s; LoRA on layers {first}..{n_layers - 1}", flush=True)
 
     # Frozen part: the input of layer `first` for every row, and the reference log-probs of every answer.

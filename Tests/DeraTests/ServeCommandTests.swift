@@ -31,7 +31,7 @@ struct ServeCommandTests {
     }
 
     @Test func aMissingStoreIsACommandError() async throws {
-        var command = try Serve.parse(["--db", "/nonexistent/dera-store.sqlite", "--port", "0"])
+        let command = try Serve.parse(["--db", "/nonexistent/dera-store.sqlite", "--port", "0"])
         await #expect {
             try await command.run()
         } throws: { error in
