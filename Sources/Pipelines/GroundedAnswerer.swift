@@ -192,9 +192,11 @@ public struct GroundedAnswerer: Sendable {
     }
 
     /// Token ids of a chat with the generation prompt appended.
-    func encode(_ messages: [ChatMessage]) throws -> [Int] {
-        guard let chat = bundle.chatTemplate else { throw PipelineError.noChatTemplate(model: bundle.path) }
-        return chat.encode(messages, tokenizer: bundle.tokenizer, addGenerationPrompt: true)
+    func encode(_ messages: [ChatMessage]) throws -> [Int] { try decoder.encode(messages) }
+
+    /// The decoding and self-checking this answerer's settings describe.
+    public var decoder: OutputDecoder {
+        OutputDecoder(bundle: bundle, realignment: realignment, maxTokens: maxTokens, sampling: sampling)
     }
 
     /// The passages the checker compares an answer with: exactly the text the prompt showed, identified by their
@@ -207,38 +209,13 @@ public struct GroundedAnswerer: Sendable {
     /// alone (`policies` ignored). `onText` streams the text of a single sequence.
     public func decode(prompt ids: [Int], policies: [LambdaPolicy], onText: (String) -> Void = { _ in })
         throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
-        let loop = realignment.map { DecodingLoop(pair: $0.pair) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
-        let requests = (realignment == nil ? [.fixed(0)] : policies).map {
-            RealignmentRequest(prompt: ids, policy: $0, sampling: sampling, maxTokens: maxTokens)
-        }
-        let (outputs, statistics) = try loop.generate(requests, onPiece: { piece in
-            if requests.count == 1 { onText(piece.text) }
-            return true
-        })
-        return (outputs.map {
-            DecodedOutput(policy: $0.policy, lambda: realignment == nil ? nil : $0.meanLambda, tokens: $0.tokens,
-                          text: $0.text, truncated: !$0.stoppedAtEndOfGeneration)
-        }, statistics.generationTokensPerSecond)
+        try decoder.decode((realignment == nil ? [.fixed(0)] : policies).map { (ids, $0) }, onText: onText)
     }
 
     /// Scores decoded outputs: the checker against `passages`, naturalness with fluency after the question alone.
     public func score(_ outputs: [DecodedOutput], question: String, passages: [Factuality.Passage], check: SelfCheck)
         throws -> [(candidate: Candidate, report: FactualityReport)] {
-        let texts = outputs.map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
-        var fluencies = [Double?](repeating: nil, count: outputs.count)
-        if let grounding = check.fluency {
-            let asked = try encode([.user(question)])
-            let scores = try grounding.meanLogProbabilities(of: outputs.map(\.tokens), after: asked)
-            for i in outputs.indices where !outputs[i].tokens.isEmpty { fluencies[i] = scores[i] }
-        }
-        let reports = try check.checker.check(answers: texts, passages: passages, question: question)
-        return outputs.indices.map { i in
-            let report = reports[i]
-            let naturalness = check.naturalness.report(texts[i], question: question, fluency: fluencies[i],
-                                                       truncated: outputs[i].truncated)
-            return (Candidate(label: outputs[i].label, lambda: outputs[i].lambda ?? 0, text: texts[i], correctness: Candidate.correctness(of: report),
-                              naturalness: naturalness, tokens: outputs[i].tokens.count), report)
-        }
+        try decoder.score(outputs, context: question, question: question, passages: passages, check: check)
     }
 
     /// Answers `question`, streaming text pieces to `onText` as they are generated (a fixed lambda or the model
@@ -259,11 +236,12 @@ public struct GroundedAnswerer: Sendable {
             lambda: nil)
         if let selfCheck {
             let scored = try score(outputs, question: question, passages: checkerPassages(hits), check: selfCheck)
-            if case let .auto(_, rule)? = realignment?.setting {
-                chosen = rule.choose(scored.map(\.candidate)) ?? 0
-                result.candidates = scored.map(\.candidate)
+            let choice = decoder.choose(scored)
+            chosen = choice.chosen
+            if let candidates = choice.candidates {
+                result.candidates = candidates
                 result.chosen = chosen
-                result.rule = rule.description
+                result.rule = choice.rule
             }
             result.check = scored[chosen].report
             result.correctness = scored[chosen].candidate.correctness
