@@ -76,7 +76,7 @@ import Tokenization
         let base = (folder as NSString).lastPathComponent
         #expect(Set(documents.map(\.name)) == [base + "/a.txt", base + "/sub/b.md", base + "/rows.jsonl#r1", base + "/rows.jsonl#L2", base + "/gone.txt"])
         let read = documents.compactMap { try? $0.content.get() }
-        #expect(Set(read.map(\.text)) == ["Plain text.", "Markdown text.", "row one"])
+        #expect(Set(read.map(\.text)) == ["Plain text.", "Title\n\nMarkdown text.", "row one"])
         #expect(read.allSatisfy { $0.source.hasPrefix("/") }, "sources stay absolute")
         let failures = documents.compactMap { if case let .failure(error) = $0.content { error } else { nil } }
         #expect(failures.count == 2)
