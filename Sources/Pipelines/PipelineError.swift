@@ -10,6 +10,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     case emptyDocument(id: String)
     /// A document that needs more pieces than allowed to fit the context (0: even a small piece does not fit).
     case documentTooLong(id: String, pieces: Int, limit: Int)
+    /// The partial summaries of a long document still did not fit the context after this many passes.
+    case summariesDoNotFit(id: String, passes: Int)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
         case let .documentTooLong(id, pieces, limit):
             pieces == 0 ? "\(id): the document does not fit the context even cut into small pieces"
                 : "\(id): the document is too long: \(pieces) pieces to fit the context, more than the limit of \(limit)"
+        case let .summariesDoNotFit(id, passes):
+            "\(id): the partial summaries still do not fit the context after \(passes) passes; raise --context-tokens or lower --max-tokens"
         case .autoNeedsChecker: "lambda auto chooses among candidates with the checker; give the answerer a self-check"
         }
     }

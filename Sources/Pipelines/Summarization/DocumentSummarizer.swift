@@ -46,7 +46,7 @@ public struct DocumentSummary: Sendable, Codable {
 /// that fit (the passage chunker, at a character length from the document's own characters per token); every
 /// piece is summarized (all pieces, and under auto all candidates, decode together in batches of
 /// ``batchSize``), the partial summaries are joined in document order, and that text is summarized once more
-/// (cut again, at most ``maximumDepth`` levels, if the partials themselves do not fit). Under auto each
+/// (cut again, at most ``maximumDepth`` passes in all, if the partials themselves do not fit). Under auto each
 /// candidate lambda summarizes the pieces and combines its own partial summaries.
 public struct DocumentSummarizer: Sendable {
     public static let defaultTemplate = "prompts/summarize.txt"
@@ -62,7 +62,7 @@ public struct DocumentSummarizer: Sendable {
     public var batchSize = 8
     /// How the document is cut into the passages the summary is checked against.
     public var passageChunker = Chunker(target: .characters(1000))
-    public static let maximumDepth = 3
+    public static let maximumDepth = 5
 
     public init(decoder: OutputDecoder, template: PromptTemplate, selfCheck: SelfCheck? = nil) {
         self.decoder = decoder
@@ -158,7 +158,7 @@ public struct DocumentSummarizer: Sendable {
         let split = ranges.indices.filter { ranges[$0].count > 1 }
         guard !split.isEmpty else { return result }
         guard depth + 1 < Self.maximumDepth else {
-            throw PipelineError.documentTooLong(id: id, pieces: tally.chunks ?? 0, limit: maximumChunks)
+            throw PipelineError.summariesDoNotFit(id: id, passes: Self.maximumDepth)
         }
         let joined = split.map { j in
             ranges[j].map { outputs[$0].text.trimmingCharacters(in: .whitespacesAndNewlines) }
