@@ -40,8 +40,11 @@ struct Summarize: ParsableCommand {
     @Option(help: "Most pieces a document may be cut into before it is reported as too long.")
     var maxChunks = 32
 
-    @Option(help: "Sequences decoded together in one batch (the pieces of a document, and the candidates under auto).")
+    @Option(help: "Sequences decoded together in one batch (pieces, candidates under auto, and documents).")
     var batchSize = 8
+
+    @Option(help: "Documents summarized together, their sequences decoded in shared batches (a kill loses at most this many).")
+    var documentsPerBatch = 1
 
     @Option(help: "This run's share of the documents, i/n with i from 0: the sorted ids at positions i, i+n, i+2n, ...")
     var shard: String?
@@ -73,6 +76,7 @@ struct Summarize: ParsableCommand {
         try NumericFlags.check("--max-chunks", maxChunks, in: 1...100_000)
         try NumericFlags.check("--batch-size", batchSize, in: 1...NumericFlags.maximumSweep * 4)
         try NumericFlags.check("--max-file-mb", maxFileMb, in: 1...1_000_000)
+        try NumericFlags.check("--documents-per-batch", documentsPerBatch, in: 1...NumericFlags.maximumSweep * 4)
         if let limit { try NumericFlags.check("--limit", limit, in: 1...Int(Int32.max)) }
         if let shard, Shard(shard) == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'") }
         if maxTokens >= contextTokens { throw ValidationError("--max-tokens must be smaller than --context-tokens") }
@@ -117,27 +121,27 @@ struct Summarize: ParsableCommand {
 
         var progress = SummaryProgress(total: pending.count)
         var failures = 0
-        for document in pending {
-            var failure: String?
-            switch document.content {
-            case let .failure(error): failure = error.description
-            case let .success(extracted):
-                do {
-                    let summary = try summarizer.summarize(extracted, id: document.name)
+        for start in stride(from: 0, to: pending.count, by: documentsPerBatch) {
+            let group = pending[start..<min(pending.count, start + documentsPerBatch)]
+            let readable = group.compactMap { document in (try? document.content.get()).map { ($0, document.name) } }
+            var summaries = summarizer.summarize(readable).makeIterator()
+            for document in group {
+                let outcome: Result<DocumentSummary, any Error>
+                switch document.content {
+                case let .failure(error): outcome = .failure(error)
+                case .success: outcome = summaries.next()!
+                }
+                switch outcome {
+                case let .success(summary):
                     try output.append(summary, id: document.name)
                     progress.finished(document.name, note: summary.correctness.map { String(format: "correct %.2f", $0) } ?? "done")
-                } catch let error as PipelineError {
-                    if case .badRow = error { throw CommandError("\(error)") }  // the output file, not the document
-                    failure = "\(error)"
-                } catch {
-                    failure = "\(error)"
+                case let .failure(error):
+                    failures += 1
+                    let message = "\(error)"
+                    let source = try? document.content.get().source
+                    try output.append(SummaryOutput.Failure(id: document.name, source: source, error: message), id: document.name)
+                    progress.finished(document.name, note: "ERROR " + message)
                 }
-            }
-            if let failure {
-                failures += 1
-                let source = try? document.content.get().source
-                try output.append(SummaryOutput.Failure(id: document.name, source: source, error: failure), id: document.name)
-                progress.finished(document.name, note: "ERROR " + failure)
             }
         }
         standardError.write(Data(progress.closing(failures: failures).utf8))

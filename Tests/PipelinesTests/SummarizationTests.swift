@@ -68,16 +68,13 @@ import Tokenization
         try Data("# Title\n\nMarkdown text.".utf8).write(to: URL(fileURLWithPath: folder + "/sub/b.md"))
         try Data("{\"body\": \"row one\", \"key\": \"r1\"}\n{\"nobody\": 1}\n".utf8).write(to: URL(fileURLWithPath: folder + "/rows.jsonl"))
         try FileManager.default.createSymbolicLink(atPath: folder + "/gone.txt", withDestinationPath: folder + "/missing")
-        let saved = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(NSTemporaryDirectory())
-        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
-        let relative = (folder as NSString).lastPathComponent + "/"
-        let documents = try InputDocument.read([relative], options: IngestOptions(jsonl: JSONLReader(textField: "body", idField: "key")))
-        let base = (folder as NSString).lastPathComponent
+        // Named through a detour: ids keep the path as given (no chdir here: tests run in parallel in one process).
+        let base = folder + "/sub/.."
+        let documents = try InputDocument.read([base + "/"], options: IngestOptions(jsonl: JSONLReader(textField: "body", idField: "key")))
         #expect(Set(documents.map(\.name)) == [base + "/a.txt", base + "/sub/b.md", base + "/rows.jsonl#r1", base + "/rows.jsonl#L2", base + "/gone.txt"])
         let read = documents.compactMap { try? $0.content.get() }
         #expect(Set(read.map(\.text)) == ["Plain text.", "Title\n\nMarkdown text.", "row one"])
-        #expect(read.allSatisfy { $0.source.hasPrefix("/") }, "sources stay absolute")
+        #expect(read.allSatisfy { $0.source.hasPrefix(folder + "/") && !$0.source.contains("..") }, "sources are the standardized paths")
         let failures = documents.compactMap { if case let .failure(error) = $0.content { error } else { nil } }
         #expect(failures.count == 2)
         #expect(failures.contains { $0.field == "body" && $0.line == 2 })
@@ -167,5 +164,31 @@ import Tokenization
         var fixed = summarizer
         fixed.decoder.realignment?.setting = .fixed(1)
         #expect(try fixed.summarize(Self.baikal, id: "baikal").summary == candidates[1].text)
+    }
+
+    @Test(.enabled(if: GroundedAnswererTests.modelAvailable, "needs models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/setup)"))
+    func severalDocumentsDecodeTogetherAsEachWouldAloneAndFailAlone() throws {
+        var summarizer = try Self.summarizer(maxTokens: 32, contextTokens: 200)
+        summarizer.batchSize = 16
+        let saturn = ExtractedDocument(source: "/docs/saturn.md", title: "Saturn", text: """
+            Saturn is the sixth planet from the Sun. It has a prominent ring system made mostly of ice. \
+            Saturn has 146 known moons, the largest of which is Titan.
+            """)
+        let long = ExtractedDocument(source: "/docs/long.txt", title: "", text: (1...10).map {
+            "Station \($0) on the Baikal shore recorded \($0 * 3) seals and \($0 + 40) gulls in spring." }.joined(separator: " "))
+        let empty = ExtractedDocument(source: "/docs/empty.txt", title: "", text: "")
+        let documents = [(Self.baikal, "baikal"), (empty, "empty"), (long, "long"), (saturn, "saturn")]
+        let together = summarizer.summarize(documents)
+        #expect(together.count == 4)
+        #expect(throws: PipelineError.emptyDocument(id: "empty")) { try together[1].get() }
+        for index in [0, 2, 3] {
+            let batched = try together[index].get()
+            let alone = try summarizer.summarize(documents[index].0, id: documents[index].1)
+            #expect(batched.id == documents[index].1)
+            #expect(batched.summary == alone.summary, "\(batched.id)")
+            #expect(batched.chunks == alone.chunks && batched.promptTokens == alone.promptTokens)
+            #expect(batched.correctness == alone.correctness)
+        }
+        #expect(try together[2].get().chunks >= 2)
     }
 }

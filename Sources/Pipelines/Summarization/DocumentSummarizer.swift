@@ -44,8 +44,8 @@ public struct DocumentSummary: Sendable, Codable {
 ///
 /// A document whose prompt and summary do not fit ``contextTokens`` is cut at sentence boundaries into pieces
 /// that fit (the passage chunker, at a character length from the document's own characters per token); every
-/// piece is summarized (all pieces, and under auto all candidates, decode together in batches of
-/// ``batchSize``), the partial summaries are joined in document order, and that text is summarized once more
+/// piece is summarized (all pieces, under auto all candidates, and several documents given at once, decode
+/// together in batches of ``batchSize``), the partial summaries are joined in document order, and that text is summarized once more
 /// (cut again, at most ``maximumDepth`` passes in all, if the partials themselves do not fit). Under auto each
 /// candidate lambda summarizes the pieces and combines its own partial summaries.
 public struct DocumentSummarizer: Sendable {
@@ -88,14 +88,45 @@ public struct DocumentSummarizer: Sendable {
     /// - Throws: ``PipelineError/emptyDocument(id:)``, ``PipelineError/documentTooLong(id:pieces:limit:)``, or a
     ///   decoding or checking error.
     public func summarize(_ document: ExtractedDocument, id: String) throws -> DocumentSummary {
+        try summarize([(document, id)])[0].get()
+    }
+
+    /// Summarizes several documents, their pieces and candidates decoding together in batches of ``batchSize``
+    /// sequences (each sequence decodes as it would alone, so the summaries are those of one document at a time).
+    /// A document that fails (empty, too long) fails alone. `seconds` of each summary is its share of the batch's
+    /// decoding time plus its own check.
+    /// - Returns: one result per document, in order.
+    public func summarize(_ documents: [(document: ExtractedDocument, id: String)]) -> [Result<DocumentSummary, any Error>] {
         let start = Date()
-        let text = document.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !text.isEmpty else { throw PipelineError.emptyDocument(id: id) }
-        guard selfCheck != nil || decoder.policies.count == 1 else { throw PipelineError.autoNeedsChecker }
-        var tally = Tally()
+        guard selfCheck != nil || decoder.policies.count == 1 else {
+            return documents.map { _ in .failure(PipelineError.autoNeedsChecker) }
+        }
+        var failures: [Int: any Error] = [:]
+        var tallies = [Tally](repeating: Tally(), count: documents.count)
+        let texts = documents.map { $0.document.text.trimmingCharacters(in: .whitespacesAndNewlines) }
         let policies = decoder.policies
-        let outputs = try condense(Array(repeating: text, count: policies.count), policies: policies,
-                                   title: document.title, id: id, depth: 0, tally: &tally)
+        var items: [Item] = []
+        for (owner, text) in texts.enumerated() {
+            guard !text.isEmpty else { failures[owner] = PipelineError.emptyDocument(id: documents[owner].id); continue }
+            items += policies.map { Item(text: text, policy: $0, title: documents[owner].document.title, owner: owner) }
+        }
+        let outputs = condense(items, ids: documents.map(\.id), depth: 0, tallies: &tallies, failures: &failures)
+        let decoded = Set(items.map(\.owner)).subtracting(failures.keys)
+        let decodeShare = Date().timeIntervalSince(start) / Double(max(1, decoded.count))
+        return documents.indices.map { owner in
+            if let failure = failures[owner] { return .failure(failure) }
+            let own = items.indices.filter { items[$0].owner == owner }.map { outputs[$0]! }
+            return Result {
+                try finish(documents[owner].document, id: documents[owner].id, text: texts[owner], outputs: own,
+                           tally: tallies[owner], decodeSeconds: decodeShare)
+            }
+        }
+    }
+
+    /// The summary of one document from its decoded candidates: checked, chosen, counted.
+    func finish(_ document: ExtractedDocument, id: String, text: String, outputs: [DecodedOutput], tally: Tally,
+                decodeSeconds: Double) throws -> DocumentSummary {
+        let start = Date()
         var result = DocumentSummary(
             id: id, source: document.source, title: document.title, summary: "", lambda: nil, words: 0,
             chunks: tally.chunks ?? 1, promptTokens: tally.promptTokens, generatedTokens: tally.generatedTokens,
@@ -120,7 +151,7 @@ public struct DocumentSummarizer: Sendable {
         result.words = result.summary.split(whereSeparator: \.isWhitespace).count
         result.lambda = outputs[chosen].lambda
         result.truncated = outputs[chosen].truncated
-        result.seconds = Date().timeIntervalSince(start)
+        result.seconds = decodeSeconds + Date().timeIntervalSince(start)
         return result
     }
 
@@ -132,41 +163,80 @@ public struct DocumentSummarizer: Sendable {
         var chunks: Int?
     }
 
-    /// Summarizes `texts[j]` with `policies[j]`, one output per policy: whole when the prompt fits, else piece by
-    /// piece and then the joined partial summaries once more.
-    func condense(_ texts: [String], policies: [LambdaPolicy], title: String, id: String, depth: Int,
-                  tally: inout Tally) throws -> [DecodedOutput] {
+    /// One text to summarize at one policy, for document `owner`.
+    struct Item {
+        var text: String
+        var policy: LambdaPolicy
+        var title: String
+        var owner: Int
+    }
+
+    /// Summarizes each item's text with its policy, one output per item (nil when its document failed): whole
+    /// when the prompt fits, else piece by piece and then the joined partial summaries once more. Every item's
+    /// pieces decode together; a failure (too long, a decoding error) is recorded for the documents it concerns.
+    func condense(_ items: [Item], ids: [String], depth: Int, tallies: inout [Tally], failures: inout [Int: any Error])
+        -> [DecodedOutput?] {
         var jobs: [(prompt: [Int], policy: LambdaPolicy)] = []
-        var ranges: [Range<Int>] = []  // the jobs of each text
-        for (text, policy) in zip(texts, policies) {
-            let pieces = try self.pieces(of: text, title: title, id: id)
-            if depth == 0, tally.chunks == nil { tally.chunks = pieces.count }
-            if depth == 0, pieces.count > maximumChunks {
-                throw PipelineError.documentTooLong(id: id, pieces: pieces.count, limit: maximumChunks)
+        var owners: [Int] = []  // the document of each job
+        var ranges = [Range<Int>?](repeating: nil, count: items.count)  // the jobs of each item
+        var piecesOfText: [String: [[Int]]] = [:]  // the candidates of one document share its pieces
+        for (i, item) in items.enumerated() where failures[item.owner] == nil {
+            do {
+                let key = "\(item.owner)\u{1F}\(item.text)"
+                let pieces = try piecesOfText[key] ?? self.pieces(of: item.text, title: item.title, id: ids[item.owner])
+                piecesOfText[key] = pieces
+                if depth == 0 {
+                    if tallies[item.owner].chunks == nil { tallies[item.owner].chunks = pieces.count }
+                    if pieces.count > maximumChunks {
+                        throw PipelineError.documentTooLong(id: ids[item.owner], pieces: pieces.count, limit: maximumChunks)
+                    }
+                }
+                ranges[i] = jobs.count..<(jobs.count + pieces.count)
+                jobs += pieces.map { ($0, item.policy) }
+                owners += Array(repeating: item.owner, count: pieces.count)
+            } catch {
+                failures[item.owner] = error
             }
-            ranges.append(jobs.count..<(jobs.count + pieces.count))
-            jobs += pieces.map { ($0, policy) }
         }
-        var outputs: [DecodedOutput] = []
+        var outputs = [DecodedOutput?](repeating: nil, count: jobs.count)
         for start in stride(from: 0, to: jobs.count, by: batchSize) {
-            let batch = Array(jobs[start..<min(jobs.count, start + batchSize)])
-            outputs += try decoder.decode(batch).outputs
+            let range = start..<min(jobs.count, start + batchSize)
+            // Jobs of documents that failed meanwhile are not decoded.
+            let live = range.filter { failures[owners[$0]] == nil }
+            guard !live.isEmpty else { continue }
+            do {
+                let decoded = try decoder.decode(live.map { jobs[$0] }).outputs
+                for (k, j) in live.enumerated() {
+                    outputs[j] = decoded[k]
+                    tallies[owners[j]].promptTokens += jobs[j].prompt.count
+                    tallies[owners[j]].generatedTokens += decoded[k].tokens.count
+                }
+            } catch {
+                for j in live { failures[owners[j]] = error }
+            }
         }
-        tally.promptTokens += jobs.reduce(0) { $0 + $1.prompt.count }
-        tally.generatedTokens += outputs.reduce(0) { $0 + $1.tokens.count }
-        var result = ranges.map { outputs[$0.lowerBound] }
-        let split = ranges.indices.filter { ranges[$0].count > 1 }
+        var result: [DecodedOutput?] = items.indices.map { i in
+            guard let range = ranges[i], failures[items[i].owner] == nil else { return nil }
+            return outputs[range.lowerBound]
+        }
+        let split = items.indices.filter { (ranges[$0]?.count ?? 0) > 1 && failures[items[$0].owner] == nil }
         guard !split.isEmpty else { return result }
-        guard depth + 1 < Self.maximumDepth else {
-            throw PipelineError.summariesDoNotFit(id: id, passes: Self.maximumDepth)
-        }
-        let joined = split.map { j in
-            ranges[j].map { outputs[$0].text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        var next: [Item] = []
+        for i in split {
+            guard depth + 1 < Self.maximumDepth else {
+                failures[items[i].owner] = PipelineError.summariesDoNotFit(id: ids[items[i].owner], passes: Self.maximumDepth)
+                continue
+            }
+            let joined = ranges[i]!.compactMap { outputs[$0]?.text.trimmingCharacters(in: .whitespacesAndNewlines) }
                 .filter { !$0.isEmpty }.joined(separator: "\n\n")
+            next.append(Item(text: joined, policy: items[i].policy, title: items[i].title, owner: items[i].owner))
         }
-        let combined = try condense(joined, policies: split.map { policies[$0] }, title: title, id: id,
-                                    depth: depth + 1, tally: &tally)
-        for (k, j) in split.enumerated() { result[j] = combined[k] }
+        let combined = condense(next, ids: ids, depth: depth + 1, tallies: &tallies, failures: &failures)
+        var k = 0
+        for i in split where depth + 1 < Self.maximumDepth {
+            result[i] = failures[items[i].owner] == nil ? combined[k] : nil
+            k += 1
+        }
         return result
     }
 
