@@ -107,6 +107,9 @@ struct Summarize: ParsableCommand {
         let bundle = try model.open()
         let template: PromptTemplate
         do { template = try PromptTemplate(contentsOf: self.template) } catch { throw CommandError("\(error)") }
+        guard template.text.contains("{{document}}") || template.text.contains("{{ document }}") else {
+            throw CommandError("\(self.template): the template has no {{document}} placeholder for the document's text")
+        }
         let decoder = OutputDecoder(bundle: bundle, realignment: try control.realignment(realignment, model: model, bundle: bundle),
                                     maxTokens: maxTokens, sampling: sampling.parameters(defaultTemperature: 0))
         var summarizer = DocumentSummarizer(decoder: decoder, template: template)
