@@ -44,7 +44,7 @@ struct Summarize: ParsableCommand {
     var batchSize = 8
 
     @Option(help: "Documents summarized together, their sequences decoded in shared batches (a kill loses at most this many).")
-    var documentsPerBatch = 1
+    var documentsPerBatch = 4
 
     @Option(help: "This run's share of the documents, i/n with i from 0: the sorted ids at positions i, i+n, i+2n, ...")
     var shard: String?
