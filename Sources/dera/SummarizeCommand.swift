@@ -52,17 +52,7 @@ struct Summarize: ParsableCommand {
     @Option(help: "Summarize only the first N documents of the share (in input order).")
     var limit: Int?
 
-    @Option(help: "JSONL field that holds the document text.")
-    var jsonlTextField: String = "text"
-
-    @Option(help: "JSONL field that holds the title.")
-    var jsonlTitleField: String = "title"
-
-    @Option(help: "JSONL field whose value names a row in the id (FILE#VALUE; default: the line, FILE#L<line>).")
-    var jsonlIdField: String?
-
-    @Option(help: "Largest input file to read, in megabytes (10^6 bytes).")
-    var maxFileMb: Int = 1_000
+    @OptionGroup var reading: DocumentReadingOptions
 
     @OptionGroup var model: ModelOptions<AnsweringModel>
     @OptionGroup(title: "Decoding-time realignment") var realignment: RealignmentOptions
@@ -75,7 +65,6 @@ struct Summarize: ParsableCommand {
         try NumericFlags.check("--context-tokens", contextTokens, in: 64...1_048_576)
         try NumericFlags.check("--max-chunks", maxChunks, in: 1...100_000)
         try NumericFlags.check("--batch-size", batchSize, in: 1...NumericFlags.maximumSweep * 4)
-        try NumericFlags.check("--max-file-mb", maxFileMb, in: 1...1_000_000)
         try NumericFlags.check("--documents-per-batch", documentsPerBatch, in: 1...NumericFlags.maximumSweep * 4)
         if let limit { try NumericFlags.check("--limit", limit, in: 1...Int(Int32.max)) }
         if let shard, Shard(shard) == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'") }
@@ -87,9 +76,7 @@ struct Summarize: ParsableCommand {
     }
 
     func run() throws {
-        let documents = try InputDocument.read(inputs, options: IngestOptions(
-            jsonl: JSONLReader(textField: jsonlTextField, titleField: jsonlTitleField, idField: jsonlIdField),
-            limits: ReadLimits(maximumFileBytes: maxFileMb * 1_000_000)))
+        let documents = try InputDocument.read(inputs, options: IngestOptions(jsonl: reading.jsonl, limits: reading.limits))
         let share = (shard.flatMap(Shard.init) ?? .all).share(of: documents.map(\.name))
         var selected = documents.filter { share.contains($0.name) }
         if let limit { selected = Array(selected.prefix(limit)) }
