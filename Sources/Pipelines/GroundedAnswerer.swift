@@ -192,9 +192,11 @@ public struct GroundedAnswerer: Sendable {
     }
 
     /// Token ids of a chat with the generation prompt appended.
-    func encode(_ messages: [ChatMessage]) throws -> [Int] {
-        guard let chat = bundle.chatTemplate else { throw PipelineError.noChatTemplate(model: bundle.path) }
-        return chat.encode(messages, tokenizer: bundle.tokenizer, addGenerationPrompt: true)
+    func encode(_ messages: [ChatMessage]) throws -> [Int] { try decoder.encode(messages) }
+
+    /// The decoding and self-checking this answerer's settings describe.
+    public var decoder: OutputDecoder {
+        OutputDecoder(bundle: bundle, realignment: realignment, maxTokens: maxTokens, sampling: sampling)
     }
 
     /// The passages the checker compares an answer with: exactly the text the prompt showed, identified by their
@@ -216,17 +218,11 @@ public struct GroundedAnswerer: Sendable {
     }
 
     /// The loop that decodes this answerer's requests: DeRa over the pair, or the model alone.
-    public var decodingLoop: DecodingLoop {
-        realignment.map { DecodingLoop(pair: $0.pair) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
-    }
+    public var decodingLoop: DecodingLoop { decoder.decodingLoop }
 
-    /// What the loop produced for ``requests(prompt:policies:)``, as decoded outputs (lambda nil for the model alone).
-    public func decodedOutputs(_ outputs: [RealignedOutput]) -> [DecodedOutput] {
-        outputs.map {
-            DecodedOutput(policy: $0.policy, lambda: realignment == nil ? nil : $0.meanLambda, tokens: $0.tokens,
-                          text: $0.text, truncated: !$0.stoppedAtEndOfGeneration)
-        }
-    }
+    /// What the loop produced for ``requests(prompt:policies:samples:)``, as decoded outputs (lambda nil for the
+    /// model alone).
+    public func decodedOutputs(_ outputs: [RealignedOutput]) -> [DecodedOutput] { decoder.decodedOutputs(outputs) }
 
     /// Decodes `policies` for one prompt in one batch (the prompt prefilled once); with no realignment, the model
     /// alone (`policies` ignored). With `samples` > 1 each policy is decoded that many times, draw `s` seeded
@@ -234,32 +230,13 @@ public struct GroundedAnswerer: Sendable {
     /// sequence.
     public func decode(prompt ids: [Int], policies: [LambdaPolicy], samples: Int = 1, onText: (String) -> Void = { _ in })
         throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
-        let requests = requests(prompt: ids, policies: policies, samples: samples)
-        let (outputs, statistics) = try decodingLoop.generate(requests, onPiece: { piece in
-            if requests.count == 1 { onText(piece.text) }
-            return true
-        })
-        return (decodedOutputs(outputs), statistics.generationTokensPerSecond)
+        try decoder.run(requests(prompt: ids, policies: policies, samples: samples), onText: onText)
     }
 
     /// Scores decoded outputs: the checker against `passages`, naturalness with fluency after the question alone.
     public func score(_ outputs: [DecodedOutput], question: String, passages: [Factuality.Passage], check: SelfCheck)
         throws -> [(candidate: Candidate, report: FactualityReport)] {
-        let texts = outputs.map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
-        var fluencies = [Double?](repeating: nil, count: outputs.count)
-        if let grounding = check.fluency {
-            let asked = try encode([.user(question)])
-            let scores = try grounding.meanLogProbabilities(of: outputs.map(\.tokens), after: asked)
-            for i in outputs.indices where !outputs[i].tokens.isEmpty { fluencies[i] = scores[i] }
-        }
-        let reports = try check.checker.check(answers: texts, passages: passages, question: question)
-        return outputs.indices.map { i in
-            let report = reports[i]
-            let naturalness = check.naturalness.report(texts[i], question: question, fluency: fluencies[i],
-                                                       truncated: outputs[i].truncated)
-            return (Candidate(label: outputs[i].label, lambda: outputs[i].lambda ?? 0, text: texts[i], correctness: Candidate.correctness(of: report),
-                              naturalness: naturalness, tokens: outputs[i].tokens.count), report)
-        }
+        try decoder.score(outputs, context: question, question: question, passages: passages, check: check)
     }
 
     /// `count` sampled answers to `question` at the fixed lambda (or from the model alone), decoded in one batch
@@ -325,11 +302,12 @@ public struct GroundedAnswerer: Sendable {
             lambda: nil)
         if let selfCheck {
             let scored = try score(outputs, question: question, passages: checkerPassages(hits), check: selfCheck)
-            if case let .auto(_, rule)? = realignment?.setting {
-                chosen = rule.choose(scored.map(\.candidate)) ?? 0
-                result.candidates = scored.map(\.candidate)
+            let choice = decoder.choose(scored)
+            chosen = choice.chosen
+            if let candidates = choice.candidates {
+                result.candidates = candidates
                 result.chosen = chosen
-                result.rule = rule.description
+                result.rule = choice.rule
             }
             result.check = scored[chosen].report
             result.correctness = scored[chosen].candidate.correctness

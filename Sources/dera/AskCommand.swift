@@ -83,16 +83,7 @@ struct Ask: ParsableCommand {
         let bundle = try model.open()
         var answerer = GroundedAnswerer(store: try PassageStore(readOnlyPath: db),
                                         bundle: bundle, template: try PromptTemplate(contentsOf: template))
-        let adapter = realignment.adapterPath(model)
-        if realignment.isRealigning(model) {
-            var setting = try control.setting(realignment.lambda, model: model.model, adapter: adapter,
-                                              canChoose: !control.noCheck)
-            if realignment.policy.kind != .fixed { setting = .policy(realignment.policy.policy(fixed: 0)) }
-            // Lambda 0 is the reference alone: no aligned rows to compute.
-            if setting != .fixed(0), let pair = try realignment.pair(reference: bundle, model) {
-                answerer.realignment = .init(pair: pair, setting: setting)
-            }
-        }
+        answerer.realignment = try control.realignment(realignment, model: model, bundle: bundle)
         if !control.noCheck { answerer.selfCheck = try control.selfCheck(bundle: bundle, calibration: calibration) }
         answerer.retriever = try embedding.retriever(store: answerer.store, mode: mode)
         answerer.passageCount = passages

@@ -59,17 +59,33 @@ struct ControlOptions: ParsableArguments {
         return setting
     }
 
-    /// The self-check for answers of `bundle`'s model.
-    func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions) throws -> SelfCheck {
-        try Self.selfCheck(bundle: bundle, calibration: calibration, checker: checker, fluency: !noFluency)
+    /// The DeRa side of a generating command: the aligned pair and the lambda setting (--lambda, else the tuned
+    /// choice, else auto; an adaptive --lambda-policy replaces it), or nil for the model alone (no aligned side, or
+    /// lambda 0, the reference).
+    func realignment(_ options: RealignmentOptions, model: some ModelChoice, bundle: ModelBundle) throws
+        -> GroundedAnswerer.Realignment? {
+        guard options.isRealigning(model) else { return nil }
+        var setting = try self.setting(options.lambda, model: model.model, adapter: options.adapterPath(model),
+                                       canChoose: !noCheck)
+        if options.policy.kind != .fixed { setting = .policy(options.policy.policy(fixed: 0)) }
+        // Lambda 0 is the reference alone: no aligned rows to compute.
+        guard setting != .fixed(0), let pair = try options.pair(reference: bundle, model) else { return nil }
+        return .init(pair: pair, setting: setting)
+    }
+
+    /// The self-check for outputs of `bundle`'s model (`defaultProfile` when --profile is not given).
+    func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions,
+                   defaultProfile: String = PipelineConfiguration.defaultAnswerProfile) throws -> SelfCheck {
+        try Self.selfCheck(bundle: bundle, calibration: calibration, checker: checker, fluency: !noFluency,
+                           defaultProfile: defaultProfile)
     }
 
     /// The self-check with `checker`'s scorer and naturalness with or without fluency.
     static func selfCheck(bundle: ModelBundle, calibration: CalibrationOptions, checker options: CheckerOptions,
-                          fluency: Bool) throws -> SelfCheck {
+                          fluency: Bool, defaultProfile: String = PipelineConfiguration.defaultAnswerProfile) throws -> SelfCheck {
         // Grounded answers are checked with the profile fitted on grounded answers, unless told otherwise.
         var calibration = calibration
-        calibration.defaultProfile = PipelineConfiguration.defaultAnswerProfile
+        calibration.defaultProfile = defaultProfile
         let checker = try options.checker(profile: try calibration.load(), calibrationPath: calibration.calibration,
                                           answering: bundle, workers: bundle.model.workers)
         return SelfCheck(checker: checker, fluency: fluency ? ModelGrounding(bundle: bundle) : nil)

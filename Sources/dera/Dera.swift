@@ -6,7 +6,7 @@ struct Dera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dera",
         abstract: "Retrieval-augmented generation kept honest by decoding-time realignment (DeRa).",
-        subcommands: [Ask.self, Tune.self, Check.self, Serve.self, Generate.self, Tokenize.self, IndexCommand.self, SearchCommand.self, Eval.self,
+        subcommands: [Ask.self, Summarize.self, Tune.self, Check.self, Serve.self, Generate.self, Tokenize.self, IndexCommand.self, SearchCommand.self, Eval.self,
                       Bench.self])
 
     /// ArgumentParser's own entry point, behind a bound on the number of arguments.

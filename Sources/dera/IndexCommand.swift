@@ -29,23 +29,13 @@ struct IndexCommand: ParsableCommand {
 
     @OptionGroup var chunking: ChunkingOptions
 
-    @Option(help: "JSONL field that holds the document text.")
-    var jsonlTextField: String = "text"
-
-    @Option(help: "JSONL field that holds the title.")
-    var jsonlTitleField: String = "title"
-
-    @Option(help: "JSONL field whose value identifies a row across re-runs (default: the line number).")
-    var jsonlIdField: String?
+    @OptionGroup var reading: DocumentReadingOptions
 
     @Option(help: "Documents written per transaction.")
     var batchSize: Int = 128
 
     @Flag(help: "Remove stored documents under PATH whose file is gone (never under a folder or file that could not be read).")
     var deleteMissing = false
-
-    @Option(help: "Largest input file to read, in megabytes (10^6 bytes).")
-    var maxFileMb: Int = 1_000
 
     @Flag(inversion: .prefixedNo,
           help: "Compute a sentence vector for every stored passage (default: on when the store already holds vectors).")
@@ -61,16 +51,13 @@ struct IndexCommand: ParsableCommand {
 
     func validate() throws {
         try NumericFlags.check("--batch-size", batchSize, in: 1...1_000_000)
-        try NumericFlags.check("--max-file-mb", maxFileMb, in: 1...1_000_000)
     }
 
     func run() throws {
         let store = try PassageStore(path: db)
         let options = IngestOptions(
             chunker: chunking.chunker,
-            jsonl: JSONLReader(textField: jsonlTextField, titleField: jsonlTitleField, idField: jsonlIdField),
-            deleteMissing: deleteMissing, batchSize: batchSize,
-            limits: ReadLimits(maximumFileBytes: maxFileMb * 1_000_000))
+            jsonl: reading.jsonl, deleteMissing: deleteMissing, batchSize: batchSize, limits: reading.limits)
         // Failures are listed below, escaped for the terminal; the ingestor's own warnings would repeat
         // them with file names raw.
         var logger = Logger(label: "dera.index")

@@ -64,21 +64,17 @@ public struct Ingestor: Sendable {
         for file in files {
             let documents: [ExtractedDocument]
             do {
-                let data = try Ingestor.read(file, limits: options.limits)
-                if file.format == .jsonl {
-                    // Bad rows are reported one by one; the file's good rows are still indexed.
-                    var badRows: [String] = []
-                    documents = options.jsonl.documents(in: data, source: file.path) { badRows.append($0.description) }
-                    if !badRows.isEmpty {
-                        logger.warning("skipping unusable JSONL rows", metadata: ["file": "\(file.path)", "rows": "\(badRows.count)"])
-                        run.report.failures.append(contentsOf: badRows)
-                        protected.append(file.path)
-                    }
-                } else {
-                    documents = try file.format.reader(options: options).documents(in: data, source: file.path)
+                // Bad JSONL rows are reported one by one; the file's good rows are still indexed.
+                var badRows: [String] = []
+                let bytes: Int
+                (documents, bytes) = try Ingestor.documents(of: file, options: options) { badRows.append($0.description) }
+                if !badRows.isEmpty {
+                    logger.warning("skipping unusable JSONL rows", metadata: ["file": "\(file.path)", "rows": "\(badRows.count)"])
+                    run.report.failures.append(contentsOf: badRows)
+                    protected.append(file.path)
                 }
                 if protected.last != file.path { readWhole.insert(file.path) }
-                run.report.bytesRead += data.count
+                run.report.bytesRead += bytes
             } catch {
                 let reason = (error as? DocumentReadError)?.description ?? "\(file.path): \(error.localizedDescription)"
                 logger.warning("skipping unreadable input", metadata: ["reason": "\(reason)"])
@@ -164,6 +160,17 @@ public struct Ingestor: Sendable {
             hasher.update([0])
         }
         return hasher.finalizeHex()
+    }
+
+    /// The documents of one input file and its size in bytes: each JSONL row that cannot be used goes to
+    /// `invalidRow` and the file's other rows are kept; any other format yields its documents or throws.
+    static func documents(of file: InputFile, options: IngestOptions, invalidRow: (DocumentReadError) -> Void)
+        throws -> (documents: [ExtractedDocument], bytes: Int) {
+        let data = try Ingestor.read(file, limits: options.limits)
+        if file.format == .jsonl {
+            return (options.jsonl.documents(in: data, source: file.path, invalidRow: invalidRow), data.count)
+        }
+        return (try file.format.reader(options: options).documents(in: data, source: file.path), data.count)
     }
 
     /// The bytes of `file`, failing as soon as they pass the size limit (a file that grows, or a
