@@ -244,3 +244,48 @@ public struct SearchRequest: Sendable, Decodable {
         k = try c.decodeIfPresent(Int.self, forKey: .k)
     }
 }
+
+/// `POST /v1/summarize`: documents given in the request, each summarized as `dera summarize` summarizes a file
+/// (cut and combined when longer than the context, checked against its own text).
+public struct SummarizeRequest: Sendable, Decodable {
+    public struct Document: Sendable, Decodable {
+        /// How the response names the document; default `document:N` (N from 1).
+        public var id: String?
+        public var title: String?
+        public var text: String
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, title, text }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decodeIfPresent(String.self, forKey: .id)
+            title = try c.decodeIfPresent(String.self, forKey: .title)
+            text = try c.decode(String.self, forKey: .text)
+        }
+    }
+
+    public var documents: [Document]
+    public var lambda: LambdaValue?
+    public var candidates: [Double]?
+    public var rule: String?
+    public var maxTokens: Int?
+    /// false: no check (and no auto).
+    public var check: Bool?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case documents, lambda, candidates, rule, check
+        case maxTokens = "max_tokens"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        documents = try c.decode([Document].self, forKey: .documents)
+        lambda = try c.decodeIfPresent(LambdaValue.self, forKey: .lambda)
+        candidates = try c.decodeIfPresent([Double].self, forKey: .candidates)
+        rule = try c.decodeIfPresent(String.self, forKey: .rule)
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        check = try c.decodeIfPresent(Bool.self, forKey: .check)
+    }
+}

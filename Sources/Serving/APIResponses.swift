@@ -99,3 +99,22 @@ struct Health: Encodable {
         case status, model, realigning, stores, engine, queueLimit = "queue_limit", maxBatch = "max_batch"
     }
 }
+
+/// One document of a `/v1/summarize` answer: its summary (the line `dera summarize` writes) or why it has none.
+public enum SummarizeItem: Sendable, Encodable {
+    case summary(DocumentSummary)
+    case failure(SummaryOutput.Failure)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case let .summary(summary): try summary.encode(to: encoder)
+        case let .failure(failure): try failure.encode(to: encoder)
+        }
+    }
+}
+
+/// `POST /v1/summarize`'s answer: one item per document, in request order.
+public struct SummarizeResponse: Sendable, Encodable {
+    public var object = "list"
+    public var data: [SummarizeItem]
+}

@@ -330,6 +330,46 @@ public final class DeraService: Sendable {
         }
     }
 
+    /// Summaries of the request's documents on the engine's thread, between batches (a long document takes
+    /// several decoding passes, so it is not one decode job), with the decoding, chunking and check of
+    /// `dera summarize`.
+    func summarize(_ request: SummarizeRequest, id: String) async throws -> SummarizeResponse {
+        guard let template = setup.summaryTemplate else {
+            throw APIError.invalid("this server was started without a summarization prompt", code: "no_summarizer")
+        }
+        guard (1...limits.maxDocuments).contains(request.documents.count) else {
+            throw APIError.invalid("documents must hold 1 to \(limits.maxDocuments) documents, got \(request.documents.count)", param: "documents")
+        }
+        let checks = request.check ?? true
+        if checks && setup.selfCheck == nil {
+            throw APIError.invalid("this server was started without a checker; send check: false", param: "check", code: "no_checker")
+        }
+        let setting = try self.setting(request.lambda, candidates: request.candidates, rule: request.rule, checks: checks, param: "lambda")
+        let decoder = OutputDecoder(bundle: setup.bundle, realignment: setup.pair.map { .init(pair: $0, setting: setting) },
+                                    maxTokens: try maxTokens(request.maxTokens), sampling: .greedy)
+        var summarizer = DocumentSummarizer(decoder: decoder, template: template)
+        if checks, var check = setup.selfCheck {
+            check.naturalness = NaturalnessScorer(expected: .summary)
+            summarizer.selfCheck = check
+        }
+        let documents = request.documents.enumerated().map { index, document in
+            (document: ExtractedDocument(source: "request:\(index + 1)", title: document.title ?? "", text: document.text),
+             id: document.id ?? "document:\(index + 1)")
+        }
+        let results = try await engine.perform(id) { [summarizer] in
+            summarizer.summarize(documents).map { result in result.mapError { ErrorText(text: "\($0)") } }
+        }
+        var items: [SummarizeItem] = []
+        for (document, result) in zip(documents, results) {
+            switch result {
+            case let .success(summary): items.append(.summary(summary))
+            case let .failure(failure):
+                items.append(.failure(SummaryOutput.Failure(id: document.id, source: document.document.source, error: failure.text)))
+            }
+        }
+        return SummarizeResponse(data: items)
+    }
+
     var health: Health {
         Health(status: engine.isAccepting ? "ok" : "shutting_down", model: setup.modelName, realigning: realigning,
                stores: setup.stores.map(\.name), queueLimit: setup.engine.queueLimit, maxBatch: setup.engine.maxBatch,
@@ -339,6 +379,11 @@ public final class DeraService: Sendable {
     var models: ModelList {
         ModelList(data: [.init(id: setup.modelName, created: created)])
     }
+}
+
+/// An error's description, carried across the engine's thread as a value.
+struct ErrorText: Error, Sendable {
+    var text: String
 }
 
 /// A value set on one thread and read on another.

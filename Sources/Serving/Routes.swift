@@ -6,7 +6,8 @@ import NIOCore
 import Pipelines
 import Realign
 
-/// The endpoints: OpenAI's chat completions and model list, dera's ask, check and search, and the health check.
+/// The endpoints: OpenAI's chat completions and model list, dera's ask, check, search and summarize, and the health
+/// check.
 struct Routes: Sendable {
     let service: DeraService
     let logger: Logger
@@ -28,6 +29,11 @@ struct Routes: Sendable {
         router.post("/v1/search") { request, _ in
             await handle(request, path: "search", prefix: "search") { body, id in
                 Self.json(["data": try await service.search(try APIRequestDecoding.decode(SearchRequest.self, from: body), id: id)])
+            }
+        }
+        router.post("/v1/summarize") { request, _ in
+            await handle(request, path: "summarize", prefix: "summ") { body, id in
+                Self.json(try await service.summarize(try APIRequestDecoding.decode(SummarizeRequest.self, from: body), id: id))
             }
         }
         if let root = service.setup.webRoot {

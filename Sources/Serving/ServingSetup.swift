@@ -3,6 +3,7 @@ import Foundation
 import Inference
 import Pipelines
 import Realign
+import Tokenization
 
 /// A passage store the server answers from: requests name it by ``name`` (or its path).
 public struct ServedStore: Sendable {
@@ -33,6 +34,8 @@ public struct RequestLimits: Sendable {
     public var maxTopLogprobs = 20
     /// auto's candidate lambdas.
     public var maxCandidates = 8
+    /// Documents one `/v1/summarize` request may give.
+    public var maxDocuments = 16
     public init() {}
 }
 
@@ -58,6 +61,8 @@ public struct ServingSetup: Sendable {
     public var engine = Engine.Limits()
     /// The folder of the web page served at `/` (index.html and its files); nil serves none.
     public var webRoot: String?
+    /// The prompt of `/v1/summarize` (its `{{document}}` placeholder); nil: the endpoint answers 400.
+    public var summaryTemplate: PromptTemplate?
 
     public init(modelName: String, bundle: ModelBundle, pair: RealignmentPair?, stores: [ServedStore],
                 selfCheck: SelfCheck?, groundedSetting: LambdaSetting, chatLambda: Float) {

@@ -36,6 +36,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The prompt template of grounded answers.")
     var template: String = PipelineConfiguration.defaultTemplate
 
+    @Option(help: "The prompt template of /v1/summarize (its {{document}} placeholder).")
+    var summaryTemplate: String = DocumentSummarizer.defaultTemplate
+
     @Option(name: .customShort("k"), help: "Passages per grounded answer when a request gives no k.")
     var passages = 3
 
@@ -95,6 +98,16 @@ struct Serve: AsyncParsableCommand {
         if control.noCheck, realignment.lambda == .auto { throw ValidationError("--lambda auto chooses with the checker; drop --no-check") }
     }
 
+    /// The summarization prompt, which must hold the document's placeholder.
+    static func summaryTemplate(_ path: String) throws -> PromptTemplate {
+        let template: PromptTemplate
+        do { template = try PromptTemplate(contentsOf: path) } catch { throw CommandError("--summary-template: \(error)") }
+        guard template.text.contains("{{document}}") || template.text.contains("{{ document }}") else {
+            throw CommandError("\(path): the template has no {{document}} placeholder for the document's text")
+        }
+        return template
+    }
+
     func run() async throws {
         let stores = db.isEmpty ? [PipelineConfiguration.defaultStore] : db
         for path in stores where !FileManager.default.fileExists(atPath: path) {
@@ -138,6 +151,7 @@ struct Serve: AsyncParsableCommand {
         setup.engine.maxBatch = maxBatch
         setup.engine.batchWindow = Double(batchWindow) / 1000
         setup.engine.queueTimeout = Double(queueTimeout)
+        setup.summaryTemplate = try Self.summaryTemplate(summaryTemplate)
         let webRoot = web ?? "web"
         if FileManager.default.fileExists(atPath: webRoot + "/index.html") { setup.webRoot = webRoot }
         else if web != nil { throw CommandError("no index.html in \(webRoot)") }

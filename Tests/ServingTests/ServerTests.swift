@@ -367,6 +367,36 @@ struct ServerTests {
         #expect(empty.status == 400 && empty.error["param"] as? String == "documents[1]")
     }
 
+    @Test func summarizeGivesWhatDeraSummarizeGivesAndAnErrorItemForAnEmptyDocument() async throws {
+        let template = try PromptTemplate(contentsOf: TestServer.root + "/prompts/summarize.txt")
+        let server = try await TestServer.start { $0.summaryTemplate = template }
+        let text = "The Zorblat bridge was opened in 1931. It is 412 metres long and crosses the river Uvo. "
+            + "It was built by the town of Zorblat after the old ferry sank in 1927."
+        let reply = try await server.post("v1/summarize", json: [
+            "documents": [["id": "bridge", "title": "Zorblat bridge", "text": text], ["text": "  "]],
+            "lambda": 0.5, "max_tokens": 40])
+        let unknown = try await server.post("v1/summarize", json: ["documents": [["text": "x", "body": "y"]]])
+        let none = try await server.post("v1/summarize", json: ["documents": [] as [Any]])
+        await server.stop()
+        #expect(reply.status == 200, "\(reply.text)")
+        let items = try #require(reply.json["data"] as? [[String: Any]])
+        try #require(items.count == 2)
+        #expect(items[0]["id"] as? String == "bridge")
+        #expect(items[0]["lambda"] as? Double == 0.5)
+        #expect(items[0]["check"] is [String: Any] && items[0]["correctness"] is Double)
+        #expect(items[1]["id"] as? String == "document:2")
+        #expect((items[1]["error"] as? String)?.contains("no text") == true)
+        // The same document through the summarizer `dera summarize` runs, at the same settings: the same summary.
+        let shared = try #require(TestServer.shared)
+        let decoder = OutputDecoder(bundle: shared.bundle, realignment: .init(pair: shared.pair, lambda: 0.5),
+                                    maxTokens: 40, sampling: .greedy)
+        let direct = try DocumentSummarizer(decoder: decoder, template: template)
+            .summarize(ExtractedDocument(source: "x", title: "Zorblat bridge", text: text), id: "bridge")
+        #expect(items[0]["summary"] as? String == direct.summary)
+        #expect(unknown.status == 400 && (unknown.error["param"] as? String)?.contains("body") == true, "\(unknown.text)")
+        #expect(none.status == 400 && none.error["param"] as? String == "documents")
+    }
+
     @Test func autoChoosesAmongCandidatesDecodedTogether() async throws {
         let server = try await TestServer.start()
         let reply = try await server.post("v1/chat/completions", json: TestServer.chat(
