@@ -20,6 +20,15 @@ struct JSONLReaderTests {
                                           "tags": #"["x","y"]"#, "none": ""])
     }
 
+    @Test func theTitleCanBeTheId() throws {
+        // As scripts/run indexes the Wikipedia extracts: --jsonl-title-field title --jsonl-id-field title.
+        let jsonl = "{\"title\": \"Eiffel Tower\", \"extract\": \"A tower.\"}\n{\"extract\": \"No title.\"}\n"
+        let documents = try JSONLReader(textField: "extract", titleField: "title", idField: "title")
+            .documents(in: Data(jsonl.utf8), source: "w.jsonl")
+        #expect(documents.map(\.source) == ["w.jsonl#Eiffel Tower", "w.jsonl#L2"])
+        #expect(documents.map(\.title) == ["Eiffel Tower", ""])
+    }
+
     @Test func duplicateIdsStayDistinct() throws {
         let jsonl = "{\"id\": 1, \"text\": \"a\"}\n{\"id\": 1, \"text\": \"b\"}\n"
         let documents = try JSONLReader(idField: "id").documents(in: Data(jsonl.utf8), source: "f.jsonl")

@@ -60,10 +60,11 @@ public struct JSONLReader: DocumentReader, Hashable {
                                                  reason: "text field is not a string"))
                 continue
             }
-            var title = ""
-            if let titleValue = fields.removeValue(forKey: titleField) { title = titleValue.metadataText }
+            // The id is looked up before the title is taken out: the id field may be the title field.
             var key = "L\(lineNumber)"
             if let idField, let idValue = fields[idField] { key = idValue.metadataText }
+            var title = ""
+            if let titleValue = fields.removeValue(forKey: titleField) { title = titleValue.metadataText }
             var rowSource = "\(source)#\(key)"
             if !seenSources.insert(rowSource).inserted {
                 // Two rows with one id: keep both, told apart by line.
