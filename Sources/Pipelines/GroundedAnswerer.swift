@@ -217,9 +217,6 @@ public struct GroundedAnswerer: Sendable {
         }
     }
 
-    /// The loop that decodes this answerer's requests: DeRa over the pair, or the model alone.
-    public var decodingLoop: DecodingLoop { decoder.decodingLoop }
-
     /// What the loop produced for ``requests(prompt:policies:samples:)``, as decoded outputs (lambda nil for the
     /// model alone).
     public func decodedOutputs(_ outputs: [RealignedOutput]) -> [DecodedOutput] { decoder.decodedOutputs(outputs) }

@@ -32,12 +32,9 @@ public struct OutputDecoder: Sendable {
         return chat.encode(messages, tokenizer: bundle.tokenizer, addGenerationPrompt: true)
     }
 
-    /// Decodes every (prompt, policy) job in one batch (a prompt shared by several jobs is prefilled once); with
-    /// no realignment every policy is the model alone. `onText` streams the text of a single job.
-    /// - Returns: one output per job, in order, and the generation speed.
     /// The loop that decodes these settings' requests: DeRa over the pair, or the model alone.
     public var decodingLoop: DecodingLoop {
-        realignment.map { DecodingLoop(pair: $0.pair) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
+        DecodingLoop(pair: realignment?.pair, alone: bundle)
     }
 
     /// What the loop produced, as decoded outputs (lambda nil for the model alone).
@@ -58,8 +55,10 @@ public struct OutputDecoder: Sendable {
         return (decodedOutputs(outputs), statistics.generationTokensPerSecond)
     }
 
-    /// Decodes each (prompt, policy) job once, all in one batch, with these settings' sampler and token limit
-    /// (the model alone ignores the policy).
+    /// Decodes every (prompt, policy) job in one batch (a prompt shared by several jobs is prefilled once), with
+    /// these settings' sampler and token limit; with no realignment every policy is the model alone. `onText`
+    /// streams the text of a single job.
+    /// - Returns: one output per job, in order, and the generation speed.
     public func decode(_ jobs: [(prompt: [Int], policy: LambdaPolicy)], onText: (String) -> Void = { _ in })
         throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
         try run(jobs.map {
@@ -96,5 +95,12 @@ public struct OutputDecoder: Sendable {
         -> (chosen: Int, candidates: [Candidate]?, rule: String?) {
         guard case let .auto(_, rule)? = realignment?.setting else { return (0, nil, nil) }
         return (rule.choose(scored.map(\.candidate)) ?? 0, scored.map(\.candidate), rule.description)
+    }
+}
+
+extension DecodingLoop {
+    /// DeRa over `pair`, or `bundle`'s model alone when there is no pair.
+    public init(pair: RealignmentPair?, alone bundle: ModelBundle) {
+        self = pair.map { DecodingLoop(pair: $0) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
     }
 }

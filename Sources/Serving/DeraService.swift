@@ -348,23 +348,20 @@ public final class DeraService: Sendable {
         let decoder = OutputDecoder(bundle: setup.bundle, realignment: setup.pair.map { .init(pair: $0, setting: setting) },
                                     maxTokens: try maxTokens(request.maxTokens), sampling: .greedy)
         var summarizer = DocumentSummarizer(decoder: decoder, template: template)
-        if checks, var check = setup.selfCheck {
-            check.naturalness = NaturalnessScorer(expected: .summary)
-            summarizer.selfCheck = check
-        }
+        if checks { summarizer.selfCheck = setup.selfCheck }
         let documents = request.documents.enumerated().map { index, document in
             (document: ExtractedDocument(source: "request:\(index + 1)", title: document.title ?? "", text: document.text),
              id: document.id ?? "document:\(index + 1)")
         }
         let results = try await engine.perform(id) { [summarizer] in
-            summarizer.summarize(documents).map { result in result.mapError { ErrorText(text: "\($0)") } }
+            summarizer.summarize(documents)
         }
         var items: [SummarizeItem] = []
         for (document, result) in zip(documents, results) {
             switch result {
             case let .success(summary): items.append(.summary(summary))
             case let .failure(failure):
-                items.append(.failure(SummaryOutput.Failure(id: document.id, source: document.document.source, error: failure.text)))
+                items.append(.failure(SummaryOutput.Failure(id: document.id, source: document.document.source, error: "\(failure)")))
             }
         }
         return SummarizeResponse(data: items)
@@ -379,11 +376,6 @@ public final class DeraService: Sendable {
     var models: ModelList {
         ModelList(data: [.init(id: setup.modelName, created: created)])
     }
-}
-
-/// An error's description, carried across the engine's thread as a value.
-struct ErrorText: Error, Sendable {
-    var text: String
 }
 
 /// A value set on one thread and read on another.

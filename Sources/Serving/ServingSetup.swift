@@ -77,6 +77,6 @@ public struct ServingSetup: Sendable {
 
     /// The decoding loop every batch runs: over the pair, or the model alone.
     var decodingLoop: DecodingLoop {
-        pair.map { DecodingLoop(pair: $0) } ?? DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
+        DecodingLoop(pair: pair, alone: bundle)
     }
 }

@@ -98,16 +98,6 @@ struct Serve: AsyncParsableCommand {
         if control.noCheck, realignment.lambda == .auto { throw ValidationError("--lambda auto chooses with the checker; drop --no-check") }
     }
 
-    /// The summarization prompt, which must hold the document's placeholder.
-    static func summaryTemplate(_ path: String) throws -> PromptTemplate {
-        let template: PromptTemplate
-        do { template = try PromptTemplate(contentsOf: path) } catch { throw CommandError("--summary-template: \(error)") }
-        guard template.text.contains("{{document}}") || template.text.contains("{{ document }}") else {
-            throw CommandError("\(path): the template has no {{document}} placeholder for the document's text")
-        }
-        return template
-    }
-
     func run() async throws {
         let stores = db.isEmpty ? [PipelineConfiguration.defaultStore] : db
         for path in stores where !FileManager.default.fileExists(atPath: path) {
@@ -151,7 +141,7 @@ struct Serve: AsyncParsableCommand {
         setup.engine.maxBatch = maxBatch
         setup.engine.batchWindow = Double(batchWindow) / 1000
         setup.engine.queueTimeout = Double(queueTimeout)
-        setup.summaryTemplate = try Self.summaryTemplate(summaryTemplate)
+        setup.summaryTemplate = try Summarize.template(summaryTemplate)
         let webRoot = web ?? "web"
         if FileManager.default.fileExists(atPath: webRoot + "/index.html") { setup.webRoot = webRoot }
         else if web != nil { throw CommandError("no index.html in \(webRoot)") }

@@ -75,6 +75,16 @@ struct Summarize: ParsableCommand {
         }
     }
 
+    /// The summarization prompt at `path`, which must hold the document's placeholder (also `dera serve`'s).
+    static func template(_ path: String) throws -> PromptTemplate {
+        let template: PromptTemplate
+        do { template = try PromptTemplate(contentsOf: path) } catch { throw CommandError("\(error)") }
+        guard template.text.contains("{{document}}") || template.text.contains("{{ document }}") else {
+            throw CommandError("\(path): the template has no {{document}} placeholder for the document's text")
+        }
+        return template
+    }
+
     func run() throws {
         let documents = try InputDocument.read(inputs, options: IngestOptions(jsonl: reading.jsonl, limits: reading.limits))
         let share = (shard.flatMap(Shard.init) ?? .all).share(of: documents.map(\.name))
@@ -92,18 +102,12 @@ struct Summarize: ParsableCommand {
         guard !pending.isEmpty else { return }
 
         let bundle = try model.open()
-        let template: PromptTemplate
-        do { template = try PromptTemplate(contentsOf: self.template) } catch { throw CommandError("\(error)") }
-        guard template.text.contains("{{document}}") || template.text.contains("{{ document }}") else {
-            throw CommandError("\(self.template): the template has no {{document}} placeholder for the document's text")
-        }
+        let template = try Self.template(self.template)
         let decoder = OutputDecoder(bundle: bundle, realignment: try control.realignment(realignment, model: model, bundle: bundle),
                                     maxTokens: maxTokens, sampling: sampling.parameters(defaultTemperature: 0))
         var summarizer = DocumentSummarizer(decoder: decoder, template: template)
         if !control.noCheck {
-            var check = try control.selfCheck(bundle: bundle, calibration: calibration, defaultProfile: "general")
-            check.naturalness = NaturalnessScorer(expected: .summary)
-            summarizer.selfCheck = check
+            summarizer.selfCheck = try control.selfCheck(bundle: bundle, calibration: calibration, defaultProfile: "general")
         }
         summarizer.contextTokens = contextTokens
         summarizer.maximumChunks = maxChunks

@@ -53,6 +53,8 @@ public struct DocumentSummarizer: Sendable {
 
     public var decoder: OutputDecoder
     public let template: PromptTemplate
+    /// The checker of each summary against its document; its naturalness is scored with the summary length range
+    /// (``ExpectedLength/summary``) whatever the check was built with.
     public var selfCheck: SelfCheck?
     /// Tokens a prompt and its summary may take together (capped by the model's context length).
     public var contextTokens = 2048
@@ -132,7 +134,8 @@ public struct DocumentSummarizer: Sendable {
             chunks: tally.chunks ?? 1, promptTokens: tally.promptTokens, generatedTokens: tally.generatedTokens,
             truncated: false, seconds: 0)
         var chosen = 0
-        if let selfCheck {
+        if var selfCheck {
+            selfCheck.naturalness = NaturalnessScorer(expected: .summary)
             let passages = passageChunker.passages(of: text).enumerated().map { index, passage in
                 Factuality.Passage(id: "\(index + 1)", text: passage.text)
             }
