@@ -33,11 +33,10 @@
 typedef struct {
     _Alignas(64) unsigned generation;  // bumped by the caller for every region; futex word
     int sleepers;                      // workers waiting on the futex
-    _Alignas(64) uint64_t ticket;      // (generation << 32) | next unclaimed share
+    _Alignas(64) uint64_t ticket;      // TICKET(generation, shares) + next unclaimed share
     _Alignas(64) int done;             // shares finished in the current region
     _Alignas(64) dera_pool_fn fn;
     void *context;
-    int shares;                        // shares in the current region
     int threads;                       // worker threads (the caller is not counted)
     int busy;                          // a region is running (nested or concurrent callers go serial)
     pthread_t tid[MAX_THREADS];
@@ -63,18 +62,25 @@ static void futex_wake_all(unsigned *addr) {
 #endif
 }
 
-// Runs unclaimed shares of region `generation` until none is left. fn, context and shares were read after
-// the generation was observed; a successful claim proves the region has not finished (the claimed share
-// is not done), so they had not been replaced by a newer region's.
+// The ticket packs everything a claim must agree on into one word: the region's generation (high 32 bits),
+// its share count (next 16) and the next unclaimed share (low 16). A worker compares the share against the
+// count from the same word it claims with, so a late worker never pairs one region's ticket with another
+// region's count (it once did: fn, context and shares were read as plain fields before the claim, a worker
+// could see a newer region's larger count beside the finished region's ticket, claim a share that did not
+// exist and run a dead region's job while the caller had moved on). After a successful claim the region
+// cannot finish before this share is counted done, so fn and context read then are the claimed region's.
+#define TICKET(generation, shares) (((uint64_t)(generation) << 32) | ((uint64_t)(shares) << 16))
+#define MAX_SHARES 0xffff
+
 static void run_shares(pool_t *p, unsigned generation) {
-    const dera_pool_fn fn = p->fn;
-    void *const context = p->context;
-    const int shares = p->shares;
     uint64_t t = __atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE);
     for (;;) {
-        if ((unsigned)(t >> 32) != generation || (int)(uint32_t)t >= shares) return;
+        const int next = (int)(t & 0xffff), shares = (int)((t >> 16) & 0xffff);
+        if ((unsigned)(t >> 32) != generation || next >= shares) return;
         if (!__atomic_compare_exchange_n(&p->ticket, &t, t + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
-        fn(context, (int)(uint32_t)t, shares);
+        const dera_pool_fn fn = p->fn;
+        void *const context = p->context;
+        fn(context, next, shares);
         __atomic_add_fetch(&p->done, 1, __ATOMIC_RELEASE);
         t = __atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE);
     }
@@ -120,7 +126,7 @@ static int ensure_threads(int wanted) {
 int dera_pool_run(int threads, int shares, dera_pool_fn fn, void *context) {
     pool_t *p = &g_pool;
     if (threads > shares) threads = shares;
-    if (threads <= 1) {
+    if (threads <= 1 || shares > MAX_SHARES) {
         for (int i = 0; i < shares; i++) fn(context, i, shares);
         return 1;
     }
@@ -135,9 +141,8 @@ int dera_pool_run(int threads, int shares, dera_pool_fn fn, void *context) {
     const unsigned generation = p->generation + 1;
     p->fn = fn;
     p->context = context;
-    p->shares = shares;
     __atomic_store_n(&p->done, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->ticket, (uint64_t)generation << 32, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->ticket, TICKET(generation, shares), __ATOMIC_RELEASE);
     __atomic_store_n(&p->generation, generation, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&p->sleepers, __ATOMIC_SEQ_CST) > 0) futex_wake_all(&p->generation);
     run_shares(p, generation);

@@ -25,6 +25,26 @@ import Testing
         }
     }
 
+    /// Back-to-back regions whose share counts alternate small and large: a worker that wakes late for a
+    /// small region must not take the next region's larger count for its own and run a share twice (the pool
+    /// once read the count apart from the ticket it claimed with; in a debug build that showed as "non-escaping
+    /// closure has escaped" in `dera summarize`).
+    @Test func alternatingShareCountsVisitEachIndexOncePerRegion() {
+        let visits = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        visits.initialize(repeating: 0, count: 64)
+        defer { visits.deallocate() }
+        var wrong = 0
+        for region in 0..<20_000 {
+            let count = region % 2 == 0 ? 2 : 64
+            parallelFor(workers: 4, count: count, granularity: 1) { range in
+                for i in range { visits[i] += 1 }
+            }
+            for i in 0..<count where visits[i] != 1 { wrong += 1 }
+            visits.update(repeating: 0, count: 64)
+        }
+        #expect(wrong == 0)
+    }
+
     /// Regions started from several threads at once all complete (one uses the pool, the others run serially).
     @Test func concurrentCallers() async {
         await withTaskGroup(of: Int.self) { group in
