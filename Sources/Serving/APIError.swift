@@ -102,6 +102,12 @@ extension Decoder {
             throw UnknownFieldError(path: APIRequestDecoding.path(codingPath + [AnyKey(stringValue: unknown)]))
         }
     }
+
+    /// The object's container after ``rejectUnknownKeys(_:)`` with every case of `keys` as the known set.
+    func strictContainer<Key: CodingKey & CaseIterable>(keyedBy keys: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        try rejectUnknownKeys(Set(Key.allCases.map(\.stringValue)))
+        return try container(keyedBy: keys)
+    }
 }
 
 /// Decodes request bodies strictly and turns every failure into a 400 that names the field.

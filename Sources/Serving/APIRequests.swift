@@ -25,15 +25,14 @@ public struct ChatMessageInput: Sendable, Decodable {
     public var content: String
     public var name: String?
 
-    enum CodingKeys: String, CodingKey { case role, content, name }
+    enum CodingKeys: String, CodingKey, CaseIterable { case role, content, name }
 
     struct Part: Decodable {
         var type: String
         var text: String?
-        enum CodingKeys: String, CodingKey { case type, text }
+        enum CodingKeys: String, CodingKey, CaseIterable { case type, text }
         init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(["type", "text"])
-            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
             type = try container.decode(String.self, forKey: .type)
             text = try container.decodeIfPresent(String.self, forKey: .text)
             guard type == "text", text != nil else {
@@ -44,8 +43,7 @@ public struct ChatMessageInput: Sendable, Decodable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(["role", "content", "name"])
-        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
         role = try container.decode(String.self, forKey: .role)
         name = try container.decodeIfPresent(String.self, forKey: .name)
         if let text = try? container.decode(String.self, forKey: .content) {
@@ -72,7 +70,7 @@ public struct DeraOptions: Sendable, Decodable {
     public var candidates: [Double]?
     public var rule: String?
 
-    enum CodingKeys: String, CodingKey { case lambda, db, k, documents, check, retrieve, candidates, rule }
+    enum CodingKeys: String, CodingKey, CaseIterable { case lambda, db, k, documents, check, retrieve, candidates, rule }
 
     public init(lambda: LambdaValue? = nil, db: String? = nil, k: Int? = nil, check: Bool? = nil) {
         self.lambda = lambda
@@ -82,8 +80,7 @@ public struct DeraOptions: Sendable, Decodable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         lambda = try c.decodeIfPresent(LambdaValue.self, forKey: .lambda)
         db = try c.decodeIfPresent(String.self, forKey: .db)
         k = try c.decodeIfPresent(Int.self, forKey: .k)
@@ -94,12 +91,6 @@ public struct DeraOptions: Sendable, Decodable {
         rule = try c.decodeIfPresent(String.self, forKey: .rule)
     }
 }
-
-extension CodingKey where Self: CaseIterable {
-    static var allNames: [String] { allCases.map(\.stringValue) }
-}
-
-extension DeraOptions.CodingKeys: CaseIterable {}
 
 /// `stop`: one string or an array of them.
 public struct StopSequences: Sendable, Decodable {
@@ -138,16 +129,14 @@ public struct ChatCompletionRequest: Sendable, Decodable {
 
     struct StreamOptions: Decodable {
         var includeUsage: Bool?
-        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case includeUsage = "include_usage" }
         init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(["include_usage"])
-            includeUsage = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Bool.self, forKey: .includeUsage)
+            includeUsage = try decoder.strictContainer(keyedBy: CodingKeys.self).decodeIfPresent(Bool.self, forKey: .includeUsage)
         }
     }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         model = try c.decodeIfPresent(String.self, forKey: .model)
         messages = try c.decode([ChatMessageInput].self, forKey: .messages)
         maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
@@ -189,8 +178,7 @@ public struct AskRequest: Sendable, Decodable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         question = try c.decode(String.self, forKey: .question)
         lambda = try c.decodeIfPresent(LambdaValue.self, forKey: .lambda)
         db = try c.decodeIfPresent(String.self, forKey: .db)
@@ -218,8 +206,7 @@ public struct CheckRequest: Sendable, Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable { case answer, question, passages, db, k }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         answer = try c.decode(String.self, forKey: .answer)
         question = try c.decodeIfPresent(String.self, forKey: .question)
         passages = try c.decodeIfPresent([String].self, forKey: .passages)
@@ -237,8 +224,7 @@ public struct SearchRequest: Sendable, Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable { case query, db, k }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         query = try c.decode(String.self, forKey: .query)
         db = try c.decodeIfPresent(String.self, forKey: .db)
         k = try c.decodeIfPresent(Int.self, forKey: .k)
@@ -257,8 +243,7 @@ public struct SummarizeRequest: Sendable, Decodable {
         enum CodingKeys: String, CodingKey, CaseIterable { case id, title, text }
 
         public init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
-            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
             id = try c.decodeIfPresent(String.self, forKey: .id)
             title = try c.decodeIfPresent(String.self, forKey: .title)
             text = try c.decode(String.self, forKey: .text)
@@ -279,8 +264,7 @@ public struct SummarizeRequest: Sendable, Decodable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(Set(CodingKeys.allNames))
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         documents = try c.decode([Document].self, forKey: .documents)
         lambda = try c.decodeIfPresent(LambdaValue.self, forKey: .lambda)
         candidates = try c.decodeIfPresent([Double].self, forKey: .candidates)

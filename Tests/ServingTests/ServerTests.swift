@@ -219,6 +219,11 @@ struct ServerTests {
             (TestServer.chat("hi", extra: ["messages": [["role": "tool", "content": "x"]]]), "messages[0].role"),
             (TestServer.chat("hi", extra: ["messages": [["role": "user"]]]), "messages[0].content"),
             (TestServer.chat("hi", extra: ["seed": "seven"]), "seed"),
+            (TestServer.chat("hi", extra: ["messages": [["role": "user", "content": "x", "tone": "calm"]]]), "messages[0].tone"),
+            (TestServer.chat("hi", extra: ["messages": [["role": "user", "content": [["type": "text", "text": "x", "lang": "en"]]]]]),
+             "messages[0].content[0].lang"),
+            (TestServer.chat("hi", extra: ["stream": true, "stream_options": ["include_usage": true, "usage": true]]),
+             "stream_options.usage"),
         ]
         for (body, param) in cases {
             let reply = try await server.post("v1/chat/completions", json: body)
