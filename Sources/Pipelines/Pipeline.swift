@@ -12,8 +12,8 @@ import Retrieval
 /// Paths are relative to the working directory unless absolute (``resolved(against:)`` roots them elsewhere).
 public struct PipelineConfiguration: Sendable {
     /// The default answering model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M (`scripts/setup --checker` fetches it; it is
-    /// also the verdict model), the most accurate grounded answerer measured: 93 of the first 100 out-of-distribution
-    /// test questions right against 82 for the 0.5B (185 and 159 of all 200), at about 2.3x the time per answer (docs/control.md).
+    /// also the verdict model), the most accurate grounded answerer measured: 185 of the 200 out-of-distribution
+    /// test questions right against 159 for the 0.5B, at about 2.3x the time per answer (docs/control.md).
     public static let defaultModel = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     /// The factuality checker's verdict model (``CheckerScorer/verdict``): Qwen2.5-Coder-1.5B-Instruct Q4_K_M, the
     /// model the committed calibration's verdict scorer was fitted with (docs/factuality.md says why not the 0.5B).

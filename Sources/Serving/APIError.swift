@@ -95,17 +95,14 @@ struct UnknownFieldError: Error {
 }
 
 extension Decoder {
-    /// Throws ``UnknownFieldError`` for the first key of the current object outside `known`.
-    func rejectUnknownKeys(_ known: Set<String>) throws {
-        let container = try container(keyedBy: AnyKey.self)
-        if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+    /// The current object's container, after throwing ``UnknownFieldError`` for its first key that is not a case
+    /// of `keys`.
+    func strictContainer<Key: CodingKey & CaseIterable>(keyedBy keys: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        let known = Set(Key.allCases.map(\.stringValue))
+        let any = try container(keyedBy: AnyKey.self)
+        if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
             throw UnknownFieldError(path: APIRequestDecoding.path(codingPath + [AnyKey(stringValue: unknown)]))
         }
-    }
-
-    /// The object's container after ``rejectUnknownKeys(_:)`` with every case of `keys` as the known set.
-    func strictContainer<Key: CodingKey & CaseIterable>(keyedBy keys: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        try rejectUnknownKeys(Set(Key.allCases.map(\.stringValue)))
         return try container(keyedBy: keys)
     }
 }
