@@ -4,12 +4,14 @@ import Foundation
 /// and `serve`) to read.
 ///
 /// ```json
-/// {"model": "SmolLM2-135M-Instruct.Q4_1.gguf", "adapter": "smollm2-dpo-beta0.1",
-///  "setting": "auto", "lambda": 0.5, "candidates": [0, 0.5, 1], "rule": "most-correct:0.02",
-///  "questions": "corpora/questions/wikipedia-ood.jsonl (dev)", "tunedAt": "2026-12-01T15:00:00Z"}
+/// [{"model": "SmolLM2-135M-Instruct.Q4_1.gguf", "adapter": "smollm2-dpo-beta0.1",
+///   "setting": "auto", "lambda": 0.5, "candidates": [0, 0.5, 1], "rule": "most-correct:0.02",
+///   "questions": "corpora/questions/wikipedia-ood.jsonl (dev)", "tunedAt": "2026-12-01T15:00:00Z"}, ...]
 /// ```
 /// `setting` is `fixed` (decode at `lambda`) or `auto` (decode every lambda of `candidates` and let the checker
-/// choose per query with `rule`). Files are matched to a run by the model's and adapter's file names.
+/// choose per query with `rule`). A file holds one choice per model and adapter (a JSON array; a single object,
+/// the form before several models had adapters, reads as one choice); a run finds its own by the model's and
+/// adapter's file names, and saving a choice replaces only the one for the same pair.
 public struct TunedLambda: Sendable, Codable, Hashable {
     public enum Setting: String, Sendable, Codable, Hashable {
         case fixed
@@ -48,39 +50,56 @@ public struct TunedLambda: Sendable, Codable, Hashable {
         return self.model == name && self.adapter == adapterName
     }
 
-    /// Reads a file; nil when it does not exist.
-    /// - Throws: ``ControlError/badTunedFile(path:reason:)`` when it exists but is not a valid choice.
-    public static func load(_ path: String) throws -> TunedLambda? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
+    /// Every choice in a file (empty when it does not exist).
+    /// - Throws: ``ControlError/badTunedFile(path:reason:)`` when it exists but is not a valid list of choices.
+    public static func loadAll(_ path: String) throws -> [TunedLambda] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ControlError.badTunedFile(path: path, reason: "cannot read it")
         }
-        let tuned: TunedLambda
-        do { tuned = try JSONDecoder().decode(TunedLambda.self, from: data) } catch {
+        let choices: [TunedLambda]
+        do {
+            let isList = data.first { !" \t\r\n".utf8.contains($0) } == UInt8(ascii: "[")
+            choices = isList ? try JSONDecoder().decode([TunedLambda].self, from: data)
+                             : [try JSONDecoder().decode(TunedLambda.self, from: data)]
+        } catch {
             throw ControlError.badTunedFile(path: path, reason: "\(error)")
         }
-        guard tuned.lambda.isFinite, tuned.candidates.allSatisfy(\.isFinite),
-              tuned.setting == .fixed || !tuned.candidates.isEmpty else {
-            throw ControlError.badTunedFile(path: path, reason: "lambda and candidates must be finite numbers")
+        for (index, tuned) in choices.enumerated() {
+            guard tuned.lambda.isFinite, tuned.candidates.allSatisfy(\.isFinite),
+                  tuned.setting == .fixed || !tuned.candidates.isEmpty else {
+                throw ControlError.badTunedFile(path: path, reason: "choice \(index) (\(tuned.model)): lambda and "
+                                                + "candidates must be finite numbers, and auto needs candidates")
+            }
         }
-        return tuned
+        return choices
     }
 
-    /// The choice in `path` for `model` with `adapter`; nil when the file does not exist or was tuned for another
-    /// model or adapter.
-    /// - Throws: ``ControlError/badTunedFile(path:reason:)`` as ``load(_:)``.
+    /// The last choice saved in a file; nil when it does not exist or holds none.
+    /// - Throws: ``ControlError/badTunedFile(path:reason:)`` as ``loadAll(_:)``.
+    public static func load(_ path: String) throws -> TunedLambda? {
+        try loadAll(path).last
+    }
+
+    /// The choice in `path` for `model` with `adapter`; nil when the file does not exist or holds no choice for
+    /// that model and adapter.
+    /// - Throws: ``ControlError/badTunedFile(path:reason:)`` as ``loadAll(_:)``.
     public static func load(_ path: String, model: String, adapter: String?) throws -> TunedLambda? {
-        guard let tuned = try load(path), tuned.applies(model: model, adapter: adapter) else { return nil }
-        return tuned
+        try loadAll(path).last { $0.applies(model: model, adapter: adapter) }
     }
 
-    /// Writes the file atomically (a temporary file renamed into place), creating its folder.
+    /// Stores this choice in the file, replacing the one for the same model and adapter and keeping the others;
+    /// written atomically (a temporary file renamed into place), creating its folder.
+    /// - Throws: ``ControlError/badTunedFile(path:reason:)`` when the file exists but cannot be read as choices
+    ///   (it is left as it is rather than overwritten).
     public func save(_ path: String) throws {
+        var choices = try Self.loadAll(path).filter { !$0.applies(model: model, adapter: adapter) }
+        choices.append(self)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        try (encoder.encode(self) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try (encoder.encode(choices) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 

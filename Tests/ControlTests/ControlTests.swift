@@ -147,6 +147,47 @@ private func candidate(_ lambda: Float, correctness: Double, naturalness: Double
         #expect(try TunedLambda.load(path + ".missing") == nil)
     }
 
+    /// One file, one choice per model and adapter: saving Qwen's keeps SmolLM2's, saving SmolLM2's again replaces
+    /// only its own, and a file in the older single-object form still reads.
+    @Test func keepsOneChoicePerModelAndAdapter() throws {
+        let folder = NSTemporaryDirectory() + "dera-tuned-many-\(UUID().uuidString)"
+        let path = folder + "/tuned.json"
+        let smol = TunedLambda(model: "models/SmolLM2-135M-Instruct.Q4_1.gguf", adapter: "models/adapters/smollm2-dpo-beta0.1",
+                               setting: .auto, lambda: 0.25, candidates: [0, 0.5, 1], rule: .default, questions: "dev")
+        // The older form: one object, as a file written before several models had adapters.
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try JSONEncoder().encode(smol).write(to: URL(fileURLWithPath: path))
+        #expect(try TunedLambda.load(path, model: "SmolLM2-135M-Instruct.Q4_1.gguf", adapter: "smollm2-dpo-beta0.1") == smol)
+
+        let qwen = TunedLambda(model: "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                               adapter: "models/adapters/qwen15-onpolicy-dpo-beta0.1", setting: .fixed, lambda: 1,
+                               candidates: [], rule: .default, questions: "dev")
+        try qwen.save(path)
+        #expect(try TunedLambda.loadAll(path).count == 2)
+        #expect(try TunedLambda.load(path, model: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                                     adapter: "qwen15-onpolicy-dpo-beta0.1") == qwen)
+        #expect(try TunedLambda.load(path, model: "SmolLM2-135M-Instruct.Q4_1.gguf", adapter: "smollm2-dpo-beta0.1") == smol)
+        #expect(try TunedLambda.load(path, model: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", adapter: nil) == nil)
+
+        var smolAgain = smol
+        smolAgain.lambda = 0.5
+        try smolAgain.save(path)
+        let all = try TunedLambda.loadAll(path)
+        #expect(all.count == 2)
+        #expect(all.contains(qwen) && all.contains(smolAgain) && !all.contains(smol))
+    }
+
+    /// Saving beside a file that is not a tuned-lambda file refuses and leaves the file as it was.
+    @Test func doesNotOverwriteAFileItCannotRead() throws {
+        let path = NSTemporaryDirectory() + "dera-tuned-keep-\(UUID().uuidString).json"
+        let text = Data("[{\"model\": 3}]".utf8)
+        try text.write(to: URL(fileURLWithPath: path))
+        let tuned = TunedLambda(model: "m.gguf", adapter: nil, setting: .fixed, lambda: 1, candidates: [],
+                                rule: .default, questions: "dev")
+        #expect(throws: ControlError.self) { try tuned.save(path) }
+        #expect(FileManager.default.contents(atPath: path) == text)
+    }
+
     @Test func refusesABrokenFileNamingIt() throws {
         let path = NSTemporaryDirectory() + "dera-tuned-bad-\(UUID().uuidString).json"
         try Data("{\"model\": 3}".utf8).write(to: URL(fileURLWithPath: path))
