@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# One command for the on-policy faithfulness adapter of Qwen2.5-Coder-0.5B-Instruct (DPO, beta 0.1):
+# One command per on-policy faithfulness adapter (DPO, beta 0.1) of a Qwen2.5-Coder-Instruct reference:
 #
-#   training/train_onpolicy.sh [--questions 1200 --sample-minutes 28 ...] [-- TRAINER OPTIONS]
+#   training/train_onpolicy.sh [--model 1.5b|0.5b] [BUILDER OPTIONS] [-- TRAINER OPTIONS]
+#
+# --model 1.5b (the default answering model; default here): data/onpolicy/qwen15/, adapter
+#   models/adapters/qwen15-onpolicy-dpo-beta0.1/. --model 0.5b: data/onpolicy/qwen05/, qwen05-onpolicy-dpo-beta0.1/.
 #
 # 1. build_onpolicy.py: retrieval with `dera search` over data/halueval-qa.sqlite (made here when missing), the
 #    prompt checked against dera byte for byte, answers sampled from the reference with `dera ask` (lambda 0),
@@ -15,7 +18,16 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 dera="${DERA:-$root/.build/release/dera}"
-gguf=qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+size=1.5b
+if [[ "${1:-}" == "--model" ]]; then size="${2:?--model needs 1.5b or 0.5b}"; shift 2; fi
+case "$size" in
+  1.5b) gguf=qwen2.5-coder-1.5b-instruct-q4_k_m.gguf base=Qwen/Qwen2.5-Coder-1.5B-Instruct tag=qwen15
+        # 1.5B: a question costs ~3x the 0.5B's to sample and to pass through the frozen layers
+        build_defaults=(--time-limit 30) train_defaults=(--epochs 1.5 --questions-per-step 2 --time-limit 40) ;;
+  0.5b) gguf=qwen2.5-coder-0.5b-instruct-q4_k_m.gguf base=Qwen/Qwen2.5-Coder-0.5B-Instruct tag=qwen05
+        build_defaults=(--time-limit 28) train_defaults=(--epochs 1.54 --questions-per-step 2 --time-limit 22) ;;
+  *) echo "train_onpolicy: --model is 1.5b or 0.5b, not $size" >&2; exit 2 ;;
+esac
 
 [[ -x "$dera" ]] || { echo "train_onpolicy: no dera at $dera; build it or set DERA" >&2; exit 1; }
 [[ -f "$root/models/$gguf" ]] || { echo "train_onpolicy: models/$gguf is missing; run scripts/setup" >&2; exit 1; }
@@ -35,9 +47,11 @@ source "$here/pinned_python.sh"
 cd "$here"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 start=$(date +%s)
-nice -n 10 "$python" build_onpolicy.py --dera "$dera" --gguf "$gguf" --questions 1200 --samples 5 \
-  --temperature 0.9 --max-new 48 --workers 2 --time-limit 28 --seed 20261 "${build_args[@]}"
+nice -n 10 "$python" build_onpolicy.py --dera "$dera" --gguf "$gguf" --out "$root/data/onpolicy/$tag" \
+  --questions 1200 --samples 5 --temperature 0.9 --max-new 48 --workers 2 --seed 20261 "${build_defaults[@]}" \
+  "${build_args[@]}"
 echo "train_onpolicy: data built in $(( $(date +%s) - start )) s" >&2
-nice -n 10 "$python" train_onpolicy.py --gguf "$gguf" --beta 0.1 --layers 4 --epochs 1.54 --questions-per-step 2 \
-  --lr 2e-4 --eval-every 5 --threads 1 --time-limit 22 --seed 20262 "${train_args[@]}"
+nice -n 10 "$python" train_onpolicy.py --gguf "$gguf" --base-name "$base" \
+  --pairs "$root/data/onpolicy/$tag/pairs.jsonl" --out "$root/models/adapters/$tag-onpolicy-dpo-beta0.1" \
+  --beta 0.1 --layers 4 --lr 2e-4 --eval-every 5 --threads 1 --seed 20262 "${train_defaults[@]}" "${train_args[@]}"
 echo "train_onpolicy: done in $(( $(date +%s) - start )) s" >&2
