@@ -83,6 +83,9 @@ def parse_args():
     p.add_argument("--seed", type=int, default=20261)
     p.add_argument("--length-ratio", type=float, default=1.5)
     p.add_argument("--pairs-per-question", type=int, default=2, help="sampled pairs kept per question at most")
+    p.add_argument("--minimal", choices=["outside", "inside", "both"], default="outside",
+                   help="minimal pairs: swap a fact for one no passage holds (outside, the committed adapters' data), "
+                        "swap the gold answer for another fact of its kind that the same passages hold (inside), or both")
     p.add_argument("--heldout-fraction", type=float, default=0.2)
     p.add_argument("--verify", type=int, default=3, help="questions whose prompt is checked against dera")
     p.add_argument("--time-limit", type=float, default=0, help="stop sampling after this many minutes (0: none)")
@@ -424,6 +427,47 @@ def minimal_swap(answer, context, rng, name_pool):
     return None
 
 
+CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|de|von|van|the|da|di|du|la|le|y)?\s*[A-Z][\w'-]*){0,3}")
+
+
+def inside_swap(answer, gold, passages, question, rng):
+    """The answer with its gold span swapped for another fact of the same kind that the same passages hold (a
+    number for a number, a capitalised name for a name), so the wrong answer uses the passages' own words, as the
+    answers the on-policy adapters got wrong do ("Longfellow added Divina to the title" where the passage names
+    Longfellow as a translator); None when the gold span is not in the answer or the passages hold no such fact."""
+    start = answer.lower().find(gold.strip().lower())
+    if start < 0 or not gold.strip():
+        return None
+    span = answer[start:start + len(gold.strip())]
+    gold_norm, question_norm = normalize(gold), normalize(question)
+    numbers = list(SWAP_NUMBER.finditer(span))
+    if numbers:     # a number or date: one number in it swapped for another of the same length the passages hold
+        m = max(numbers, key=lambda m: len(m.group(0)))
+        shape = len(m.group(0).replace(",", ""))
+        pool = sorted({n.group(0) for n in SWAP_NUMBER.finditer(passages)
+                       if len(n.group(0).replace(",", "")) == shape and n.group(0) != m.group(0)})
+        if not pool:
+            return None
+        new = rng.choice(pool)
+        text = answer[:start] + span[:m.start()] + new + span[m.end():] + answer[start + len(span):]
+        return None if contains_answer(text, gold) else (text, span, span[:m.start()] + new + span[m.end():])
+    if span[:1].isupper():
+        pool = {m.group(0).strip() for m in CAPITALISED_RUN.finditer(passages)}
+        pool = {p for p in pool if len(p) > 2 and p.split()[0].lower() not in STOP_WORDS}
+    else:
+        return None
+    # Not the gold, not part of it or containing it, and not something the question names (that would restate it).
+    pool = sorted(p for p in pool if normalize(p) and normalize(p) not in gold_norm and gold_norm not in normalize(p)
+                  and normalize(p) not in question_norm)
+    if not pool:
+        return None
+    new = rng.choice(pool)
+    text = answer[:start] + new + answer[start + len(span):]
+    if contains_answer(text, gold):
+        return None
+    return text, span, new
+
+
 def stage_pairs(args, rows, order, hits, samples, tokenizer, out):
     rng = random.Random(args.seed)
     # Every period-th question of the seeded order is held out, so the split does not depend on how many
@@ -498,12 +542,18 @@ def stage_pairs(args, rows, order, hits, samples, tokenizer, out):
                         taken.add(k)
                         used += 1
                         break
-            if chosen:
+            if chosen and args.minimal in ("outside", "both"):
                 c = rng.choice(chosen)
                 swapped = minimal_swap(c["text"], context, rng, name_pool)
                 if swapped:
                     text, old, new = swapped
                     add("minimal", c["ids"], ids(text + IM_END), c["text"], text, {"swap": [old, new]})
+            if chosen and not yes_no and args.minimal in ("inside", "both"):
+                c = rng.choice(chosen)
+                swapped = inside_swap(c["text"], gold, passages, row["question"], rng)
+                if swapped:
+                    text, old, new = swapped
+                    add("inside", c["ids"], ids(text + IM_END), c["text"], text, {"swap": [old, new]})
         else:
             candidates = [r for r in rejected if r["words"] >= 4] or rejected
             if candidates:
