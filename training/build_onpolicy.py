@@ -435,11 +435,11 @@ def inside_swap(answer, gold, passages, question, rng):
     number for a number, a capitalised name for a name), so the wrong answer uses the passages' own words, as the
     answers the on-policy adapters got wrong do ("Longfellow added Divina to the title" where the passage names
     Longfellow as a translator); None when the gold span is not in the answer or the passages hold no such fact."""
-    start = answer.lower().find(gold.strip().lower())
-    if start < 0 or not gold.strip():
+    gold = gold.strip()
+    start = answer.lower().find(gold.lower())
+    if start < 0 or not gold:
         return None
-    span = answer[start:start + len(gold.strip())]
-    gold_norm, question_norm = normalize(gold), normalize(question)
+    span = answer[start:start + len(gold)]
     numbers = list(SWAP_NUMBER.finditer(span))
     if numbers:     # a number or date: one number in it swapped for another of the same length the passages hold
         m = max(numbers, key=lambda m: len(m.group(0)))
@@ -448,24 +448,21 @@ def inside_swap(answer, gold, passages, question, rng):
                        if len(n.group(0).replace(",", "")) == shape and n.group(0) != m.group(0)})
         if not pool:
             return None
-        new = rng.choice(pool)
-        text = answer[:start] + span[:m.start()] + new + span[m.end():] + answer[start + len(span):]
-        return None if contains_answer(text, gold) else (text, span, span[:m.start()] + new + span[m.end():])
-    if span[:1].isupper():
-        pool = {m.group(0).strip() for m in CAPITALISED_RUN.finditer(passages)}
-        pool = {p for p in pool if len(p) > 2 and p.split()[0].lower() not in STOP_WORDS}
+        new_span = span[:m.start()] + rng.choice(pool) + span[m.end():]
+    elif span[:1].isupper():
+        gold_norm, question_norm = normalize(gold), normalize(question)
+        runs = {m.group(0).strip() for m in CAPITALISED_RUN.finditer(passages)}
+        # Not the gold, not part of it or containing it, and not something the question names (that would restate it).
+        pool = sorted(run for run, n in ((run, normalize(run)) for run in runs)
+                      if len(run) > 2 and run.split()[0].lower() not in STOP_WORDS
+                      and n and n not in gold_norm and gold_norm not in n and n not in question_norm)
+        if not pool:
+            return None
+        new_span = rng.choice(pool)
     else:
         return None
-    # Not the gold, not part of it or containing it, and not something the question names (that would restate it).
-    pool = sorted(p for p in pool if normalize(p) and normalize(p) not in gold_norm and gold_norm not in normalize(p)
-                  and normalize(p) not in question_norm)
-    if not pool:
-        return None
-    new = rng.choice(pool)
-    text = answer[:start] + new + answer[start + len(span):]
-    if contains_answer(text, gold):
-        return None
-    return text, span, new
+    text = answer[:start] + new_span + answer[start + len(span):]
+    return None if contains_answer(text, gold) else (text, span, new_span)
 
 
 def stage_pairs(args, rows, order, hits, samples, tokenizer, out):

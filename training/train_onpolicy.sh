@@ -23,9 +23,9 @@ if [[ "${1:-}" == "--model" ]]; then size="${2:?--model needs 1.5b or 0.5b}"; sh
 case "$size" in
   1.5b) gguf=qwen2.5-coder-1.5b-instruct-q4_k_m.gguf base=Qwen/Qwen2.5-Coder-1.5B-Instruct tag=qwen15
         # 1.5B: a question costs ~3x the 0.5B's to sample and to pass through the frozen layers
-        build_defaults=(--time-limit 30) train_defaults=(--epochs 1.5 --questions-per-step 2 --time-limit 40) ;;
+        build_defaults=(--time-limit 30) train_defaults=(--epochs 1.5 --time-limit 40) ;;
   0.5b) gguf=qwen2.5-coder-0.5b-instruct-q4_k_m.gguf base=Qwen/Qwen2.5-Coder-0.5B-Instruct tag=qwen05
-        build_defaults=(--time-limit 28) train_defaults=(--epochs 1.54 --questions-per-step 2 --time-limit 22) ;;
+        build_defaults=(--time-limit 28) train_defaults=(--epochs 1.54 --time-limit 22) ;;
   *) echo "train_onpolicy: --model is 1.5b or 0.5b, not $size" >&2; exit 2 ;;
 esac
 
@@ -53,5 +53,5 @@ nice -n 10 "$python" build_onpolicy.py --dera "$dera" --gguf "$gguf" --out "$roo
 echo "train_onpolicy: data built in $(( $(date +%s) - start )) s" >&2
 nice -n 10 "$python" train_onpolicy.py --gguf "$gguf" --base-name "$base" \
   --pairs "$root/data/onpolicy/$tag/pairs.jsonl" --out "$root/models/adapters/$tag-onpolicy-dpo-beta0.1" \
-  --beta 0.1 --layers 4 --lr 2e-4 --eval-every 5 --threads 1 --seed 20262 "${train_defaults[@]}" "${train_args[@]}"
+  --beta 0.1 --layers 4 --questions-per-step 2 --lr 2e-4 --eval-every 5 --threads 1 --seed 20262 "${train_defaults[@]}" "${train_args[@]}"
 echo "train_onpolicy: done in $(( $(date +%s) - start )) s" >&2
