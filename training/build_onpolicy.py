@@ -18,6 +18,8 @@ Stages, each resumable (its output is reused when present and made with the same
    - sampled: chosen sample vs rejected sample whose word counts are within a factor --length-ratio;
    - minimal: a chosen sample with one number, year or capitalised name (found in the passages) swapped for
      one no passage or the question holds;
+   - corrected (--corrected N): a wrong sample beside the same text with its one wrong name or number replaced
+     by the gold answer (for a model that is rarely right: the rejected side stays its own answer);
    - abstain: when the passages lack the gold answer, chosen = a sentence saying the passages do not say (the
      model's own such sample when it gave one), rejected = a sampled answer that is not such a sentence.
    Questions are split: --heldout-fraction of them (by the seeded order) give the held-out pairs.
@@ -86,6 +88,9 @@ def parse_args():
     p.add_argument("--minimal", choices=["outside", "inside", "both"], default="outside",
                    help="minimal pairs: swap a fact for one no passage holds (outside, the committed adapters' data), "
                         "swap the gold answer for another fact of its kind that the same passages hold (inside), or both")
+    p.add_argument("--corrected", type=int, default=0,
+                   help="corrected pairs per question at most: a wrong sample beside itself with its one wrong name "
+                        "or number replaced by the gold answer (0: none, as the committed Qwen adapters' data)")
     p.add_argument("--heldout-fraction", type=float, default=0.2)
     p.add_argument("--verify", type=int, default=3, help="questions whose prompt is checked against dera")
     p.add_argument("--time-limit", type=float, default=0, help="stop sampling after this many minutes (0: none)")
@@ -465,6 +470,42 @@ def inside_swap(answer, gold, passages, question, rng):
     return None if contains_answer(text, gold) else (text, span, new_span)
 
 
+def corrected_swap(answer, gold, question):
+    """A wrong answer with its one wrong fact replaced by the gold answer: the name (or number) the answer gives
+    that the question does not, swapped for the gold span, so chosen and rejected differ in that fact only and the
+    rejected side is the model's own answer. A model that is rarely right (SmolLM2 answers about one HaluEval
+    question in five) gives few chosen samples, and these pairs teach which span of the passages answers. None
+    when the gold is not a name or a number, or the answer holds no such candidate or more than one."""
+    gold = gold.strip()
+    if not gold or contains_answer(answer, gold):
+        return None
+    question_norm, gold_norm = normalize(question), normalize(gold)
+    if SWAP_NUMBER.fullmatch(gold.replace(",", "")):
+        shape = len(gold.replace(",", ""))
+        spans = [(m.start(), m.end()) for m in SWAP_NUMBER.finditer(answer)
+                 if len(m.group(0).replace(",", "")) == shape and normalize(m.group(0)) not in question_norm]
+    elif gold[:1].isupper():
+        spans = []
+        for m in CAPITALISED_RUN.finditer(answer):
+            # Leading stop words ("The", "He") are sentence openers, not part of a name.
+            words = list(re.finditer(r"\S+", m.group(0)))
+            while words and words[0].group(0).lower().strip("'-") in STOP_WORDS:
+                words.pop(0)
+            if not words:
+                continue
+            start, end = m.start() + words[0].start(), m.start() + words[-1].end()
+            n = normalize(answer[start:end])
+            if len(n) > 2 and n not in question_norm and n not in gold_norm and gold_norm not in n:
+                spans.append((start, end))
+    else:
+        return None
+    if len(spans) != 1:
+        return None
+    start, end = spans[0]
+    text = answer[:start] + gold + answer[end:]
+    return (text, answer[start:end], gold) if contains_answer(text, gold) else None
+
+
 def stage_pairs(args, rows, order, hits, samples, tokenizer, out):
     rng = random.Random(args.seed)
     # Every period-th question of the seeded order is held out, so the split does not depend on how many
@@ -551,6 +592,16 @@ def stage_pairs(args, rows, order, hits, samples, tokenizer, out):
                 if swapped:
                     text, old, new = swapped
                     add("inside", c["ids"], ids(text + IM_END), c["text"], text, {"swap": [old, new]})
+            if args.corrected and not yes_no:
+                fixed = 0
+                for r in rejected:
+                    if fixed >= args.corrected:
+                        break
+                    swapped = None if r["right"] else corrected_swap(r["text"], gold, row["question"])
+                    if swapped:
+                        text, old, new = swapped
+                        add("corrected", ids(text + IM_END), r["ids"], text, r["text"], {"swap": [old, new]})
+                        fixed += 1
         else:
             candidates = [r for r in rejected if r["words"] >= 4] or rejected
             if candidates:

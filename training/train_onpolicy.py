@@ -82,7 +82,7 @@ def group_questions(pairs):
                 q["sampled"].append(sampled)
             return q["answers"].index(ids)
         c = index_of(p["chosen_ids"], p["kind"] == "sampled" or p.get("own_abstention", False))
-        r = index_of(p["rejected_ids"], p["kind"] in ("sampled", "abstain"))
+        r = index_of(p["rejected_ids"], p["kind"] in ("sampled", "abstain", "corrected"))
         q["pairs"].append((c, r, p["kind"]))
     return list(questions.values())
 
