@@ -21,9 +21,13 @@ public struct PipelineConfiguration: Sendable {
     /// answers to the dev questions (docs/factuality.md).
     public static let defaultAnswerProfile = "qa-answers"
     public static let defaultVerdictModel = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-    /// The committed faithfulness adapters, by the file name of the model they were trained on.
+    /// The committed faithfulness adapters, by the file name of the model they were trained on. SmolLM2's is the
+    /// on-policy one (its own samples, training/README.md): on the out-of-distribution test questions it lifts
+    /// SmolLM2 from 0.43 to 0.69 right at lambda 0.5 (docs/realignment.md), where the HaluEval-pairs adapter
+    /// (`smollm2-dpo-beta0.1`, still committed) made it less right at every lambda. The Qwen adapters do not help
+    /// their models and are not defaults.
     public static let committedAdapters: [String: String] = [
-        "SmolLM2-135M-Instruct.Q4_1.gguf": "models/adapters/smollm2-dpo-beta0.1",
+        "SmolLM2-135M-Instruct.Q4_1.gguf": "models/adapters/smollm2-onpolicy-dpo-beta0.1",
     ]
 
     /// The committed adapter of `model` (matched by file name), if there is one.

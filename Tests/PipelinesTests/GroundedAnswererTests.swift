@@ -160,7 +160,7 @@ import Realign
         configuration.store = store.path
         configuration.model = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
         configuration.adapter = PipelineConfiguration.committedAdapter(for: configuration.model)
-        #expect(configuration.adapter == "models/adapters/smollm2-dpo-beta0.1")
+        #expect(configuration.adapter == "models/adapters/smollm2-onpolicy-dpo-beta0.1")
         configuration.lambda = .fixed(0)
         configuration.passages = 2
         configuration.maxTokens = 40
