@@ -403,6 +403,11 @@ def stage_sample(args, rows, order, hits, template, model, tokenizer, out):
 SWAP_NUMBER = re.compile(r"\b(1[0-9]{3}|20[0-9]{2}|[0-9]+(?:\.[0-9]+)?)\b")
 
 
+def number_shape(text):
+    """How many characters a number has without its thousands commas: a swap keeps numbers of one shape."""
+    return len(text.replace(",", ""))
+
+
 def minimal_swap(answer, context, rng, name_pool):
     """The answer with one number or capitalised name that the context holds swapped for one it does not hold;
     None when the answer has none."""
@@ -448,9 +453,9 @@ def inside_swap(answer, gold, passages, question, rng):
     numbers = list(SWAP_NUMBER.finditer(span))
     if numbers:     # a number or date: one number in it swapped for another of the same length the passages hold
         m = max(numbers, key=lambda m: len(m.group(0)))
-        shape = len(m.group(0).replace(",", ""))
+        shape = number_shape(m.group(0))
         pool = sorted({n.group(0) for n in SWAP_NUMBER.finditer(passages)
-                       if len(n.group(0).replace(",", "")) == shape and n.group(0) != m.group(0)})
+                       if number_shape(n.group(0)) == shape and n.group(0) != m.group(0)})
         if not pool:
             return None
         new_span = span[:m.start()] + rng.choice(pool) + span[m.end():]
@@ -481,9 +486,9 @@ def corrected_swap(answer, gold, question):
         return None
     question_norm, gold_norm = normalize(question), normalize(gold)
     if SWAP_NUMBER.fullmatch(gold.replace(",", "")):
-        shape = len(gold.replace(",", ""))
+        shape = number_shape(gold)
         spans = [(m.start(), m.end()) for m in SWAP_NUMBER.finditer(answer)
-                 if len(m.group(0).replace(",", "")) == shape and normalize(m.group(0)) not in question_norm]
+                 if number_shape(m.group(0)) == shape and normalize(m.group(0)) not in question_norm]
     elif gold[:1].isupper():
         spans = []
         for m in CAPITALISED_RUN.finditer(answer):
@@ -597,7 +602,7 @@ def stage_pairs(args, rows, order, hits, samples, tokenizer, out):
                 for r in rejected:
                     if fixed >= args.corrected:
                         break
-                    swapped = None if r["right"] else corrected_swap(r["text"], gold, row["question"])
+                    swapped = corrected_swap(r["text"], gold, row["question"])   # None for a right answer
                     if swapped:
                         text, old, new = swapped
                         add("corrected", ids(text + IM_END), r["ids"], text, r["text"], {"swap": [old, new]})

@@ -11,7 +11,8 @@
 #
 # 1. build_onpolicy.py: retrieval with `dera search` over data/halueval-qa.sqlite (made here when missing), the
 #    prompt checked against dera byte for byte, answers sampled from the reference with `dera ask` (lambda 0),
-#    labelled and paired -> data/onpolicy/qwen05/ (git-ignored; resumable: a rerun samples only new questions).
+#    labelled and paired -> data/onpolicy/TAG/ (git-ignored). Skipped when TAG/pairs.jsonl exists and no builder
+#    option is given; with one (e.g. --stage all) it resumes: a rerun samples only new questions.
 # 2. train_onpolicy.py: DPO at --beta on those pairs -> models/adapters/TAG-onpolicy-dpo-betaB/.
 # Options before `--` go to the builder, after it to the trainer. Needs a release build of dera
 # (swift build -c release --product dera) or DERA=/path/to/dera, the model (scripts/setup) and HaluEval QA.
