@@ -1266,11 +1266,11 @@ AVX512VNNI static void q5_0_x4_avx512(const uint8_t *w, size_t rb, const q8_0_bl
 }
 
 AVX2 static void q5_0_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 2, 0, nb, y);
+    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 2, 1, nb, y);
 }
 
 AVX2 static void q5_0_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 4, 0, nb, y);
+    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 4, 1, nb, y);
 }
 
 // K-quant rows, four per pass, against NV activation vectors (1, 2 or 4). Each row's 6-bit scales are
@@ -1424,19 +1424,19 @@ AVX2 static void q4_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, 
     q4_k_rows4(w, rb, &a, 1, 1, nb, &y);
 }
 AVX2 static void q4_k_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 0, nb, y);
+    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 1, nb, y);
 }
 AVX2 static void q4_k_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 0, nb, y);
+    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 1, nb, y);
 }
 AVX2 static void q6_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
     q6_k_rows4(w, rb, &a, 1, 1, nb, &y);
 }
 AVX2 static void q6_k_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 0, nb, y);
+    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 1, nb, y);
 }
 AVX2 static void q6_k_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 0, nb, y);
+    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 1, nb, y);
 }
 
 static int have_vnni(void) {
