@@ -15,6 +15,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <cpuid.h>
 
 #define TILE __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define TILE_INLINE TILE static inline __attribute__((always_inline))
@@ -22,11 +23,38 @@
 #define TILE_VECTORS 8
 
 // Batches of fewer activation rows keep the four-row kernels: unpacking a tile costs about what those kernels
-// spend on two to four vectors (896 x 4864 on one core, 2026-12-01: 4 vectors Q5_0 0.26 ms tiled against
+// spend on two to four vectors (896 x 4864 on one core, 2026-12-01, Zen 5: 4 vectors Q5_0 0.26 ms tiled against
 // 0.45 ms, Q4_K 0.24 against 0.27, Q6_K 0.25 against 0.31; 2 vectors Q4_K 0.22 against 0.16).
 #ifndef TILE_MIN_VECTORS
 #define TILE_MIN_VECTORS 4
 #endif
+// Zen 4 (AMD family 0x19, the only one of that family with AVX-512) runs 512-bit work on 256-bit units, and the
+// K-quant tiles' unpacking then costs more than the four-row kernels spend on up to about 12 vectors (one core,
+// medians of 5, 2026-12-02: Q4_K 1536 x 8960 at 4 / 8 / 12 vectors 2.07 / 2.61 / 2.91 ms tiled against 0.91 /
+// 1.83 / 2.76; Q6_K 8960 x 1536 3.20 / 3.81 / 3.87 against 1.59 / 3.45 / 4.63). Q5_0 tiles win from 4 there too
+// (0.62 against 0.66 ms at 4 vectors, 0.69 against 1.38 at 8). DERA_Q8_TILE_MIN=N sets the K-quant threshold.
+#define TILE_MIN_VECTORS_HALF_WIDTH 12
+
+static int is_amd_family_19h(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541u) return 0;  // "AuthenticAMD"
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const unsigned int family = ((a >> 8) & 0xf) + ((a >> 20) & 0xff);
+    return family == 0x19;
+}
+
+// The fewest activation rows for which K-quant products take tiles.
+static int64_t k_tile_min_vectors(void) {
+    static int64_t cached = -1;
+    int64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = is_amd_family_19h() ? TILE_MIN_VECTORS_HALF_WIDTH : TILE_MIN_VECTORS;
+        const char *env = getenv("DERA_Q8_TILE_MIN");
+        if (env && atoi(env) > 0) v = atoi(env);
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
 
 static int tiles_enabled(void) {
     static int cached = -1;
@@ -399,6 +427,7 @@ int dera_q8_tiles_matmat(uint32_t type, const void *w, size_t row_bytes, const v
                          int64_t n_vec, float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
     if (n_vec < TILE_MIN_VECTORS || row_end <= row_begin || !tiles_enabled()) return 0;
     if (type != DERA_Q5_0 && type != DERA_Q4_K && type != DERA_Q6_K) return 0;
+    if (type != DERA_Q5_0 && n_vec < k_tile_min_vectors()) return 0;
     const int64_t bl = type == DERA_Q5_0 ? 32 : 256, nb = n / bl;
     if (nb <= 0 || nb * bl != n) return 0;
     const int64_t span = (int64_t)round64((size_t)n);
