@@ -29,6 +29,16 @@ _Static_assert(sizeof(dera_block_q6_k) == 210, "q6_k");
 static inline uint16_t dera_rd16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t dera_rd32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
+// Prefetches [p, p + bytes) in address order, a line at a time: into L1 when `to_l1`, else into L2 (so a span
+// wider than L1 does not evict what is being read). Weight streams use it to present memory one linear stream
+// (kernels_q8.c's X4_PREFETCH, the prompt tiles). Prefetches never fault, so spans past a buffer are harmless.
+static inline void dera_prefetch_span(const uint8_t *p, size_t bytes, int to_l1) {
+    if (to_l1)
+        for (size_t k = 0; k < bytes; k += 64) __builtin_prefetch(p + k, 0, 3);
+    else
+        for (size_t k = 0; k < bytes; k += 64) __builtin_prefetch(p + k, 0, 2);
+}
+
 static inline uint32_t dera_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static inline float dera_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 

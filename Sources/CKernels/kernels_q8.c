@@ -743,13 +743,7 @@ AVX2 static inline __m256i nibbles32_bcast(const uint8_t *p, __m256i m4) {
 // cache goes to L2 instead (T1), so it does not evict the rows being read. Prefetches never fault, so running
 // past the matrix's end is harmless.
 #define X4_PREFETCH(w0, rb, o, bb)                                                                         \
-    do {                                                                                                   \
-        const char *pf_ = (const char *)(w0) + 4 * (rb) + 4 * (o);                                         \
-        if ((rb) <= 2048)                                                                                  \
-            for (int k_ = 0; k_ < 4 * (bb); k_ += 64) _mm_prefetch(pf_ + k_, _MM_HINT_T0);                 \
-        else                                                                                               \
-            for (int k_ = 0; k_ < 4 * (bb); k_ += 64) _mm_prefetch(pf_ + k_, _MM_HINT_T1);                 \
-    } while (0)
+    dera_prefetch_span((const uint8_t *)(w0) + 4 * (rb) + 4 * (o), (size_t)(4 * (bb)), (rb) <= 2048)
 
 #define DEFINE_Q4_1_X4(NAME, TARGET, DOT)                                                                   \
     TARGET static void NAME(const uint8_t *w, size_t rb, const q8_1_block *a, int64_t nb, float *y) {      \
@@ -1143,7 +1137,7 @@ AVX2 static inline __m128i hsum4_i32(__m256i p0, __m256i p1, __m256i p2, __m256i
 // dot_q5_0_avx2. Its float statement, sum += (d_w * d_x) * (float)s without contraction, runs lane-wise
 // with separate multiplies and an add, so each lane rounds exactly as the scalar statement: bit-identical.
 AVX2 static inline __attribute__((always_inline)) void q5_0_rows4(const uint8_t *w, size_t rb,
-                                                                  const q8_0_block *const *a, int nv, int prefetch,
+                                                                  const q8_0_block *const *a, int nv,
                                                                   int64_t nb, float *const *y) {
 #pragma clang fp contract(off)
     const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
@@ -1153,7 +1147,7 @@ AVX2 static inline __attribute__((always_inline)) void q5_0_rows4(const uint8_t 
     __m128 sum[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
         const int64_t o = b * 22;
-        if (prefetch) X4_PREFETCH(w0, rb, o, 22);
+        X4_PREFETCH(w0, rb, o, 22);
         const __m256i u0 = q5_0_unsigned(w0 + o, shuffle, bitmask, m4, k16);
         const __m256i u1 = q5_0_unsigned(w1 + o, shuffle, bitmask, m4, k16);
         const __m256i u2 = q5_0_unsigned(w2 + o, shuffle, bitmask, m4, k16);
@@ -1175,7 +1169,7 @@ AVX2 static inline __attribute__((always_inline)) void q5_0_rows4(const uint8_t 
 }
 
 AVX2 static void q5_0_x4_avx2(const uint8_t *w, size_t rb, const q8_0_block *a, int64_t nb, float *y) {
-    q5_0_rows4(w, rb, &a, 1, 1, nb, &y);
+    q5_0_rows4(w, rb, &a, 1, nb, &y);
 }
 
 // One activation vector on AVX-512 VNNI: two weight rows per 512-bit register (row r in the lower half, r + 1 in
@@ -1266,11 +1260,11 @@ AVX512VNNI static void q5_0_x4_avx512(const uint8_t *w, size_t rb, const q8_0_bl
 }
 
 AVX2 static void q5_0_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 2, 1, nb, y);
+    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 2, nb, y);
 }
 
 AVX2 static void q5_0_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 4, 1, nb, y);
+    q5_0_rows4(w, rb, (const q8_0_block *const *)a, 4, nb, y);
 }
 
 // K-quant rows, four per pass, against NV activation vectors (1, 2 or 4). Each row's 6-bit scales are
@@ -1304,7 +1298,7 @@ AVX2 static inline __m128i hsum4_i32x4(__m128i a0, __m128i a1, __m128i a2, __m12
 }
 
 AVX2 static inline __attribute__((always_inline)) void q4_k_rows4(const uint8_t *w, size_t rb,
-                                                                  const q8_k_block *const *a, int nv, int prefetch,
+                                                                  const q8_k_block *const *a, int nv,
                                                                   int64_t nb, float *const *y) {
     const __m256i m4 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
     // Lane r of sum[v] / mins[v] is row r: per block the same float statements as one row at a time
@@ -1313,7 +1307,7 @@ AVX2 static inline __attribute__((always_inline)) void q4_k_rows4(const uint8_t 
     for (int v = 0; v < nv; v++) sum[v] = mins[v] = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const int64_t o = b * 144;
-        if (prefetch) X4_PREFETCH(w, rb, o, 144);
+        X4_PREFETCH(w, rb, o, 144);
         // Per vector, pairs of 16-element activation sums: the 8 groups of 32 that share one min.
         __m128i bpair[4];
         for (int v = 0; v < nv; v++) {
@@ -1364,14 +1358,14 @@ AVX2 static inline __attribute__((always_inline)) void q4_k_rows4(const uint8_t 
 // Q6_K: (q - 32) * x summed with scale s_j over 16-element group j equals s_j * sum(q * x) - 32 * s_j *
 // bsums[j], since Q8_K's bsums are exactly those 16-element groups; both parts are exact integers.
 AVX2 static inline __attribute__((always_inline)) void q6_k_rows4(const uint8_t *w, size_t rb,
-                                                                  const q8_k_block *const *a, int nv, int prefetch,
+                                                                  const q8_k_block *const *a, int nv,
                                                                   int64_t nb, float *const *y) {
     const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
     __m128 sum[4];  // lane r = row r, as in q4_k_rows4
     for (int v = 0; v < nv; v++) sum[v] = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const int64_t o = b * 210;
-        if (prefetch) X4_PREFETCH(w, rb, o, 210);
+        X4_PREFETCH(w, rb, o, 210);
         __m256i acc[4][4], corr[4][4];
         for (int r = 0; r < 4; r++) {
             const uint8_t *wr = w + r * rb + o;
@@ -1421,22 +1415,22 @@ AVX2 static inline __attribute__((always_inline)) void q6_k_rows4(const uint8_t 
 }
 
 AVX2 static void q4_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
-    q4_k_rows4(w, rb, &a, 1, 1, nb, &y);
+    q4_k_rows4(w, rb, &a, 1, nb, &y);
 }
 AVX2 static void q4_k_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 1, nb, y);
+    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 2, nb, y);
 }
 AVX2 static void q4_k_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 1, nb, y);
+    q4_k_rows4(w, rb, (const q8_k_block *const *)a, 4, nb, y);
 }
 AVX2 static void q6_k_x4_avx2(const uint8_t *w, size_t rb, const q8_k_block *a, int64_t nb, float *y) {
-    q6_k_rows4(w, rb, &a, 1, 1, nb, &y);
+    q6_k_rows4(w, rb, &a, 1, nb, &y);
 }
 AVX2 static void q6_k_x4v2_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 2, 1, nb, y);
+    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 2, nb, y);
 }
 AVX2 static void q6_k_x4v4_avx2(const uint8_t *w, size_t rb, const void *const *a, int64_t nb, float *const *y) {
-    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 4, 1, nb, y);
+    q6_k_rows4(w, rb, (const q8_k_block *const *)a, 4, nb, y);
 }
 
 static int have_vnni(void) {

@@ -35,6 +35,7 @@
 // (0.62 against 0.66 ms at 4 vectors, 0.69 against 1.38 at 8). DERA_Q8_TILE_MIN=N sets the K-quant threshold.
 #define TILE_MIN_VECTORS_HALF_WIDTH 12
 
+// From cpuid itself: __builtin_cpu_is("znver4") reads 0 on a family 19h model 11h (Genoa) with this toolchain.
 static int is_amd_family_19h(void) {
     unsigned int a, b, c, d;
     if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541u) return 0;  // "AuthenticAMD"
@@ -415,14 +416,6 @@ static const k_micro_fn q6_k_micros[TILE_VECTORS + 1] = {
 
 static size_t round64(size_t v) { return (v + 63) & ~(size_t)63; }
 
-// Prefetches [p, p + bytes): into L1 when it fits beside the tile being read, else into L2.
-TILE static void prefetch_span(const uint8_t *p, size_t bytes) {
-    if (bytes <= 16384)
-        for (size_t k = 0; k < bytes; k += 64) _mm_prefetch((const char *)p + k, _MM_HINT_T0);
-    else
-        for (size_t k = 0; k < bytes; k += 64) _mm_prefetch((const char *)p + k, _MM_HINT_T1);
-}
-
 int dera_q8_tiles_matmat(uint32_t type, const void *w, size_t row_bytes, const void *xq, size_t xq_stride,
                          int64_t n_vec, float *y, int64_t rows, int64_t row_begin, int64_t row_end, int64_t n) {
     if (n_vec < TILE_MIN_VECTORS || row_end <= row_begin || !tiles_enabled()) return 0;
@@ -453,8 +446,11 @@ int dera_q8_tiles_matmat(uint32_t type, const void *w, size_t row_bytes, const v
         // The next tile's weights (the 16 x row_bytes bytes after this tile's) start on their way from memory
         // in address order while this one meets the activations: unpacking reads 16 rows side by side, which
         // the hardware prefetcher alone serves at a fraction of one linear stream (kernels_q8.c, X4_PREFETCH).
-        if (r0 + TILE_ROWS < row_end) prefetch_span((const uint8_t *)w + (r0 + TILE_ROWS) * row_bytes,
-                                                    (size_t)(row_end - r0 - TILE_ROWS < TILE_ROWS ? row_end - r0 - TILE_ROWS : TILE_ROWS) * row_bytes);
+        const int64_t next = r0 + TILE_ROWS, next_rows = row_end - next < TILE_ROWS ? row_end - next : TILE_ROWS;
+        if (next_rows > 0) {
+            const size_t bytes = (size_t)next_rows * row_bytes;
+            dera_prefetch_span((const uint8_t *)w + next * row_bytes, bytes, bytes <= 16384);
+        }
         const __mmask16 mask = (__mmask16)((1u << count) - 1);
         for (int64_t v0 = 0; v0 < n_vec; v0 += TILE_VECTORS) {
             const int nv = n_vec - v0 < TILE_VECTORS ? (int)(n_vec - v0) : TILE_VECTORS;
