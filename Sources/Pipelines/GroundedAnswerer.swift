@@ -148,6 +148,9 @@ public struct GroundedAnswerer: Sendable {
     public var passageCharacters = 600
     public var maxTokens = 128
     public var sampling = SamplingParameters.greedy
+    /// Answers end at a new paragraph or a repeated sentence (``TextStop/answer``): the prompt asks for one
+    /// sentence, and what small models add after it is copied passages and loops. nil decodes to the model's end.
+    public var textStop: TextStop? = .answer
     public var realignment: Realignment?
     public var selfCheck: SelfCheck?
 
@@ -196,7 +199,8 @@ public struct GroundedAnswerer: Sendable {
 
     /// The decoding and self-checking this answerer's settings describe.
     public var decoder: OutputDecoder {
-        OutputDecoder(bundle: bundle, realignment: realignment, maxTokens: maxTokens, sampling: sampling)
+        OutputDecoder(bundle: bundle, realignment: realignment, maxTokens: maxTokens, sampling: sampling,
+                      textStop: textStop)
     }
 
     /// The passages the checker compares an answer with: exactly the text the prompt showed, identified by their
@@ -212,7 +216,8 @@ public struct GroundedAnswerer: Sendable {
             (0..<max(1, samples)).map { s -> RealignmentRequest in
                 var draw = sampling
                 draw.seed = sampling.seed &+ UInt64(s)
-                return RealignmentRequest(prompt: ids, policy: policy, sampling: draw, maxTokens: maxTokens)
+                return RealignmentRequest(prompt: ids, policy: policy, sampling: draw, maxTokens: maxTokens,
+                                          textStop: textStop)
             }
         }
     }

@@ -14,13 +14,17 @@ public struct OutputDecoder: Sendable {
     public var realignment: GroundedAnswerer.Realignment?
     public var maxTokens: Int
     public var sampling: SamplingParameters
+    /// Where outputs end before the token limit when the model runs on (``TextStop``); nil: only at an
+    /// end-of-generation token.
+    public var textStop: TextStop?
 
     public init(bundle: ModelBundle, realignment: GroundedAnswerer.Realignment?, maxTokens: Int,
-                sampling: SamplingParameters) {
+                sampling: SamplingParameters, textStop: TextStop? = nil) {
         self.bundle = bundle
         self.realignment = realignment
         self.maxTokens = maxTokens
         self.sampling = sampling
+        self.textStop = textStop
     }
 
     /// The policies one prompt is decoded with: the setting's (lambda 0 first under auto), or the model alone.
@@ -41,7 +45,7 @@ public struct OutputDecoder: Sendable {
     public func decodedOutputs(_ outputs: [RealignedOutput]) -> [DecodedOutput] {
         outputs.map {
             DecodedOutput(policy: $0.policy, lambda: realignment == nil ? nil : $0.meanLambda, tokens: $0.tokens,
-                          text: $0.text, truncated: !$0.stoppedAtEndOfGeneration)
+                          text: $0.text, truncated: !$0.finished)
         }
     }
 
@@ -63,7 +67,7 @@ public struct OutputDecoder: Sendable {
         throws -> (outputs: [DecodedOutput], tokensPerSecond: Double) {
         try run(jobs.map {
             RealignmentRequest(prompt: $0.prompt, policy: realignment == nil ? .fixed(0) : $0.policy,
-                               sampling: sampling, maxTokens: maxTokens)
+                               sampling: sampling, maxTokens: maxTokens, textStop: textStop)
         }, onText: onText)
     }
 

@@ -137,7 +137,7 @@ struct Routes: Sendable {
             case let .plain(work, lambda):
                 let promptTokens = plan.promptTokens ?? 0
                 return try await complete(try service.engine.submit(work), plan: plan, id: id, start: start, streamsPieces: true) { output in
-                    Outcome(text: output.text, finishReason: output.stoppedAtEndOfGeneration ? "stop" : "length",
+                    Outcome(text: output.text, finishReason: output.finished ? "stop" : "length",
                             usage: Usage(prompt: promptTokens, completion: output.tokens.count),
                             dera: lambda.map { DeraResult(lambda: $0) }, chosen: 0)
                 }

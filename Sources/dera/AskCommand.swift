@@ -38,6 +38,10 @@ struct Ask: ParsableCommand {
     @Option(help: "Most tokens to generate.")
     var maxTokens = 128
 
+    @Option(help: ArgumentHelp("Where the answer ends before --max-tokens: " + StopChoice.help,
+                               discussion: "The prompt asks for one sentence; what small models add after it is mostly copied passages and loops."))
+    var stop: StopChoice = .paragraph
+
     @Option(help: "How passages are found: bm25, dense or hybrid (falls back to bm25, with a note, on a store without vectors).")
     var mode: SearchMode = PipelineConfiguration().searchMode
 
@@ -88,6 +92,7 @@ struct Ask: ParsableCommand {
         answerer.retriever = try embedding.retriever(store: answerer.store, mode: mode)
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
+        answerer.textStop = stop.textStop
         answerer.sampling = sampling.parameters(defaultTemperature: 0)
         let output = FileHandle.standardOutput
         if let samples {

@@ -292,3 +292,23 @@ struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// `--stop`: the text rules that end an output before the token limit (``TextStop``).
+enum StopChoice: String, ExpressibleByArgument, CaseIterable {
+    /// A blank line, a line starting a passage marker, or a repeated sentence.
+    case paragraph
+    /// A repeated sentence only.
+    case `repeat`
+    /// Only the model's end-of-generation token or the limit.
+    case none
+
+    var textStop: TextStop? {
+        switch self {
+        case .paragraph: .answer
+        case .repeat: .repetition
+        case .none: nil
+        }
+    }
+
+    static let help = "paragraph (a blank line, a line starting a passage marker such as [2], or a sentence said again), repeat (a sentence said again) or none."
+}

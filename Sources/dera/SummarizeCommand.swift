@@ -34,6 +34,9 @@ struct Summarize: ParsableCommand {
     @Option(help: "Most tokens in one summary (each piece's and the final one).")
     var maxTokens = 160
 
+    @Option(help: ArgumentHelp("Where a summary ends before --max-tokens: " + StopChoice.help))
+    var stop: StopChoice = .repeat
+
     @Option(help: "Tokens a prompt and its summary may take together; longer documents are cut into pieces (capped by the model's context).")
     var contextTokens = 2048
 
@@ -104,7 +107,8 @@ struct Summarize: ParsableCommand {
         let bundle = try model.open()
         let template = try Self.template(self.template)
         let decoder = OutputDecoder(bundle: bundle, realignment: try control.realignment(realignment, model: model, bundle: bundle),
-                                    maxTokens: maxTokens, sampling: sampling.parameters(defaultTemperature: 0))
+                                    maxTokens: maxTokens, sampling: sampling.parameters(defaultTemperature: 0),
+                                    textStop: stop.textStop)
         var summarizer = DocumentSummarizer(decoder: decoder, template: template)
         if !control.noCheck {
             summarizer.selfCheck = try control.selfCheck(bundle: bundle, calibration: calibration, defaultProfile: "general")

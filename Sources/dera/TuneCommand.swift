@@ -86,6 +86,9 @@ struct Tune: ParsableCommand {
     @Option(help: "Most tokens per answer.")
     var maxTokens = 64
 
+    @Option(help: ArgumentHelp("Where an answer ends before --max-tokens, as dera ask: " + StopChoice.help))
+    var stop: StopChoice = .paragraph
+
     @Option(help: "How passages are found: bm25, dense or hybrid, as dera ask (falls back to bm25, with a note, on a store without vectors).")
     var mode: SearchMode = PipelineConfiguration().searchMode
 
@@ -174,6 +177,7 @@ struct Tune: ParsableCommand {
         answerer.retriever = try embedding.retriever(store: answerer.store, mode: mode)
         answerer.passageCount = passages
         answerer.maxTokens = maxTokens
+        answerer.textStop = stop.textStop
         let adapter = realignment.adapterPath(model)
         if let pair = try realignment.pair(reference: bundle, model) {
             answerer.realignment = .init(pair: pair, setting: .fixed(1))
@@ -221,7 +225,7 @@ struct Tune: ParsableCommand {
         rows.insert(contentsOf: policyRows, at: rows.firstIndex { $0.lambda == nil } ?? rows.endIndex)
 
         let notes = [
-            "Questions: \(name), \(questionSet.count). Model: \(model.model); adapter: \(adapter ?? "none"). Retrieval: top \(passages) passages from \(db) (\(try answerer.retriever.resolvedMode().mode.rawValue)). Greedy, at most \(maxTokens) tokens.",
+            "Questions: \(name), \(questionSet.count). Model: \(model.model); adapter: \(adapter ?? "none"). Retrieval: top \(passages) passages from \(db) (\(try answerer.retriever.resolvedMode().mode.rawValue)). Greedy, at most \(maxTokens) tokens, stop rule \(stop.rawValue).",
             "right/accuracy: the answer contains a gold answer. checker correctness: mean calibrated support score (\(["verdict": "checker with the verdict model", "model": "checker with the model's PMI"][check.checker.scorerName] ?? "lexical checker")); flagged: the checker calls the answer hallucinated. unsupported answers: answers with a content word (numbers included) found neither in the passages nor in the question. naturalness: docs/control.md. tok/s: generation throughput of the batches (all settings of a question decoded together; prefill excluded); s/question: wall time of a question's whole batch, prefill included.",
             "Choice rule among the rows: \(rule); correctness for the choice is gold accuracy where there is gold, else the checker's mean. Auto rows apply their own rule per question to the candidates' stored scores.",
         ]

@@ -185,6 +185,10 @@ public struct DecodingLoop: Sendable {
         }
         var texts = [String](repeating: "", count: k)
         var stoppedAtEnd = [Bool](repeating: false, count: k)
+        // With a text stop: where each token's piece began and how much text was passed on (Unicode scalars).
+        var stoppedAtText = [Bool](repeating: false, count: k)
+        var pieceStarts = [[Int]](repeating: [], count: k)
+        var scalarCount = [Int](repeating: 0, count: k), released = [Int](repeating: 0, count: k)
         var active = Array(0..<k), stillActive: [Int] = []
         stillActive.reserveCapacity(k)
         var feeds: [(caches: Caches, tokens: [Int])] = []
@@ -225,8 +229,22 @@ public struct DecodingLoop: Sendable {
                 generated[s].append(token)
                 lambdas[s].append(lambda)
                 histories[s].append(token)
-                let piece = detokenizers[s].append(token)
-                texts[s] += piece
+                var piece = detokenizers[s].append(token)
+                if let rule = requests[s].textStop {
+                    pieceStarts[s].append(scalarCount[s])
+                    texts[s] += piece
+                    scalarCount[s] += piece.unicodeScalars.count
+                    let (stop, settled) = rule.scan(texts[s])
+                    piece = Self.release(texts[s], from: &released[s], to: settled)
+                    if let stop {
+                        stoppedAtText[s] = true
+                        Self.cut(&texts[s], at: stop, tokens: &generated[s], lambdas: &lambdas[s], starts: pieceStarts[s])
+                        _ = try onPiece(RealignedPiece(sequence: s, token: token, text: piece))
+                        continue
+                    }
+                } else {
+                    texts[s] += piece
+                }
                 guard try onPiece(RealignedPiece(sequence: s, token: token, text: piece)),
                       generated[s].count < requests[s].maxTokens else { continue }
                 stillActive.append(s)
@@ -239,20 +257,44 @@ public struct DecodingLoop: Sendable {
             }
             swap(&active, &stillActive)
         }
-        for s in 0..<k {
-            let rest = detokenizers[s].finish()
-            if !rest.isEmpty {
-                texts[s] += rest
-                _ = try onPiece(RealignedPiece(sequence: s, token: -1, text: rest))
+        for s in 0..<k where !stoppedAtText[s] {
+            var rest = detokenizers[s].finish()
+            texts[s] += rest
+            if requests[s].textStop != nil {
+                // Text held back for a rule that can no longer fire goes out now.
+                rest = Self.release(texts[s], from: &released[s], to: texts[s].unicodeScalars.count)
             }
+            if !rest.isEmpty { _ = try onPiece(RealignedPiece(sequence: s, token: -1, text: rest)) }
         }
         statistics.generatedTokens = generated.reduce(0) { $0 + $1.count }
         statistics.generationSeconds = Date().timeIntervalSince(start)
         let outputs = (0..<k).map {
             RealignedOutput(policy: requests[$0].policy, tokens: generated[$0], text: texts[$0], lambdas: lambdas[$0],
-                            stoppedAtEndOfGeneration: stoppedAtEnd[$0])
+                            stoppedAtEndOfGeneration: stoppedAtEnd[$0], stoppedAtText: stoppedAtText[$0])
         }
         return (outputs, statistics)
+    }
+
+    /// The text from scalar `released` to scalar `end` of `text` (empty when there is none), and `released`
+    /// moved to `end`.
+    static func release(_ text: String, from released: inout Int, to end: Int) -> String {
+        guard end > released else { return "" }
+        let scalars = text.unicodeScalars
+        let from = scalars.index(scalars.startIndex, offsetBy: released), to = scalars.index(from, offsetBy: end - released)
+        released = end
+        return String(scalars[from..<to])
+    }
+
+    /// Cuts `text` at scalar `stop` (trailing whitespace dropped) and drops the tokens whose piece began there
+    /// or later, with their lambdas.
+    static func cut(_ text: inout String, at stop: Int, tokens: inout [Int], lambdas: inout [Float], starts: [Int]) {
+        let scalars = text.unicodeScalars
+        var kept = String(String.UnicodeScalarView(scalars.prefix(stop)))
+        while let last = kept.unicodeScalars.last, last.properties.isWhitespace { kept.unicodeScalars.removeLast() }
+        text = kept
+        let keep = starts.firstIndex { $0 >= stop } ?? tokens.count
+        tokens.removeLast(tokens.count - keep)
+        lambdas.removeLast(lambdas.count - keep)
     }
 
     /// The pieces of a batch as an asynchronous sequence. Decoding runs on its own thread; cancelling the

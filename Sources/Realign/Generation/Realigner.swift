@@ -12,21 +12,25 @@ public struct RealignmentRequest: Sendable, Equatable {
     public var maxTokens: Int
     /// False keeps decoding past end-of-generation tokens (benchmarks that need a fixed length).
     public var stopAtEndOfGeneration: Bool
+    /// Rules on the text that end the sequence early (``TextStop``); nil decodes to an end-of-generation token
+    /// or the limit.
+    public var textStop: TextStop?
 
     public init(prompt: [Int], policy: LambdaPolicy, sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
-                stopAtEndOfGeneration: Bool = true) {
+                stopAtEndOfGeneration: Bool = true, textStop: TextStop? = nil) {
         self.prompt = prompt
         self.policy = policy
         self.sampling = sampling
         self.maxTokens = maxTokens
         self.stopAtEndOfGeneration = stopAtEndOfGeneration
+        self.textStop = textStop
     }
 
     /// A request at one fixed lambda (`policy: .fixed(lambda)`).
     public init(prompt: [Int], lambda: Float, sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
-                stopAtEndOfGeneration: Bool = true) {
+                stopAtEndOfGeneration: Bool = true, textStop: TextStop? = nil) {
         self.init(prompt: prompt, policy: .fixed(lambda), sampling: sampling, maxTokens: maxTokens,
-                  stopAtEndOfGeneration: stopAtEndOfGeneration)
+                  stopAtEndOfGeneration: stopAtEndOfGeneration, textStop: textStop)
     }
 }
 
@@ -47,6 +51,12 @@ public struct RealignedOutput: Sendable, Equatable {
     /// The lambda each token was chosen with (`lambdas[i]` for `tokens[i]`); 0 throughout for a lone model.
     public var lambdas: [Float]
     public var stoppedAtEndOfGeneration: Bool
+    /// The request's ``TextStop`` ended it (its text is cut where the rule fired; tokens from there on are
+    /// dropped).
+    public var stoppedAtText = false
+
+    /// Ended by the model or a stop rule, not by the token limit.
+    public var finished: Bool { stoppedAtEndOfGeneration || stoppedAtText }
 
     /// The mean of ``lambdas`` (the policy's fixed lambda when nothing was generated).
     public var meanLambda: Float {
