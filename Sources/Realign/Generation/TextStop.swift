@@ -38,8 +38,8 @@ public struct TextStop: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
-    /// Where `text` must end, if a rule fires, and how much of it is settled (no rule can cut it any more);
-    /// both in Unicode scalars from the start. When `stop` is set the output is `text` up to it, trailing
+    /// Where `text` must end, if a rule fires, and how much of it is settled (no rule can cut it any more, and
+    /// it does not end in whitespace a cut would drop); both in Unicode scalars from the start. When `stop` is set the output is `text` up to it, trailing
     /// whitespace dropped.
     public func scan(_ text: String) -> (stop: Int?, settled: Int) {
         let scalars = Array(text.unicodeScalars)
@@ -56,6 +56,10 @@ public struct TextStop: Sendable, Hashable, Codable, CustomStringConvertible {
             settled = min(settled, found.settled)
         }
         if let stop { settled = min(settled, stop) }
+        // Whitespace before unsettled text waits with it: a cut drops it.
+        if settled < scalars.count || stop != nil {
+            while settled > 0, scalars[settled - 1].properties.isWhitespace { settled -= 1 }
+        }
         return (stop, settled)
     }
 
