@@ -48,10 +48,8 @@ struct Tune: ParsableCommand {
     @Option(help: "Adaptive per-token policies decoded beside the grid (comma-separated: divergence, divergence-reference, entropy; bounds from --lambda-min/--lambda-max; 'none' for none).")
     var policies = "divergence,entropy"
 
-    static let defaultAutoCandidates = "0,0.5,1"
-
     @Option(help: "The candidates auto chooses among (a subset of the grid).")
-    var autoCandidates = defaultAutoCandidates
+    var autoCandidates = LambdaSetting.defaultCandidates.map(formatLambda).joined(separator: ",")
 
     @Option(help: "Rules auto may use per question, separated by ';': each gets an auto row, and the best one is what --save stores with auto.")
     var autoRules = "most-correct:0.02;weighted:0.75;weighted:0.5;weighted:0.25"
@@ -250,7 +248,7 @@ struct Tune: ParsableCommand {
             let bestFixed = rows.filter { $0.lambda != nil }.max { LambdaTuner.point($0).correctness < LambdaTuner.point($1).correctness }
             // A fixed choice still stores the candidates an explicit `dera ask --lambda auto` will use: a run that
             // kept auto out of the race (--auto-candidates 0) stores the default set, not one lambda.
-            let candidates = chosen.lambda != nil && auto.count < 2 ? try Self.parse(Self.defaultAutoCandidates, flag: "--auto-candidates") : auto
+            let candidates = chosen.lambda != nil && auto.count < 2 ? LambdaSetting.defaultCandidates : auto
             let tuned = TunedLambda(model: model.model, adapter: adapter, setting: chosen.lambda == nil ? .auto : .fixed,
                                     lambda: chosen.lambda ?? bestFixed?.lambda ?? 0, candidates: candidates,
                                     rule: autoRules[chosen.label] ?? .default, questions: name)

@@ -187,8 +187,7 @@ public struct DecodingLoop: Sendable {
         var stoppedAtEnd = [Bool](repeating: false, count: k)
         // With a text stop: where each token's piece began and how much text was passed on (Unicode scalars).
         var stoppedAtText = [Bool](repeating: false, count: k)
-        var pieceStarts = [[Int]](repeating: [], count: k)
-        var scalarCount = [Int](repeating: 0, count: k), released = [Int](repeating: 0, count: k)
+        var pieceStarts = [[Int]](repeating: [], count: k), released = [Int](repeating: 0, count: k)
         var active = Array(0..<k), stillActive: [Int] = []
         stillActive.reserveCapacity(k)
         var feeds: [(caches: Caches, tokens: [Int])] = []
@@ -231,21 +230,18 @@ public struct DecodingLoop: Sendable {
                 histories[s].append(token)
                 var piece = detokenizers[s].append(token)
                 if let rule = requests[s].textStop {
-                    pieceStarts[s].append(scalarCount[s])
+                    pieceStarts[s].append(texts[s].unicodeScalars.count)
                     texts[s] += piece
-                    scalarCount[s] += piece.unicodeScalars.count
                     let (stop, settled) = rule.scan(texts[s])
                     piece = Self.release(texts[s], from: &released[s], to: settled)
                     if let stop {
                         stoppedAtText[s] = true
                         Self.cut(&texts[s], at: stop, tokens: &generated[s], lambdas: &lambdas[s], starts: pieceStarts[s])
-                        _ = try onPiece(RealignedPiece(sequence: s, token: token, text: piece))
-                        continue
                     }
                 } else {
                     texts[s] += piece
                 }
-                guard try onPiece(RealignedPiece(sequence: s, token: token, text: piece)),
+                guard try onPiece(RealignedPiece(sequence: s, token: token, text: piece)), !stoppedAtText[s],
                       generated[s].count < requests[s].maxTokens else { continue }
                 stillActive.append(s)
                 feeds.append((caches[s]!, [token]))

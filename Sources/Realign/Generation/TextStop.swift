@@ -12,7 +12,7 @@
 /// Text that a rule may still cut (a line break that could become a blank line, a sentence that so far repeats
 /// the start of an earlier one) is held back from streaming until it is settled, so a streamed output never
 /// shows text that its final form drops.
-public struct TextStop: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct TextStop: Sendable, Hashable {
     public var paragraph: Bool
     public var repeatedSentence: Bool
 
@@ -29,18 +29,9 @@ public struct TextStop: Sendable, Hashable, Codable, CustomStringConvertible {
     /// A repeated sentence shorter than this is let through ("Yes." twice is not a loop worth cutting).
     public static let minimumRepeatWords = 3
 
-    public var description: String {
-        switch (paragraph, repeatedSentence) {
-        case (true, true): "paragraph"
-        case (false, true): "repeat"
-        case (true, false): "paragraph-only"
-        case (false, false): "none"
-        }
-    }
-
     /// Where `text` must end, if a rule fires, and how much of it is settled (no rule can cut it any more, and
-    /// it does not end in whitespace a cut would drop); both in Unicode scalars from the start. When `stop` is set the output is `text` up to it, trailing
-    /// whitespace dropped.
+    /// it does not end in whitespace a cut would drop); both in Unicode scalars from the start. When `stop` is
+    /// set the output is `text` up to it, trailing whitespace dropped.
     public func scan(_ text: String) -> (stop: Int?, settled: Int) {
         let scalars = Array(text.unicodeScalars)
         var settled = scalars.count
