@@ -25,15 +25,20 @@ struct TextStopRuleTests {
     }
 
     @Test func aRepeatStillBeingWrittenIsHeldBackNotCut() {
+        // The repeated-sentence rule alone (the answer rules would also cut a shared run of four words).
+        let rule = TextStop(paragraph: false, repeatedSentence: true)
         let text = "The film was made in 1915. The film was made"
-        let (stop, settled) = TextStop.answer.scan(text)
+        let (stop, settled) = rule.scan(text)
         #expect(stop == nil)
         #expect(settled == "The film was made in 1915.".unicodeScalars.count,
                 "the growing repeat is held back, with the space before it")
         // Once it ends with its full stop it is a repeat; once it differs it is released.
-        #expect(TextStop.answer.scan(text + " in 1915.").stop == settled + 1)
+        #expect(rule.scan(text + " in 1915.").stop == settled + 1)
         let differs = text + " in Spain."
-        #expect(TextStop.answer.scan(differs) == (nil, differs.unicodeScalars.count))
+        #expect(rule.scan(differs) == (nil, differs.unicodeScalars.count))
+        // With every answer rule the repeat is cut too (the loop rule sees it first, just after the full stop).
+        #expect(cut(text + " in 1915.")?.trimmingCharacters(in: .whitespaces) == "The film was made in 1915.")
+        #expect(cut(differs) == "The film was made in 1915. ")
     }
 
     @Test func aNewParagraphOrPassageMarkerEndsAnAnswer() {
@@ -49,9 +54,61 @@ struct TextStopRuleTests {
         #expect(cut("First paragraph.\n\nSecond paragraph.", .repetition) == nil)
     }
 
+    @Test func aLaterSentenceSayingARunOfAnEarlierOneAgainIsCut() {
+        let text = "Kavad I, the son of Kavad I, was the son of the Sasanian King of Kings. He was the son of the House of Sasan."
+        #expect(cut(text) == "Kavad I, the son of Kavad I, was the son of the Sasanian King of Kings. ")
+        // The cut comes as soon as the shared run is there, before the sentence ends.
+        #expect(cut("It opened in 1889. Then it was the son of the") == nil)
+        #expect(cut("It was the son of Kavad. Then it was the son of") == "It was the son of Kavad. ")
+        // Three shared words are not a run; summaries (repetition) may share runs.
+        #expect(cut("It lies in the north of Spain. Its capital lies far in the north.") == nil)
+        #expect(cut(text, .repetition) == nil)
+    }
+
+    @Test func aLaterSentenceShowsOnlyOnceTheNextBegins() {
+        let first = "The tower was completed in 1889."
+        let text = first + " It is 330 metres tall."
+        #expect(TextStop.answer.scan(text) == (nil, first.unicodeScalars.count),
+                "the second sentence is held back, with the space before it")
+        let third = text + " It"
+        #expect(TextStop.answer.scan(third).settled == text.unicodeScalars.count)
+        // Without the sentence rules that hold it, a finished second sentence is settled.
+        let loopOnly = TextStop(paragraph: false, repeatedSentence: false, loop: true)
+        #expect(loopOnly.scan(text) == (nil, text.unicodeScalars.count))
+    }
+
+    @Test func aRunSaidAgainRightAfterItselfKeepsTheFirstSaying() {
+        let text = "Soong Ching-ling married Sun Yat-sen, known as Madame Sun Yat-sen and the \"Mother of Modern China\" and the \"Mother of Modern China\" and the"
+        #expect(cut(text) == "Soong Ching-ling married Sun Yat-sen, known as Madame Sun Yat-sen and the \"Mother of Modern China\"")
+        #expect(cut("1991: 1991: 1991: 19") == "1991", "one word three times")
+        #expect(cut("It was very very good.") == nil, "one word twice is speech")
+        #expect(cut("New York, New York is a song.") == nil, "two words twice too")
+        // Words that so far repeat the ones before them are held back, and released once they differ.
+        let growing = "Sun Yat-sen and the Mother of Modern China and the Mother of"
+        let (stop, settled) = TextStop.answer.scan(growing)
+        #expect(stop == nil)
+        #expect(settled == "Sun Yat-sen and the Mother of Modern China".unicodeScalars.count)
+        let differs = growing + " Taiwan "
+        #expect(TextStop.answer.scan(differs).settled == differs.unicodeScalars.count)
+        // The word being written is held back: it may still grow ("th" into "the", "the" into "theory").
+        #expect(TextStop.answer.scan("It is the th").settled == "It is the".unicodeScalars.count)
+        #expect(TextStop.answer.scan("It is the the").settled == "It is the".unicodeScalars.count)
+        #expect(cut("It is the the the ") == "It is the")
+    }
+
+    @Test func theTokenLimitDropsAnUnfinishedLaterSentence() {
+        #expect(TextStop.answer.finish("The Orinoco is 2,140 km long. It covers approximately") == "The Orinoco is 2,140 km long. ".unicodeScalars.count)
+        #expect(TextStop.answer.finish("The Orinoco is 2,140 km long and covers approximately") == nil,
+                "the first sentence stays, finished or not")
+        #expect(TextStop.answer.finish("The Orinoco is 2,140 km long. It is in Venezuela.") == nil)
+        #expect(TextStop(paragraph: true, repeatedSentence: true).finish("One. Two and") == nil)
+    }
+
     @Test func plainTextIsSettledWhole() {
-        let text = "Gustave Eiffel's company designed and built the tower"
+        let text = "Gustave Eiffel's company designed and built the tower."
         #expect(TextStop.answer.scan(text) == (nil, text.unicodeScalars.count))
+        // Only the word being written waits (with the loop rule: it may turn out to repeat the words before it).
+        #expect(TextStop.answer.scan("Gustave Eiffel's company designed").settled == "Gustave Eiffel's company".unicodeScalars.count)
         #expect(TextStop.answer.scan("") == (nil, 0))
     }
 }
@@ -83,5 +140,26 @@ struct TextStopDecodingTests {
         // The kept tokens spell the kept text (the last one may reach into the dropped break).
         let spelled = bundle.tokenizer.decode(output.tokens)
         #expect(spelled.hasPrefix(output.text))
+    }
+
+    @Test func theTokenLimitDropsTheSentenceItBrokeOff() throws {
+        let bundle = try Support.bundle()
+        let loop = DecodingLoop(model: bundle.model, tokenizer: bundle.tokenizer)
+        let prompt = try Support.chatPrompt(bundle, "Write three short paragraphs about the sea, separated by blank lines.")
+        let limit = 50
+        let (free, _) = try loop.generate([RealignmentRequest(prompt: prompt, lambda: 0, maxTokens: limit)])
+        let rule = TextStop(paragraph: false, repeatedSentence: false, unfinishedSentence: true)
+        let stop = try #require(rule.finish(free[0].text), "the free output should break off a later sentence: \(free[0].text)")
+
+        var streamed = ""
+        let (outputs, _) = try loop.generate([RealignmentRequest(prompt: prompt, lambda: 0, maxTokens: limit, textStop: rule)],
+                                             onPiece: { streamed += $0.text; return true })
+        let expected = String(String.UnicodeScalarView(free[0].text.unicodeScalars.prefix(stop)))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(outputs[0].text == expected)
+        #expect(outputs[0].stoppedAtText)
+        #expect(streamed == outputs[0].text, "the broken-off sentence was held back, never streamed")
+        #expect(Array(free[0].tokens.prefix(outputs[0].tokens.count)) == outputs[0].tokens)
+        #expect(outputs[0].tokens.count < limit)
     }
 }

@@ -2,32 +2,55 @@
 ///
 /// A grounded answer is asked for in one sentence, yet a small model (and DeRa past lambda 1 above all) often
 /// answers and then keeps going: it starts a new paragraph that copies the passages with their `[1] Title:`
-/// markup, or says the same sentence again until the token limit. These rules end the output where that begins,
-/// so the answer keeps what came before and the decoder stops paying for tokens nobody reads.
+/// markup, says the same thing again in other words, or loops on a phrase until the token limit. These rules end
+/// the output where that begins, so the answer keeps what came before and the decoder stops paying for tokens
+/// nobody reads.
 ///
 /// - `paragraph`: stop at a blank line, or at a line break followed by a passage marker (`[2]`).
 /// - `repeatedSentence`: stop before a sentence whose words (lower-cased, letters and digits) are those of an
 ///   earlier sentence of the same output, when it has at least ``minimumRepeatWords`` of them.
+/// - `overlappingSentence`: stop before a sentence that says a run of ``overlapWords`` words of an earlier
+///   sentence again ("Kavad I, the son of Kavad I, was the son of ... He was the son of ..."). For one-sentence
+///   answers only: a summary may well name "the president of the United States" twice.
+/// - `loop`: stop where a run of words is said again right after itself: a run of three or more words twice
+///   ("... and the Mother of Modern China and the Mother of Modern China"), a run of one or two words three
+///   times ("1991: 1991: 1991:"). The output keeps the first saying.
+/// - `unfinishedSentence` (``finish(_:)``): an output that reaches the token limit in the middle of a sentence
+///   that is not its first drops that sentence.
 ///
 /// Text that a rule may still cut (a line break that could become a blank line, a sentence that so far repeats
-/// the start of an earlier one) is held back from streaming until it is settled, so a streamed output never
-/// shows text that its final form drops.
+/// the start of an earlier one, any sentence after the first while `overlappingSentence` or `unfinishedSentence`
+/// is on, words that so far repeat the words before them) is held back from streaming until it is settled, so a
+/// streamed output never shows text that its final form drops.
 public struct TextStop: Sendable, Hashable {
     public var paragraph: Bool
     public var repeatedSentence: Bool
+    public var overlappingSentence: Bool
+    public var loop: Bool
+    public var unfinishedSentence: Bool
 
-    public init(paragraph: Bool, repeatedSentence: Bool) {
+    public init(paragraph: Bool, repeatedSentence: Bool, overlappingSentence: Bool = false, loop: Bool = false,
+                unfinishedSentence: Bool = false) {
         self.paragraph = paragraph
         self.repeatedSentence = repeatedSentence
+        self.overlappingSentence = overlappingSentence
+        self.loop = loop
+        self.unfinishedSentence = unfinishedSentence
     }
 
-    /// One-sentence answers: both rules.
-    public static let answer = TextStop(paragraph: true, repeatedSentence: true)
-    /// Longer outputs (summaries), where paragraphs are wanted: repeated sentences only.
-    public static let repetition = TextStop(paragraph: false, repeatedSentence: true)
+    /// One-sentence answers: every rule.
+    public static let answer = TextStop(paragraph: true, repeatedSentence: true, overlappingSentence: true, loop: true,
+                                        unfinishedSentence: true)
+    /// Longer outputs (summaries), where paragraphs and shared phrases are wanted: repeats, loops and an
+    /// unfinished last sentence.
+    public static let repetition = TextStop(paragraph: false, repeatedSentence: true, loop: true, unfinishedSentence: true)
 
     /// A repeated sentence shorter than this is let through ("Yes." twice is not a loop worth cutting).
     public static let minimumRepeatWords = 3
+    /// The run of words a later sentence may not share with an earlier one (`overlappingSentence`).
+    public static let overlapWords = 4
+    /// A run at least this long is a loop when said twice in a row; shorter runs when said three times.
+    public static let loopWords = 3
 
     /// Where `text` must end, if a rule fires, and how much of it is settled (no rule can cut it any more, and
     /// it does not end in whitespace a cut would drop); both in Unicode scalars from the start. When `stop` is
@@ -36,22 +59,30 @@ public struct TextStop: Sendable, Hashable {
         let scalars = Array(text.unicodeScalars)
         var settled = scalars.count
         var stop: Int?
-        if paragraph {
-            let found = Self.paragraphBreak(scalars)
-            if let at = found.stop { stop = at }
-            settled = min(settled, found.settled)
-        }
-        if repeatedSentence {
-            let found = Self.repeatedSentence(scalars)
+        func take(_ found: (stop: Int?, settled: Int)) {
             if let at = found.stop { stop = min(stop ?? at, at) }
             settled = min(settled, found.settled)
         }
-        if let stop { settled = min(settled, stop) }
+        if paragraph { take(Self.paragraphBreak(scalars)) }
+        if repeatedSentence || overlappingSentence || unfinishedSentence { take(sentenceRules(scalars)) }
+        if loop { take(Self.loop(scalars)) }
+        // Once a rule fires, everything before the stop is the output.
+        if let stop { settled = stop }
         // Whitespace before unsettled text waits with it: a cut drops it.
         if settled < scalars.count || stop != nil {
             while settled > 0, scalars[settled - 1].properties.isWhitespace { settled -= 1 }
         }
         return (stop, settled)
+    }
+
+    /// Where an output that reached the token limit must end (`unfinishedSentence`): before its last sentence,
+    /// when that is not its first and has not ended. In Unicode scalars, like ``scan(_:)``.
+    public func finish(_ text: String) -> Int? {
+        guard unfinishedSentence else { return nil }
+        let scalars = Array(text.unicodeScalars)
+        let starts = Self.sentenceStarts(scalars)
+        guard starts.count > 1, let last = starts.last, !Self.endsSentence(scalars, last..<scalars.count) else { return nil }
+        return last
     }
 
     /// The first blank line or line break before a passage marker; a trailing break (or break and `[` and
@@ -75,20 +106,28 @@ public struct TextStop: Sendable, Hashable {
         return (nil, s.count)
     }
 
-    /// Lower-cased runs of letters and digits of `s[range]`.
-    static func words(_ s: [Unicode.Scalar], _ range: Range<Int>) -> [String] {
-        var words: [String] = [], current = String.UnicodeScalarView()
-        for scalar in s[range] {
-            if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
-                current.append(contentsOf: String(scalar).lowercased().unicodeScalars)
+    /// Lower-cased runs of letters and digits of `s[range]`, with where each is.
+    static func words(_ s: [Unicode.Scalar], _ range: Range<Int>) -> [(word: String, range: Range<Int>)] {
+        var words: [(word: String, range: Range<Int>)] = [], current = String.UnicodeScalarView(), from = range.lowerBound
+        for i in range {
+            if isWordScalar(s[i]) {
+                if current.isEmpty { from = i }
+                current.append(contentsOf: String(s[i]).lowercased().unicodeScalars)
             } else if !current.isEmpty {
-                words.append(String(current))
+                words.append((String(current), from..<i))
                 current = String.UnicodeScalarView()
             }
         }
-        if !current.isEmpty { words.append(String(current)) }
+        if !current.isEmpty { words.append((String(current), from..<range.upperBound)) }
         return words
     }
+
+    static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+    }
+
+    /// Closing quotes and brackets, which stay with the sentence or phrase they close.
+    static let closingMarks = Set("\"')]\u{201D}\u{2019}".unicodeScalars)
 
     /// Sentence starts: 0, after each line break, and after `.`, `!` or `?` (closing quotes and brackets
     /// included) followed by whitespace and a capital letter, digit, opening quote or bracket.
@@ -106,7 +145,7 @@ public struct TextStop: Sendable, Hashable {
             }
             if c == "." || c == "!" || c == "?" {
                 var j = i + 1
-                while j < s.count, "\"')]\u{201D}\u{2019}".unicodeScalars.contains(s[j]) { j += 1 }
+                while j < s.count, closingMarks.contains(s[j]) { j += 1 }
                 var k = j
                 while k < s.count, s[k] == " " || s[k] == "\t" { k += 1 }
                 if k > j, k < s.count {
@@ -126,32 +165,76 @@ public struct TextStop: Sendable, Hashable {
         return starts
     }
 
-    /// The start of the first sentence that repeats an earlier one; a last sentence whose words so far begin an
-    /// earlier sentence is not settled.
-    static func repeatedSentence(_ s: [Unicode.Scalar]) -> (stop: Int?, settled: Int) {
-        let starts = sentenceStarts(s)
-        var seen: [[String]] = []
-        for (n, start) in starts.enumerated() {
-            let end = n + 1 < starts.count ? starts[n + 1] : s.count
-            let words = Self.words(s, start..<end)
-            let isLast = n + 1 == starts.count
-            if words.count >= minimumRepeatWords, seen.contains(words) {
-                // The last sentence is complete only once its final mark is there.
-                if !isLast || Self.endsSentence(s, start..<end) { return (start, start) }
+    /// The sentence rules: the start of the first sentence that repeats an earlier one (`repeatedSentence`) or
+    /// shares a run of ``overlapWords`` words with one (`overlappingSentence`). What is not settled: a last
+    /// sentence whose words so far begin an earlier sentence, and, with `overlappingSentence` or
+    /// `unfinishedSentence`, a last sentence that is not the first (it shows once the next one begins, or at the
+    /// end).
+    func sentenceRules(_ s: [Unicode.Scalar]) -> (stop: Int?, settled: Int) {
+        let starts = Self.sentenceStarts(s)
+        let n = Self.overlapWords
+        var seen: [[String]] = [], runs = Set<[String]>()
+        for (index, start) in starts.enumerated() {
+            let isLast = index + 1 == starts.count
+            let end = isLast ? s.count : starts[index + 1]
+            let words = Self.words(s, start..<end).map(\.word)
+            // The last word of the text may still grow ("son" into "sonnet"): runs take whole words only.
+            let whole = isLast && end > start && Self.isWordScalar(s[end - 1]) ? words.dropLast() : words[...]
+            if repeatedSentence, words.count >= Self.minimumRepeatWords, seen.contains(words),
+               !isLast || Self.endsSentence(s, start..<end) {
+                return (start, start)
             }
+            let ownRuns = whole.count >= n ? (0...(whole.count - n)).map { Array(whole[($0 + whole.startIndex)..<($0 + whole.startIndex + n)]) } : []
+            if overlappingSentence, index > 0, ownRuns.contains(where: runs.contains) { return (start, start) }
             if isLast {
-                let growing = !words.isEmpty && seen.contains { $0.count >= minimumRepeatWords && $0.starts(with: words) }
+                if (overlappingSentence || unfinishedSentence), index > 0 { return (nil, start) }
+                let growing = repeatedSentence && !words.isEmpty
+                    && seen.contains { $0.count >= Self.minimumRepeatWords && $0.starts(with: words) }
                 return (nil, growing ? start : s.count)
             }
             seen.append(words)
+            runs.formUnion(ownRuns)
         }
         return (nil, s.count)
+    }
+
+    /// Where a run of words is said again right after itself: the stop just after its first saying (a full stop
+    /// and closing quotes or brackets right after it kept), and, while the last words so far repeat the ones
+    /// before them, the text from there on unsettled. The word being written is unsettled and left out: it may
+    /// still grow.
+    static func loop(_ s: [Unicode.Scalar]) -> (stop: Int?, settled: Int) {
+        var spans = words(s, 0..<s.count)
+        var settled = s.count
+        if let last = spans.last, last.range.upperBound == s.count {
+            settled = last.range.lowerBound
+            spans.removeLast()
+        }
+        let count = spans.count
+        guard count >= 2 else { return (nil, settled) }
+        var stop: Int?
+        for period in 1...(count / 2) {
+            // How many of the last words equal the word `period` before them.
+            var matched = 0
+            while matched < count - period, spans[count - 1 - matched].word == spans[count - 1 - matched - period].word {
+                matched += 1
+            }
+            guard matched > 0 else { continue }
+            var end = spans[count - matched - 1].range.upperBound
+            let needed = period >= loopWords ? period : 2 * period
+            if matched >= needed {
+                while end < s.count, closingMarks.contains(s[end]) || ".!?".unicodeScalars.contains(s[end]) { end += 1 }
+                stop = min(stop ?? end, end)
+            } else {
+                settled = min(settled, end)
+            }
+        }
+        return (stop, settled)
     }
 
     /// Whether `s[range]`, trailing whitespace and closing marks dropped, ends in `.`, `!` or `?`.
     static func endsSentence(_ s: [Unicode.Scalar], _ range: Range<Int>) -> Bool {
         var i = range.upperBound - 1
-        while i >= range.lowerBound, s[i].properties.isWhitespace || "\"')]\u{201D}\u{2019}".unicodeScalars.contains(s[i]) { i -= 1 }
+        while i >= range.lowerBound, s[i].properties.isWhitespace || closingMarks.contains(s[i]) { i -= 1 }
         return i >= range.lowerBound && (s[i] == "." || s[i] == "!" || s[i] == "?")
     }
 }
