@@ -64,7 +64,7 @@ let package = Package(
         // Passage store, ingestion, FTS5 search, passage vectors and hybrid search.
         .target(
             name: "Retrieval",
-            dependencies: ["CLibXML2", "Embedding", "CKernels", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["CLibXML2", "Embedding", "Tokenization", "CKernels", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]),
         // The factuality checker: claims, lexical and model-based support signals, calibration, evidence.
         .target(

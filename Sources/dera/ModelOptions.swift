@@ -296,11 +296,9 @@ struct CommandError: Error, CustomStringConvertible {
 /// `--stop`: the text rules that end an output before the token limit (``TextStop``).
 enum StopChoice: String, ExpressibleByArgument, CaseIterable {
     /// Every answer rule (``TextStop/answer``): a blank line, a line starting a passage marker, a sentence said
-    /// again or sharing four words in a row with an earlier one, a phrase looping, and at the token limit an
-    /// unfinished later sentence.
+    /// again or sharing four words in a row with an earlier one, or a phrase said again right after itself.
     case paragraph
-    /// The rules for longer outputs (``TextStop/repetition``): a sentence said again, a phrase looping, and at the
-    /// token limit an unfinished later sentence.
+    /// The rules for longer outputs (``TextStop/repetition``): a sentence said again or a phrase looping.
     case `repeat`
     /// Only the model's end-of-generation token or the limit.
     case none
@@ -313,5 +311,5 @@ enum StopChoice: String, ExpressibleByArgument, CaseIterable {
         }
     }
 
-    static let help = "paragraph (a blank line, a line starting a passage marker such as [2], a sentence said again or repeating four words in a row of an earlier one, a phrase said again right after itself; at the token limit an unfinished later sentence is dropped), repeat (the same without the paragraph and four-word rules, for summaries) or none."
+    static let help = "paragraph (a blank line, a line starting a passage marker such as [2], a sentence said again or repeating four words in a row of an earlier one, or a phrase said again right after itself), repeat (a sentence or a phrase said again, for summaries) or none."
 }

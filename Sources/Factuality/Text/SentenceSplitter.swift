@@ -1,3 +1,5 @@
+import Tokenization
+
 /// A half-open range of Unicode scalar offsets into a text: the unit every span in a factuality report uses.
 public struct TextSpan: Sendable, Hashable, Codable, CustomStringConvertible {
     public var start: Int
@@ -28,14 +30,6 @@ public struct TextSpan: Sendable, Hashable, Codable, CustomStringConvertible {
 /// does not end a sentence after a known abbreviation ("Dr.", "e.g.", "U.S."), after a single capital letter (an
 /// initial), or inside a number ("3.14"). List markers are left out of the sentence spans.
 public struct SentenceSplitter: Sendable {
-    static let abbreviations: Set<String> = [
-        "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "eg", "ie", "no", "nos",
-        "fig", "figs", "inc", "ltd", "co", "corp", "mt", "ft", "approx", "cf", "al", "vol", "ed", "gen", "col",
-        "lt", "sgt", "capt", "rev", "gov", "sen", "rep", "u.s", "u.k", "u.n", "u.s.a", "d.c", "a.m", "p.m",
-        "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "est", "dept",
-        "univ", "assn", "bros", "ph.d", "b.c", "a.d", "op", "pp", "ca",
-    ]
-
     public init() {}
 
     /// Sentence spans of `text`, in order, trimmed of surrounding whitespace and list markers.
@@ -107,7 +101,7 @@ public struct SentenceSplitter: Sendable {
         var word = String.UnicodeScalarView()
         word.append(contentsOf: s[begin..<stop])
         let lower = String(word).lowercased()
-        if Self.abbreviations.contains(lower) {
+        if Abbreviations.periodWords.contains(lower) {
             // "... in the U.S. The next ..." stays one sentence: wrongly joining two sentences costs less than
             // cutting a name in two.
             return false

@@ -256,12 +256,7 @@ public struct DecodingLoop: Sendable {
         for s in 0..<k where !stoppedAtText[s] {
             var rest = detokenizers[s].finish()
             texts[s] += rest
-            if let rule = requests[s].textStop {
-                // At the token limit, a rule may drop the sentence the limit broke off.
-                if !stoppedAtEnd[s], generated[s].count >= requests[s].maxTokens, let stop = rule.finish(texts[s]) {
-                    stoppedAtText[s] = true
-                    Self.cut(&texts[s], at: stop, tokens: &generated[s], lambdas: &lambdas[s], starts: pieceStarts[s])
-                }
+            if requests[s].textStop != nil {
                 // Text held back for a rule that can no longer fire goes out now.
                 rest = Self.release(texts[s], from: &released[s], to: texts[s].unicodeScalars.count)
             }

@@ -1,3 +1,5 @@
+import Tokenization
+
 /// Where an output ends although the model would go on: rules read on the text after every token.
 ///
 /// A grounded answer is asked for in one sentence, yet a small model (and DeRa past lambda 1 above all) often
@@ -15,35 +17,28 @@
 /// - `loop`: stop where a run of words is said again right after itself: a run of three or more words twice
 ///   ("... and the Mother of Modern China and the Mother of Modern China"), a run of one or two words three
 ///   times ("1991: 1991: 1991:"). The output keeps the first saying.
-/// - `unfinishedSentence` (``finish(_:)``): an output that reaches the token limit in the middle of a sentence
-///   that is not its first drops that sentence.
 ///
 /// Text that a rule may still cut (a line break that could become a blank line, a sentence that so far repeats
-/// the start of an earlier one, any sentence after the first while `overlappingSentence` or `unfinishedSentence`
-/// is on, words that so far repeat the words before them) is held back from streaming until it is settled, so a
+/// the start of an earlier one, any sentence after the first while `overlappingSentence` is on, the word being
+/// written and words that so far repeat the words before them) is held back from streaming until it is settled, so a
 /// streamed output never shows text that its final form drops.
 public struct TextStop: Sendable, Hashable {
     public var paragraph: Bool
     public var repeatedSentence: Bool
     public var overlappingSentence: Bool
     public var loop: Bool
-    public var unfinishedSentence: Bool
 
-    public init(paragraph: Bool, repeatedSentence: Bool, overlappingSentence: Bool = false, loop: Bool = false,
-                unfinishedSentence: Bool = false) {
+    public init(paragraph: Bool, repeatedSentence: Bool, overlappingSentence: Bool = false, loop: Bool = false) {
         self.paragraph = paragraph
         self.repeatedSentence = repeatedSentence
         self.overlappingSentence = overlappingSentence
         self.loop = loop
-        self.unfinishedSentence = unfinishedSentence
     }
 
     /// One-sentence answers: every rule.
-    public static let answer = TextStop(paragraph: true, repeatedSentence: true, overlappingSentence: true, loop: true,
-                                        unfinishedSentence: true)
-    /// Longer outputs (summaries), where paragraphs and shared phrases are wanted: repeats, loops and an
-    /// unfinished last sentence.
-    public static let repetition = TextStop(paragraph: false, repeatedSentence: true, loop: true, unfinishedSentence: true)
+    public static let answer = TextStop(paragraph: true, repeatedSentence: true, overlappingSentence: true, loop: true)
+    /// Longer outputs (summaries), where paragraphs and shared phrases are wanted: repeated sentences and loops.
+    public static let repetition = TextStop(paragraph: false, repeatedSentence: true, loop: true)
 
     /// A repeated sentence shorter than this is let through ("Yes." twice is not a loop worth cutting).
     public static let minimumRepeatWords = 3
@@ -64,7 +59,7 @@ public struct TextStop: Sendable, Hashable {
             settled = min(settled, found.settled)
         }
         if paragraph { take(Self.paragraphBreak(scalars)) }
-        if repeatedSentence || overlappingSentence || unfinishedSentence { take(sentenceRules(scalars)) }
+        if repeatedSentence || overlappingSentence { take(sentenceRules(scalars)) }
         if loop { take(Self.loop(scalars)) }
         // Once a rule fires, everything before the stop is the output.
         if let stop { settled = stop }
@@ -73,16 +68,6 @@ public struct TextStop: Sendable, Hashable {
             while settled > 0, scalars[settled - 1].properties.isWhitespace { settled -= 1 }
         }
         return (stop, settled)
-    }
-
-    /// Where an output that reached the token limit must end (`unfinishedSentence`): before its last sentence,
-    /// when that is not its first and has not ended. In Unicode scalars, like ``scan(_:)``.
-    public func finish(_ text: String) -> Int? {
-        guard unfinishedSentence else { return nil }
-        let scalars = Array(text.unicodeScalars)
-        let starts = Self.sentenceStarts(scalars)
-        guard starts.count > 1, let last = starts.last, !Self.endsSentence(scalars, last..<scalars.count) else { return nil }
-        return last
     }
 
     /// The first blank line or line break before a passage marker; a trailing break (or break and `[` and
@@ -130,7 +115,8 @@ public struct TextStop: Sendable, Hashable {
     static let closingMarks = Set("\"')]\u{201D}\u{2019}".unicodeScalars)
 
     /// Sentence starts: 0, after each line break, and after `.`, `!` or `?` (closing quotes and brackets
-    /// included) followed by whitespace and a capital letter, digit, opening quote or bracket.
+    /// included) followed by whitespace and a capital letter, digit, opening quote or bracket; a full stop after
+    /// an initial or an abbreviation ends no sentence.
     static func sentenceStarts(_ s: [Unicode.Scalar]) -> [Int] {
         var starts = [0]
         var i = 0
@@ -141,6 +127,12 @@ public struct TextStop: Sendable, Hashable {
                 while j < s.count, s[j].properties.isWhitespace { j += 1 }
                 if j < s.count { starts.append(j) }
                 i = j
+                continue
+            }
+            // A full stop after a lone capital is an initial ("J. K. Rowling"), and one after an abbreviation
+            // ("No. 1", "Dr.") is not a sentence end either.
+            if c == ".", i > 0, isInitialOrAbbreviation(s, before: i) {
+                i += 1
                 continue
             }
             if c == "." || c == "!" || c == "?" {
@@ -165,11 +157,22 @@ public struct TextStop: Sendable, Hashable {
         return starts
     }
 
+    /// Whether the word before the full stop at `period` (back to whitespace or an opening bracket or quote) is
+    /// a lone capital letter or one of ``Abbreviations/periodWords``.
+    static func isInitialOrAbbreviation(_ s: [Unicode.Scalar], before period: Int) -> Bool {
+        var begin = period
+        while begin > 0, !s[begin - 1].properties.isWhitespace, !"\"'([\u{201C}\u{2018}".unicodeScalars.contains(s[begin - 1]) {
+            begin -= 1
+        }
+        guard begin < period else { return false }
+        if period - begin == 1 { return s[begin].properties.isUppercase }
+        return Abbreviations.periodWords.contains(String(String.UnicodeScalarView(s[begin..<period])).lowercased())
+    }
+
     /// The sentence rules: the start of the first sentence that repeats an earlier one (`repeatedSentence`) or
     /// shares a run of ``overlapWords`` words with one (`overlappingSentence`). What is not settled: a last
-    /// sentence whose words so far begin an earlier sentence, and, with `overlappingSentence` or
-    /// `unfinishedSentence`, a last sentence that is not the first (it shows once the next one begins, or at the
-    /// end).
+    /// sentence whose words so far begin an earlier sentence, and, with `overlappingSentence`, a last sentence
+    /// that is not the first (it shows once the next one begins, or at the end).
     func sentenceRules(_ s: [Unicode.Scalar]) -> (stop: Int?, settled: Int) {
         let starts = Self.sentenceStarts(s)
         let n = Self.overlapWords
@@ -187,7 +190,7 @@ public struct TextStop: Sendable, Hashable {
             let ownRuns = whole.count >= n ? (0...(whole.count - n)).map { Array(whole[($0 + whole.startIndex)..<($0 + whole.startIndex + n)]) } : []
             if overlappingSentence, index > 0, ownRuns.contains(where: runs.contains) { return (start, start) }
             if isLast {
-                if (overlappingSentence || unfinishedSentence), index > 0 { return (nil, start) }
+                if overlappingSentence, index > 0 { return (nil, start) }
                 let growing = repeatedSentence && !words.isEmpty
                     && seen.contains { $0.count >= Self.minimumRepeatWords && $0.starts(with: words) }
                 return (nil, growing ? start : s.count)

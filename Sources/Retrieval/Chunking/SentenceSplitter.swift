@@ -1,3 +1,5 @@
+import Tokenization
+
 /// Finds sentence and paragraph boundaries in text, by scalar offset.
 ///
 /// A sentence ends at `.`, `!`, `?`, `…` or their CJK forms, optionally followed by closing quotes or
@@ -5,13 +7,6 @@
 /// single letter (an initial) or a known abbreviation ("Dr.", "e.g.") does not end a sentence.
 /// A paragraph ends at a blank line. Linear in the length of the text.
 struct SentenceSplitter {
-    static let abbreviations: Set<String> = [
-        "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "eg", "ie", "no",
-        "fig", "inc", "ltd", "co", "corp", "mt", "ft", "approx", "cf", "al", "vol", "ed", "gen", "col",
-        "lt", "sgt", "capt", "rev", "u.s", "u.k", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
-        "sep", "sept", "oct", "nov", "dec",
-    ]
-
     func segments(of scalars: [Unicode.Scalar]) -> [SentenceSegment] {
         var segments: [SentenceSegment] = []
         var start: Int? = nil
@@ -89,7 +84,7 @@ struct SentenceSplitter {
         }
         let word = String(String.UnicodeScalarView(scalars[begin..<terminator])).lowercased()
         if word.unicodeScalars.count == 1, word.unicodeScalars.first!.properties.isAlphabetic { return false }
-        return !Self.abbreviations.contains(word)
+        return !Abbreviations.periodWords.contains(word)
     }
 
     static func isTerminator(_ scalar: Unicode.Scalar) -> Bool {
