@@ -21,7 +21,7 @@ struct BenchRealign: ParsableCommand {
     @Option(name: .long, help: "The aligned model for the two-model configuration (default: the reference file opened a second time, same size and speed as any second checkpoint of it).")
     var aligned: String?
 
-    @Option(name: .long, help: "A LoRA adapter (PEFT folder or GGUF) for the shared-base configuration (default: models/adapters/smollm2-dpo-beta0.1 when present, else a random rank-8 adapter on every projection).")
+    @Option(name: .long, help: "A LoRA adapter (PEFT folder or GGUF) for the shared-base configuration (default: models/adapters/smollm2-onpolicy-dpo-beta0.1, the SmolLM2 default of dera ask, when present, else a random rank-8 adapter on every projection).")
     var adapter: String?
 
     @Option(name: .long, help: "Worker threads.")
@@ -45,7 +45,7 @@ struct BenchRealign: ParsableCommand {
     @Option(name: .long, help: "Path to llama.cpp's llama-bench: its single-model generation speed is printed beside.")
     var peer: String?
 
-    static let defaultAdapter = "models/adapters/smollm2-dpo-beta0.1"
+    static let defaultAdapter = "models/adapters/smollm2-onpolicy-dpo-beta0.1"
 
     func validate() throws {
         try NumericFlags.check("--threads", threads, in: 1...NumericFlags.maximumThreads)

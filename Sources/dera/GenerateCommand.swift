@@ -22,9 +22,9 @@ struct Generate: ParsableCommand {
 
             Examples:
               dera generate --chat --prompt "What is DeRa?" --greedy
-              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambda 0.5
-              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambdas 0,0.5,1,2 --greedy
-              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-dpo-beta0.1 --lambda-policy divergence --lambda-min 0 --lambda-max 1
+              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-onpolicy-dpo-beta0.1 --lambda 0.5
+              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-onpolicy-dpo-beta0.1 --lambdas 0,0.5,1,2 --greedy
+              dera generate --chat --prompt "Who wrote Hamlet?" --adapter models/adapters/smollm2-onpolicy-dpo-beta0.1 --lambda-policy divergence --lambda-min 0 --lambda-max 1
             """)
 
     @OptionGroup var model: ModelOptions<EngineModel>

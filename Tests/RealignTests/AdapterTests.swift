@@ -70,6 +70,114 @@ struct AdapterTests {
         #expect(try lastLogits(bundle.model, prompt, adapter: a) == lastLogits(bundle.model, prompt, adapter: b))
     }
 
+    /// A DeRa step's aligned row declared the twin of its reference row computes the layers below the adapter
+    /// once: the same logits and caches as two full rows, bit for bit, in both arithmetics.
+    @Test(arguments: [DecoderModel.Arithmetic.llamaCpp, .float32])
+    func twinRowsGiveTheLogitsAndCachesOfFullRows(arithmetic: DecoderModel.Arithmetic) throws {
+        let bundle = try Support.bundle(arithmetic: arithmetic)
+        let model = bundle.model
+        let directory = Support.temporaryDirectory("twin-top-\(arithmetic)")
+        try RandomPEFTAdapter(layers: 20..<30).write(to: directory, config: model.config)
+        let index = try model.attach(LoRAAdapter.open(directory, for: model))
+        #expect(model.adapters[index].firstAdaptedLayer == 20)
+        let prompt = try Support.chatPrompt(bundle, "Who wrote Hamlet?")
+        let next = [504, 2111, 30]
+        func run(twins: Bool) throws -> (logits: [[Float]], caches: [KVCache]) {
+            let caches = (0..<4).map { _ in model.makeCache(capacity: prompt.count + 8) }
+            // Two sequences per side, each prefilled as DeRa does (one pass per side).
+            for s in 0..<2 {
+                _ = try model.forward(DecoderBatch(prompt: prompt, sequence: s), caches: caches)
+                _ = try model.forward(DecoderBatch(prompt: prompt, sequence: 2 + s, adapter: index), caches: caches)
+            }
+            var steps: [[Float]] = []
+            for token in next {
+                var batch = DecoderBatch()
+                for s in 0..<2 { batch.append(token: token + s, sequence: s, wantsLogits: true) }
+                for s in 0..<2 {
+                    batch.append(token: token + s, sequence: 2 + s, wantsLogits: true, adapter: index,
+                                 twin: twins ? s : nil)
+                }
+                steps.append(try model.forward(batch, caches: caches))
+            }
+            return (steps, caches)
+        }
+        let full = try run(twins: false), shared = try run(twins: true)
+        #expect(full.logits == shared.logits)
+        let width = model.config.keyValueWidth, position = prompt.count + 1
+        func keys(_ cache: KVCache, _ layer: Int) -> [Float] {
+            Array(UnsafeBufferPointer(start: cache.keys(layer: layer) + position * width, count: width))
+        }
+        for layer in [0, 19, 20, 29] {
+            for (a, b) in zip(full.caches, shared.caches) { #expect(keys(a, layer) == keys(b, layer)) }
+            #expect(shared.caches.map(\.length) == full.caches.map(\.length))
+        }
+        // Below the adapter the aligned side's cache is the reference's; from its first layer on it is not.
+        #expect(keys(shared.caches[2], 19) == keys(shared.caches[0], 19))
+        #expect(keys(shared.caches[2], 20) != keys(shared.caches[0], 20))
+        // The adapter moves the aligned rows' logits.
+        #expect(shared.logits[0].prefix(model.config.vocabularySize * 2) != shared.logits[0].suffix(model.config.vocabularySize * 2))
+    }
+
+    /// A shared-base pair prefills both sides in one pass (aligned rows as twins) and steps them together; each
+    /// side's logits are still bit for bit those of its side alone, for SmolLM2 (Q4_1) and, when fetched, the
+    /// K-quant Qwen2.5-Coder-0.5B (whose prompt products take tiles), at a prompt long enough for the tiled
+    /// attention kernel.
+    @Test func pairPassesGiveEachSideItsLogitsAlone() throws {
+        let qwen = Support.root + "/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+        for path in [Support.smolLM2] + (FileManager.default.fileExists(atPath: qwen) ? [qwen] : []) {
+            let bundle = try ModelBundle.open(path, workers: 2)
+            let model = bundle.model
+            let directory = Support.temporaryDirectory("twin-pair-\(model.config.layerCount)")
+            let top = model.config.layerCount - 4
+            try RandomPEFTAdapter(layers: top..<model.config.layerCount).write(to: directory, config: model.config)
+            let pair = try RealignmentPair(reference: bundle, adapter: LoRAAdapter.open(directory, for: model))
+            guard case let .adapter(index) = pair.aligned else { Issue.record("expected a shared base"); return }
+            let passage = String(repeating: "The tower was built from 1887 to 1889 by Gustave Eiffel's company. ", count: 8)
+            let prompt = try Support.chatPrompt(bundle, passage + "When was the tower built?")
+            #expect(prompt.count > DecoderModel.flashAttentionTileRows)
+            let v = pair.vocabularySize
+            let caches = pair.makeCaches(capacity: prompt.count + 4)
+            var both = [Float](repeating: 0, count: 2 * v)
+            let steps = [prompt, [504], [2111]]
+            let referenceCache = model.makeCache(capacity: prompt.count + 4)
+            let alignedCache = model.makeCache(capacity: prompt.count + 4)
+            for (n, tokens) in steps.enumerated() {
+                try both.withUnsafeMutableBufferPointer { try pair.forward([(caches, tokens)], logits: $0.baseAddress!) }
+                let reference = try model.forward(DecoderBatch(prompt: tokens), caches: [referenceCache])
+                let aligned = try model.forward(DecoderBatch(prompt: tokens, adapter: index), caches: [alignedCache])
+                #expect(Array(both[..<v]) == reference, "\(path) step \(n): reference side")
+                #expect(Array(both[v...]) == aligned, "\(path) step \(n): aligned side")
+                #expect(reference != aligned)
+            }
+        }
+    }
+
+    @Test func aTwinThatIsNotOneIsRefusedNamingTheRow() throws {
+        let bundle = try Support.bundle()
+        let model = bundle.model
+        let directory = Support.temporaryDirectory("twin-bad")
+        try RandomPEFTAdapter(layers: 10..<30).write(to: directory, config: model.config)
+        let index = try model.attach(LoRAAdapter.open(directory, for: model))
+        let caches = [model.makeCache(capacity: 8), model.makeCache(capacity: 8)]
+        func step(_ tokens: (Int, Int), twin: Int) -> DecoderBatch {
+            var batch = DecoderBatch()
+            batch.append(token: tokens.0, sequence: 0, wantsLogits: true)
+            batch.append(token: tokens.1, sequence: 1, wantsLogits: true, adapter: index, twin: twin)
+            return batch
+        }
+        func message(_ body: () throws -> Void) -> String {
+            do { try body() } catch { return "\(error)" }
+            return "no error"
+        }
+        #expect(message { _ = try model.forward(step((5, 6), twin: 0), caches: caches) }
+            .contains("batch row 1 is declared a twin but row 0 has another token"))
+        #expect(message { _ = try model.forward(step((5, 5), twin: 1), caches: caches) }
+            .contains("batch row 1 is declared a twin but row 1 is not an earlier row"))
+        #expect(caches.map(\.length) == [0, 0], "a refused batch writes nothing")
+        _ = try model.forward(step((5, 5), twin: 0), caches: caches)
+        #expect(caches.map(\.length) == [1, 1])
+    }
+
     @Test func rotaryRowsMoveToTheInterleavedOrder() {
         // One head of dimension 4, rank 1: HF rows [x0, x1 | y0, y1] pair (x0, y0) and (x1, y1).
         let rows: [Float] = [10, 11, 20, 21]

@@ -49,6 +49,8 @@ struct RandomPEFTAdapter {
     /// Spread of the uniform weights of A and B.
     var magnitude: Float = 0.12
     var projections = PEFTAdapterFolder.projections
+    /// The layers that get an update (all when nil).
+    var layers: Range<Int>? = nil
     var dtype: SafetensorsDType = .f32
     /// Values to plant in the written tensors: tensor name -> (element index, value), for adapters that must be
     /// refused (NaN, infinities, absurd magnitudes).
@@ -67,7 +69,7 @@ struct RandomPEFTAdapter {
             }
         }
         var tensors: [(name: String, dtype: SafetensorsDType, shape: [Int], bytes: [UInt8])] = []
-        for layer in 0..<c.layerCount {
+        for layer in 0..<c.layerCount where layers?.contains(layer) ?? true {
             for projection in projections {
                 let (outputs, inputs): (Int, Int) = switch projection {
                 case "q_proj": (c.queryWidth, c.embeddingLength)

@@ -76,6 +76,9 @@ public struct LoRAAdapter: Sendable {
 
     /// The largest rank of any projection.
     public var rank: Int { layers.flatMap(\.values).map(\.rank).max() ?? 0 }
+    /// The first layer the adapter changes (`layers.count` when it changes none): below it a row with this
+    /// adapter computes exactly what a row without one computes.
+    public var firstAdaptedLayer: Int { layers.firstIndex { !$0.isEmpty } ?? layers.count }
     /// Floats held by the adapter.
     public var parameterCount: Int { layers.flatMap(\.values).reduce(0) { $0 + $1.down.count + $1.up.count } }
 

@@ -12,6 +12,12 @@ public struct DecoderBatch: Sendable, Equatable {
     /// For each row, the index of the attached ``LoRAAdapter`` applied to it (see ``DecoderModel/attach(_:)``),
     /// or nil for the base weights alone. Empty means no row uses an adapter.
     public var adapters: [Int?] = []
+    /// For each row, an earlier row of this batch it is a twin of, or nil. A twin has the same token and
+    /// position as its row, and its sequence's cache holds what the row's holds in every layer below the first
+    /// one the two rows' adapters change (a DeRa pair's reference and adapter sides, fed the same tokens
+    /// from the same prompt). Those layers are computed once for both, and the twin's cache gets the
+    /// row's keys and values there. Empty means no row has a twin.
+    public var twins: [Int?] = []
 
     public init() {}
 
@@ -23,10 +29,14 @@ public struct DecoderBatch: Sendable, Equatable {
         if adapter != nil { adapters = Array(repeating: adapter, count: prompt.count) }
     }
 
-    public mutating func append(token: Int, sequence: Int, wantsLogits: Bool, adapter: Int? = nil) {
+    public mutating func append(token: Int, sequence: Int, wantsLogits: Bool, adapter: Int? = nil, twin: Int? = nil) {
         if adapter != nil || !adapters.isEmpty {
             if adapters.count < tokens.count { adapters += Array(repeating: nil, count: tokens.count - adapters.count) }
             adapters.append(adapter)
+        }
+        if twin != nil || !twins.isEmpty {
+            if twins.count < tokens.count { twins += Array(repeating: nil, count: tokens.count - twins.count) }
+            twins.append(twin)
         }
         tokens.append(token)
         sequences.append(sequence)
@@ -35,6 +45,9 @@ public struct DecoderBatch: Sendable, Equatable {
 
     /// The adapter of `row`, nil when the row uses the base weights only.
     public func adapter(row: Int) -> Int? { row < adapters.count ? adapters[row] : nil }
+
+    /// The row `row` is a twin of, nil when it has none.
+    public func twin(row: Int) -> Int? { row < twins.count ? twins[row] : nil }
 
     public var count: Int { tokens.count }
     public var logitRowCount: Int { wantsLogits.lazy.filter { $0 }.count }

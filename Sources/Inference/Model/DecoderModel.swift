@@ -80,93 +80,34 @@ public final class DecoderModel: @unchecked Sendable {
         let n = batch.count
         guard n > 0 else { return }
         precondition(batch.sequences.count == n && batch.wantsLogits.count == n, "inconsistent batch")
-
-        // Positions, and the contiguous runs of rows that belong to one sequence.
-        var positions = [Int](repeating: 0, count: n)
-        var runs: [(sequence: Int, rows: Range<Int>)] = []
-        var seen = Set<Int>()
-        let adapterRuns = try adapterRuns(batch)
-        for row in 0..<n {
-            let token = batch.tokens[row]
-            guard token >= 0, token < c.vocabularySize else {
-                throw ModelError.tokenOutOfRange(token: token, vocabularySize: c.vocabularySize)
-            }
-            let s = batch.sequences[row]
-            if let last = runs.last, last.sequence == s {
-                runs[runs.count - 1].rows = last.rows.lowerBound..<(row + 1)
-                positions[row] = positions[row - 1] + 1
-            } else {
-                precondition(seen.insert(s).inserted, "rows of sequence \(s) are not contiguous")
-                runs.append((s, row..<(row + 1)))
-                positions[row] = caches[s].length
-            }
-            guard positions[row] < caches[s].capacity else { throw ModelError.contextFull(capacity: caches[s].capacity) }
-        }
+        var all = try RowPlan(batch, caches: caches, model: self)
+        // Twins: the layers below the first one their adapters change run on the other rows only.
+        let twins = try TwinPlan(batch, positions: all.positions, model: self)
+        if let twins { all.shapeRows = twins.primaryBatch.count }
+        let lower = try twins.flatMap { $0.sharedLayers > 0 ? try RowPlan($0.primaryBatch, caches: caches, model: self) : nil }
 
         let d = c.embeddingLength, qw = c.queryWidth, kvw = c.keyValueWidth, ff = c.feedForwardLength
         let buffer = Scratch(count: n * (2 * d + 2 * qw + 2 * kvw + 2 * ff + d))
         defer { withExtendedLifetime(buffer) {} }
         let x = buffer.take(n * d), h = buffer.take(n * d)
-        let q = buffer.take(n * qw), attention = buffer.take(n * qw)
-        let k = buffer.take(n * kvw), v = buffer.take(n * kvw)
-        let gate = buffer.take(n * ff), up = buffer.take(n * ff), projected = buffer.take(n * d)
+        let work = LayerBuffers(h: h, q: buffer.take(n * qw), attention: buffer.take(n * qw), k: buffer.take(n * kvw),
+                                v: buffer.take(n * kvw), gate: buffer.take(n * ff), up: buffer.take(n * ff),
+                                projected: buffer.take(n * d))
 
-        for row in 0..<n { weights.embedding.dequantizeRow(batch.tokens[row], into: x + row * d) }
-
+        let first = lower ?? all
+        for (i, token) in first.tokens.enumerated() { weights.embedding.dequantizeRow(token, into: x + i * d) }
         for (layerIndex, layer) in weights.layers.enumerated() {
-            rmsNorm(x, layer.attentionNorm, rows: n, into: h)
-            multiply([(layer.query, q), (layer.key, k), (layer.value, v)], h, n)
-            if let bias = layer.queryBias { addBias(bias, to: q, rows: n) }
-            if let bias = layer.keyBias { addBias(bias, to: k, rows: n) }
-            if let bias = layer.valueBias { addBias(bias, to: v, rows: n) }
-            if !adapterRuns.isEmpty {
-                addAdapterDeltas(layer: layerIndex, [(.query, q), (.key, k), (.value, v)], input: h, runs: adapterRuns)
+            if let twins, lower != nil, layerIndex == twins.sharedLayers { twins.expand(x, width: d, scratch: h) }
+            if let twins, let lower, layerIndex < twins.sharedLayers {
+                try runLayer(layerIndex, layer, x, lower, caches: caches, work: work)
+                twins.copyKeysAndValues(layer: layerIndex, k: work.k, v: work.v, width: kvw, positions: all.positions,
+                                        sequences: batch.sequences, caches: caches)
+            } else {
+                try runLayer(layerIndex, layer, x, all, caches: caches, work: work)
             }
-            applyRoPE(q, heads: c.headCount, positions: positions)
-            applyRoPE(k, heads: c.keyValueHeadCount, positions: positions)
-            if arithmetic == .llamaCpp {
-                // An F16 KV cache stores rounded keys and values.
-                dera_round_to_f16(k, Int64(n * kvw))
-                dera_round_to_f16(v, Int64(n * kvw))
-            }
-            for run in runs {
-                let cache = caches[run.sequence]
-                let start = positions[run.rows.lowerBound]
-                (cache.keys(layer: layerIndex) + start * kvw).update(from: k + run.rows.lowerBound * kvw,
-                                                                    count: run.rows.count * kvw)
-                (cache.values(layer: layerIndex) + start * kvw).update(from: v + run.rows.lowerBound * kvw,
-                                                                      count: run.rows.count * kvw)
-            }
-            // ggml's flash attention switches to an F32 tiled kernel for batches of 64 query rows or more.
-            switch arithmetic == .llamaCpp && n < Self.flashAttentionTileRows ? Arithmetic.llamaCpp : .float32 {
-            case .float32:
-                attend(q, runs: runs, positions: positions, caches: caches, layer: layerIndex, into: attention)
-            case .llamaCpp:
-                attendAccumulatingInF16(q, runs: runs, positions: positions, caches: caches, layer: layerIndex,
-                                        into: attention)
-            }
-            multiply(layer.attentionOutput, attention, n, projected)
-            if !adapterRuns.isEmpty {
-                addAdapterDeltas(layer: layerIndex, [(.attentionOutput, projected)], input: attention, runs: adapterRuns)
-            }
-            for i in 0..<(n * d) { x[i] += projected[i] }
-
-            rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
-            multiply([(layer.gate, gate), (layer.up, up)], h, n)
-            if !adapterRuns.isEmpty {
-                addAdapterDeltas(layer: layerIndex, [(.gate, gate), (.up, up)], input: h, runs: adapterRuns)
-            }
-            // SwiGLU with a vector exp; one exp per element is still worth splitting across workers.
-            parallelFor(workers: workers, count: n * ff, granularity: 256) { range in
-                dera_swiglu(gate + range.lowerBound, up + range.lowerBound, Int64(range.count))
-            }
-            multiply(layer.down, gate, n, projected)
-            if !adapterRuns.isEmpty {
-                addAdapterDeltas(layer: layerIndex, [(.down, projected)], input: gate, runs: adapterRuns)
-            }
-            for i in 0..<(n * d) { x[i] += projected[i] }
         }
-        for run in runs { caches[run.sequence].length = positions[run.rows.upperBound - 1] + 1 }
+        if let twins, lower != nil, twins.sharedLayers == c.layerCount { twins.expand(x, width: d, scratch: h) }
+        for run in all.runs { caches[run.sequence].length = all.positions[run.rows.upperBound - 1] + 1 }
 
         // Final norm and output head for the rows that want logits only.
         let wanted = (0..<n).filter { batch.wantsLogits[$0] }
@@ -174,6 +115,68 @@ public final class DecoderModel: @unchecked Sendable {
         for (i, row) in wanted.enumerated() { (h + i * d).update(from: x + row * d, count: d) }
         rmsNorm(h, weights.outputNorm, rows: wanted.count, into: h)
         multiply(weights.output, h, wanted.count, logits)
+    }
+
+    /// One decoder layer over the plan's rows, whose hidden states are the first rows of `x`; writes their keys and
+    /// values into their caches.
+    private func runLayer(_ layerIndex: Int, _ layer: DecoderLayerWeights, _ x: UnsafeMutablePointer<Float>,
+                          _ plan: RowPlan, caches: [KVCache], work: LayerBuffers) throws {
+        let c = config
+        let n = plan.tokens.count, positions = plan.positions, runs = plan.runs, adapterRuns = plan.adapterRuns
+        let d = c.embeddingLength, kvw = c.keyValueWidth, ff = c.feedForwardLength
+        let (h, q, k, v) = (work.h, work.q, work.k, work.v)
+        let (attention, gate, up, projected) = (work.attention, work.gate, work.up, work.projected)
+        rmsNorm(x, layer.attentionNorm, rows: n, into: h)
+        multiply([(layer.query, q), (layer.key, k), (layer.value, v)], h, n)
+        if let bias = layer.queryBias { addBias(bias, to: q, rows: n) }
+        if let bias = layer.keyBias { addBias(bias, to: k, rows: n) }
+        if let bias = layer.valueBias { addBias(bias, to: v, rows: n) }
+        if !adapterRuns.isEmpty {
+            addAdapterDeltas(layer: layerIndex, [(.query, q), (.key, k), (.value, v)], input: h, runs: adapterRuns)
+        }
+        applyRoPE(q, heads: c.headCount, positions: positions)
+        applyRoPE(k, heads: c.keyValueHeadCount, positions: positions)
+        if arithmetic == .llamaCpp {
+            // An F16 KV cache stores rounded keys and values.
+            dera_round_to_f16(k, Int64(n * kvw))
+            dera_round_to_f16(v, Int64(n * kvw))
+        }
+        for run in runs {
+            let cache = caches[run.sequence]
+            let start = positions[run.rows.lowerBound]
+            (cache.keys(layer: layerIndex) + start * kvw).update(from: k + run.rows.lowerBound * kvw,
+                                                                count: run.rows.count * kvw)
+            (cache.values(layer: layerIndex) + start * kvw).update(from: v + run.rows.lowerBound * kvw,
+                                                                  count: run.rows.count * kvw)
+        }
+        // ggml's flash attention switches to an F32 tiled kernel for batches of 64 query rows or more.
+        switch arithmetic == .llamaCpp && plan.shapeRows < Self.flashAttentionTileRows ? Arithmetic.llamaCpp : .float32 {
+        case .float32:
+            attend(q, runs: runs, positions: positions, caches: caches, layer: layerIndex, into: attention)
+        case .llamaCpp:
+            attendAccumulatingInF16(q, runs: runs, positions: positions, caches: caches, layer: layerIndex,
+                                    into: attention)
+        }
+        multiply(layer.attentionOutput, attention, n, projected)
+        if !adapterRuns.isEmpty {
+            addAdapterDeltas(layer: layerIndex, [(.attentionOutput, projected)], input: attention, runs: adapterRuns)
+        }
+        for i in 0..<(n * d) { x[i] += projected[i] }
+
+        rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
+        multiply([(layer.gate, gate), (layer.up, up)], h, n)
+        if !adapterRuns.isEmpty {
+            addAdapterDeltas(layer: layerIndex, [(.gate, gate), (.up, up)], input: h, runs: adapterRuns)
+        }
+        // SwiGLU with a vector exp; one exp per element is still worth splitting across workers.
+        parallelFor(workers: workers, count: n * ff, granularity: 256) { range in
+            dera_swiglu(gate + range.lowerBound, up + range.lowerBound, Int64(range.count))
+        }
+        multiply(layer.down, gate, n, projected)
+        if !adapterRuns.isEmpty {
+            addAdapterDeltas(layer: layerIndex, [(.down, projected)], input: gate, runs: adapterRuns)
+        }
+        for i in 0..<(n * d) { x[i] += projected[i] }
     }
 
     private func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ count: Int,

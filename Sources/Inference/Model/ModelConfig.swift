@@ -117,6 +117,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case tokenOutOfRange(token: Int, vocabularySize: Int)
     case contextFull(capacity: Int)
     case noSuchAdapter(index: Int, attached: Int)
+    case invalidTwin(row: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -134,6 +135,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             "the context is full (\(capacity) positions); start a new sequence or raise the context size"
         case let .noSuchAdapter(index, attached):
             "batch row names adapter \(index) but the model has \(attached) attached"
+        case let .invalidTwin(row, reason):
+            "batch row \(row) is declared a twin but \(reason)"
         }
     }
 }

@@ -89,8 +89,8 @@ public final class RealignmentPair: @unchecked Sendable {
 
     /// Appends `feeds[i].tokens` to sequence i's caches on both sides and writes the next-token logits of each
     /// sequence's last token: reference rows first (`feeds.count x vocabularySize` floats at `logits`), then the
-    /// aligned rows (the same again). One forward pass when every feed is one token and the base is shared;
-    /// otherwise one pass per side, so every row sees the batch shape a lone model would give it.
+    /// aligned rows (the same again). With a shared base, one forward pass in which the aligned rows are twins of
+    /// the reference rows (``DecoderBatch/twins``); with two checkpoints one pass per side.
     public func forward(_ feeds: [(caches: SequenceCaches, tokens: [Int])], logits: UnsafeMutablePointer<Float>) throws {
         let v = vocabularySize, k = feeds.count
         func batch(adapter: Int?) -> DecoderBatch {
@@ -109,16 +109,26 @@ public final class RealignmentPair: @unchecked Sendable {
             try model.forward(batch(adapter: nil), caches: alignedCaches, logits: logits + k * v)
         case .adapter(let index):
             let single = feeds.allSatisfy { $0.tokens.count == 1 }
-            if single && 2 * k < DecoderModel.flashAttentionTileRows {
-                var both = batch(adapter: nil)
-                for (s, feed) in feeds.enumerated() {
-                    both.append(token: feed.tokens[0], sequence: k + s, wantsLogits: true, adapter: index)
-                }
-                try reference.forward(both, caches: referenceCaches + alignedCaches, logits: logits)
-            } else {
+            if reference.arithmetic == .float32 && (!single || 2 * k > 4) {
+                // Float products of more than four rows go through OpenBLAS, whose sums depend on the row count:
+                // there each side gets its own pass, as it would alone.
                 try reference.forward(batch(adapter: nil), caches: referenceCaches, logits: logits)
                 try reference.forward(batch(adapter: index), caches: alignedCaches, logits: logits + k * v)
+                return
             }
+            // One pass: each aligned row is the twin of the reference row with its token, so the layers below the
+            // adapter's first one are computed once for both sides, and every row takes the kernels it would
+            // take with its side alone.
+            var both = batch(adapter: nil)
+            var row = 0
+            for (s, feed) in feeds.enumerated() {
+                for (i, token) in feed.tokens.enumerated() {
+                    both.append(token: token, sequence: k + s, wantsLogits: i == feed.tokens.count - 1, adapter: index,
+                                twin: row)
+                    row += 1
+                }
+            }
+            try reference.forward(both, caches: referenceCaches + alignedCaches, logits: logits)
         }
     }
 }
