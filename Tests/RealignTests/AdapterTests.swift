@@ -119,12 +119,13 @@ struct AdapterTests {
     }
 
     /// A shared-base pair prefills both sides in one pass (aligned rows as twins) and steps them together; each
-    /// side's logits are still bit for bit those of its side alone, for SmolLM2 (Q4_1) and, when fetched, the
-    /// K-quant Qwen2.5-Coder-0.5B (whose prompt products take tiles), at a prompt long enough for the tiled
-    /// attention kernel.
+    /// side's logits are still bit for bit those of its side alone, for SmolLM2 (Q4_1) and a K-quant Qwen (whose
+    /// prompt products take tiles: the 0.5B, else the checker's 1.5B, which the test setup fetches), at a prompt
+    /// long enough for the tiled attention kernel.
     @Test func pairPassesGiveEachSideItsLogitsAlone() throws {
-        let qwen = Support.root + "/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-        for path in [Support.smolLM2] + (FileManager.default.fileExists(atPath: qwen) ? [qwen] : []) {
+        let qwen = ["qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"]
+            .map { Support.root + "/models/" + $0 }.first { FileManager.default.fileExists(atPath: $0) }
+        for path in [Support.smolLM2] + (qwen.map { [$0] } ?? []) {
             let bundle = try ModelBundle.open(path, workers: 2)
             let model = bundle.model
             let directory = Support.temporaryDirectory("twin-pair-\(model.config.layerCount)")

@@ -103,6 +103,25 @@ struct RealignerTests {
         #expect(moved > 0.1)
     }
 
+    /// A fixed lambda of 0 or 1 reads one side, so the other side's rows are not run, unless an observer wants to
+    /// see them; the tokens are the same either way.
+    @Test func fixedEndpointsRunOneSide() throws {
+        let pair = try adapterPair(name: "one-side")
+        let realigner = Realigner(pair: pair)
+        let prompt = try Support.chatPrompt(try Support.bundle(), Self.questions[2])
+        for lambda: Float in [0, 1] {
+            let request = RealignmentRequest(prompt: prompt, lambda: lambda, maxTokens: 12)
+            let (alone, statistics) = try realigner.generate([request])
+            #expect(statistics.rows == prompt.count + statistics.steps, "lambda \(lambda): one side")
+            var observed = 0
+            let (watched, both) = try realigner.generate([request], observe: { _, _, _, _ in observed += 1 })
+            #expect(both.rows == 2 * (prompt.count + both.steps), "lambda \(lambda) observed: both sides")
+            #expect(watched[0].tokens == alone[0].tokens && observed > 0)
+        }
+        let (_, mixed) = try realigner.generate([RealignmentRequest(prompt: prompt, lambda: 0.5, maxTokens: 12)])
+        #expect(mixed.rows == 2 * (prompt.count + mixed.steps))
+    }
+
     @Test func batchedLambdaSweepEqualsSeparateRuns() throws {
         let pair = try adapterPair(name: "sweep")
         let realigner = Realigner(pair: pair)

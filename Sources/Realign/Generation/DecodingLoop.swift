@@ -11,6 +11,9 @@ public struct DecodingStatistics: Sendable, Equatable {
     public var generationSeconds = 0.0
     /// Forward passes of the decoding loop (after the prompts).
     public var steps = 0
+    /// Token rows the model ran, prompts included, a row per side for a pair: a side that a fixed lambda of 0 or 1
+    /// never reads is not run (without an observer).
+    public var rows = 0
 
     public init() {}
 
@@ -32,7 +35,8 @@ public typealias GenerationStatistics = DecodingStatistics
 /// whole run, samples, and tells the policy which token was chosen. A lone model is the degenerate case: no
 /// aligned rows are computed, nothing is mixed, and lambda is 0 (only `.fixed(0)` requests are accepted).
 ///
-/// All sequences decode together, one row per sequence and side in each forward pass. Requests that share a
+/// All sequences decode together, one row per sequence and side in each forward pass (a fixed lambda of 0 or 1
+/// reads one side, so the other is not run unless an observer wants it). Requests that share a
 /// prompt share its prefill: the prompt runs once and the KV caches are copied, which makes a sweep over
 /// lambdas or policies cheap. Every row is computed as it would be alone, so a batch gives the tokens of
 /// separate runs.
@@ -87,7 +91,8 @@ public struct DecodingLoop: Sendable {
 
     /// Appends each feed's tokens and writes the next-token rows of the feeds' last tokens: reference rows
     /// first (`feeds.count` rows), then, for a pair, the aligned rows.
-    func forward(_ feeds: [(caches: Caches, tokens: [Int])], logits: UnsafeMutablePointer<Float>) throws {
+    func forward(_ feeds: [(caches: Caches, tokens: [Int])], logits: UnsafeMutablePointer<Float>,
+                 sides: [RealignmentPair.Sides]? = nil) throws {
         switch models {
         case let .single(model):
             if feeds.count == 1 {
@@ -103,7 +108,7 @@ public struct DecodingLoop: Sendable {
             try model.forward(batch, caches: feeds.map(\.caches.reference), logits: logits)
         case let .pair(pair):
             try pair.forward(feeds.map { (SequenceCaches(reference: $0.caches.reference, aligned: $0.caches.aligned!), $0.tokens) },
-                             logits: logits)
+                             logits: logits, sides: sides)
         }
     }
 
@@ -131,6 +136,9 @@ public struct DecodingLoop: Sendable {
         case .pair: realigning = true
         }
         let v = vocabularySize, k = requests.count, sides = realigning ? 2 : 1
+        // A fixed lambda of 0 or 1 reads one side only; the other is not run (an observer sees both).
+        let needs = requests.map { realigning && observe == nil ? RealignmentPair.Sides(policy: $0.policy) : .both }
+        func rowCount(_ tokens: Int, _ need: RealignmentPair.Sides) -> Int { realigning && need == .both ? 2 * tokens : tokens }
 
         // Prefill each distinct prompt once; requests with the same prompt start from copies of its caches.
         var start = Date()
@@ -151,12 +159,17 @@ public struct DecodingLoop: Sendable {
         for group in groups {
             let capacity = group.map { requests[$0].prompt.count + requests[$0].maxTokens }.max()!
             let first = makeCaches(capacity: capacity)
+            let need = RealignmentPair.Sides(union: group.map { needs[$0] })
             if group.count == 1 && k == 1 {
-                try logits.withUnsafeMutableBufferPointer { try forward([(first, requests[group[0]].prompt)], logits: $0.baseAddress!) }
+                try logits.withUnsafeMutableBufferPointer {
+                    try forward([(first, requests[group[0]].prompt)], logits: $0.baseAddress!, sides: [need])
+                }
                 caches[group[0]] = first
             } else {
                 var prefill = [Float](repeating: 0, count: sides * v)
-                try prefill.withUnsafeMutableBufferPointer { try forward([(first, requests[group[0]].prompt)], logits: $0.baseAddress!) }
+                try prefill.withUnsafeMutableBufferPointer {
+                    try forward([(first, requests[group[0]].prompt)], logits: $0.baseAddress!, sides: [need])
+                }
                 for (n, s) in group.enumerated() {
                     caches[s] = n == 0 ? first : first.copy()
                     logits.replaceSubrange((s * v)..<((s + 1) * v), with: prefill[0..<v])
@@ -164,6 +177,7 @@ public struct DecodingLoop: Sendable {
                 }
             }
             statistics.promptTokens += requests[group[0]].prompt.count
+            statistics.rows += rowCount(requests[group[0]].prompt.count, need)
         }
         statistics.promptSeconds = Date().timeIntervalSince(start)
 
@@ -192,10 +206,13 @@ public struct DecodingLoop: Sendable {
         stillActive.reserveCapacity(k)
         var feeds: [(caches: Caches, tokens: [Int])] = []
         feeds.reserveCapacity(k)
+        var feedSides: [RealignmentPair.Sides] = []
+        feedSides.reserveCapacity(k)
         let endOfGeneration = tokenizer.endOfGenerationIDs
         while !active.isEmpty {
             let live = active.count
             feeds.removeAll(keepingCapacity: true)
+            feedSides.removeAll(keepingCapacity: true)
             stillActive.removeAll(keepingCapacity: true)
             for (j, s) in active.enumerated() {
                 var lambda: Float = 0
@@ -245,10 +262,12 @@ public struct DecodingLoop: Sendable {
                       generated[s].count < requests[s].maxTokens else { continue }
                 stillActive.append(s)
                 feeds.append((caches[s]!, [token]))
+                feedSides.append(needs[s])
+                statistics.rows += rowCount(1, needs[s])
             }
             if !feeds.isEmpty {
                 // Every live sequence was read above; the feeds, in stillActive order, refill the rows.
-                try logits.withUnsafeMutableBufferPointer { try forward(feeds, logits: $0.baseAddress!) }
+                try logits.withUnsafeMutableBufferPointer { try forward(feeds, logits: $0.baseAddress!, sides: feedSides) }
                 statistics.steps += 1
             }
             swap(&active, &stillActive)

@@ -91,7 +91,16 @@ public final class RealignmentPair: @unchecked Sendable {
     /// sequence's last token: reference rows first (`feeds.count x vocabularySize` floats at `logits`), then the
     /// aligned rows (the same again). With a shared base, one forward pass in which the aligned rows are twins of
     /// the reference rows (``DecoderBatch/twins``); with two checkpoints one pass per side.
-    public func forward(_ feeds: [(caches: SequenceCaches, tokens: [Int])], logits: UnsafeMutablePointer<Float>) throws {
+    ///
+    /// `sides` (one per feed, all `.both` when nil) leaves out the rows of a side no one will read: a fixed lambda
+    /// of 0 reads only the reference logits and 1 only the aligned ones. A left-out side's logits rows are not
+    /// written and its cache does not grow, so the sequence must keep to that side from then on.
+    public func forward(_ feeds: [(caches: SequenceCaches, tokens: [Int])], logits: UnsafeMutablePointer<Float>,
+                        sides: [Sides]? = nil) throws {
+        if let sides, sides.contains(where: { $0 != .both }) {
+            try forward(feeds, logits: logits, partial: sides)
+            return
+        }
         let v = vocabularySize, k = feeds.count
         func batch(adapter: Int?) -> DecoderBatch {
             var batch = DecoderBatch()
@@ -129,6 +138,96 @@ public final class RealignmentPair: @unchecked Sendable {
                 }
             }
             try reference.forward(both, caches: referenceCaches + alignedCaches, logits: logits)
+        }
+    }
+}
+
+extension RealignmentPair {
+    /// Which sides of a sequence a pass computes.
+    public enum Sides: Sendable, Equatable {
+        case both, referenceOnly, alignedOnly
+        public var reference: Bool { self != .alignedOnly }
+        public var aligned: Bool { self != .referenceOnly }
+
+        /// The sides a fixed lambda reads (0: the reference, 1: the aligned model); both for any other policy.
+        public init(policy: LambdaPolicy) {
+            switch policy.fixedLambda {
+            case 0: self = .referenceOnly
+            case 1: self = .alignedOnly
+            default: self = .both
+            }
+        }
+
+        /// The sides any of `members` needs.
+        public init(union members: [Sides]) {
+            let reference = members.contains { $0.reference }, aligned = members.contains { $0.aligned }
+            self = reference && aligned ? .both : reference ? .referenceOnly : .alignedOnly
+        }
+    }
+
+    /// `forward` for feeds some of which need one side only: the rows of the needed sides in one pass (aligned rows
+    /// the twins of their reference rows where both are there) or one per side, their logits then put in the
+    /// layout of `forward`.
+    fileprivate func forward(_ feeds: [(caches: SequenceCaches, tokens: [Int])], logits: UnsafeMutablePointer<Float>,
+                             partial sides: [Sides]) throws {
+        let v = vocabularySize, k = feeds.count
+        // The wanted rows of each pass, in order, and the layout row each goes to.
+        func pass(_ side: (Sides) -> Bool, adapter: Int?, cacheOf: (SequenceCaches) -> KVCache, layoutOffset: Int,
+                  into batch: inout DecoderBatch, caches: inout [KVCache], targets: inout [Int],
+                  twins: [Int: Int]? = nil) -> [Int: Int] {
+            var firstRow: [Int: Int] = [:]
+            for (s, feed) in feeds.enumerated() where side(sides[s]) {
+                let sequence = caches.count
+                caches.append(cacheOf(feed.caches))
+                firstRow[s] = batch.count
+                for (i, token) in feed.tokens.enumerated() {
+                    batch.append(token: token, sequence: sequence, wantsLogits: i == feed.tokens.count - 1, adapter: adapter,
+                                 twin: twins?[s].map { $0 + i })
+                }
+                targets.append(layoutOffset + s)
+            }
+            return firstRow
+        }
+        var rows: [Float] = []
+        var targets: [Int] = []
+        func run(_ model: DecoderModel, _ batch: DecoderBatch, _ caches: [KVCache]) throws {
+            guard batch.count > 0 else { return }
+            var out = [Float](repeating: 0, count: batch.logitRowCount * v)
+            try out.withUnsafeMutableBufferPointer { try model.forward(batch, caches: caches, logits: $0.baseAddress!) }
+            rows += out
+        }
+        switch aligned {
+        case let .model(model):
+            var first = DecoderBatch(), firstCaches: [KVCache] = []
+            _ = pass(\.reference, adapter: nil, cacheOf: \.reference, layoutOffset: 0, into: &first, caches: &firstCaches,
+                     targets: &targets)
+            try run(reference, first, firstCaches)
+            var second = DecoderBatch(), secondCaches: [KVCache] = []
+            _ = pass(\.aligned, adapter: nil, cacheOf: \.aligned, layoutOffset: k, into: &second, caches: &secondCaches,
+                     targets: &targets)
+            try run(model, second, secondCaches)
+        case let .adapter(index):
+            let single = feeds.allSatisfy { $0.tokens.count == 1 }
+            var batch = DecoderBatch(), caches: [KVCache] = []
+            if reference.arithmetic == .float32 && (!single || 2 * k > 4) {
+                // As in `forward`: float products of more than four rows depend on the row count.
+                _ = pass(\.reference, adapter: nil, cacheOf: \.reference, layoutOffset: 0, into: &batch, caches: &caches,
+                         targets: &targets)
+                try run(reference, batch, caches)
+                var second = DecoderBatch(), secondCaches: [KVCache] = []
+                _ = pass(\.aligned, adapter: index, cacheOf: \.aligned, layoutOffset: k, into: &second,
+                         caches: &secondCaches, targets: &targets)
+                try run(reference, second, secondCaches)
+            } else {
+                let referenceRows = pass(\.reference, adapter: nil, cacheOf: \.reference, layoutOffset: 0, into: &batch,
+                                         caches: &caches, targets: &targets)
+                _ = pass(\.aligned, adapter: index, cacheOf: \.aligned, layoutOffset: k, into: &batch, caches: &caches,
+                         targets: &targets, twins: referenceRows)
+                try run(reference, batch, caches)
+            }
+        }
+        for (i, target) in targets.enumerated() {
+            rows.withUnsafeBufferPointer { (logits + target * v).update(from: $0.baseAddress! + i * v, count: v) }
         }
     }
 }
