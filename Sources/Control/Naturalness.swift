@@ -67,8 +67,8 @@ public struct ExpectedLength: Sendable, Hashable, Codable {
 
 /// The lexical half of naturalness: flags and length, with no model.
 public enum DegeneracyDetector {
-    /// Lower-cased words: runs of letters and digits.
-    static func words(_ text: String) -> [String] {
+    /// Lower-cased words: runs of letters and digits (also what `AnswerMetrics` compares answers by).
+    public static func words(_ text: String) -> [String] {
         text.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
     }
 

@@ -1,3 +1,4 @@
+import Control
 import Factuality
 import Foundation
 
@@ -9,10 +10,8 @@ public enum AnswerMetrics {
         words(text).filter { !["a", "an", "the"].contains($0) }.joined(separator: " ")
     }
 
-    /// Lower-cased words: runs of letters and digits.
-    public static func words(_ text: String) -> [String] {
-        text.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
-    }
+    /// Lower-cased words: runs of letters and digits, as the naturalness check counts them.
+    public static func words(_ text: String) -> [String] { DegeneracyDetector.words(text) }
 
     public static func exactMatch(_ answer: String, _ truth: String) -> Bool {
         normalize(answer) == normalize(truth)
