@@ -11,6 +11,12 @@ struct AdapterTests {
         try model.forward(DecoderBatch(prompt: prompt, adapter: adapter), caches: [model.makeCache()])
     }
 
+    /// The error `body` throws, as text ("no error" when it throws none).
+    func message(_ body: () throws -> Void) -> String {
+        do { try body() } catch { return "\(error)" }
+        return "no error"
+    }
+
     @Test func peftFolderIsReadWithItsScaleAndEveryProjection() throws {
         let bundle = try Support.bundle()
         let directory = Support.temporaryDirectory("peft-read")
@@ -166,10 +172,6 @@ struct AdapterTests {
             batch.append(token: tokens.1, sequence: 1, wantsLogits: true, adapter: index, twin: twin)
             return batch
         }
-        func message(_ body: () throws -> Void) -> String {
-            do { try body() } catch { return "\(error)" }
-            return "no error"
-        }
         #expect(message { _ = try model.forward(step((5, 6), twin: 0), caches: caches) }
             .contains("batch row 1 is declared a twin but row 0 has another token"))
         #expect(message { _ = try model.forward(step((5, 5), twin: 1), caches: caches) }
@@ -197,10 +199,6 @@ struct AdapterTests {
             let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
             try JSONSerialization.data(withJSONObject: edit(object)).write(to: URL(fileURLWithPath: path))
             return directory
-        }
-        func message(_ body: () throws -> Void) -> String {
-            do { try body() } catch { return "\(error)" }
-            return "no error"
         }
         let noRank = try folder("no-rank") { var o = $0; o["r"] = nil; return o }
         #expect(message { _ = try PEFTAdapterFolder(directory: noRank) }.contains("adapter_config.json: invalid r"))

@@ -97,47 +97,66 @@ public final class RealignmentPair: @unchecked Sendable {
     /// written and its cache does not grow, so the sequence must keep to that side from then on.
     public func forward(_ feeds: [(caches: SequenceCaches, tokens: [Int])], logits: UnsafeMutablePointer<Float>,
                         sides: [Sides]? = nil) throws {
-        if let sides, sides.contains(where: { $0 != .both }) {
-            try forward(feeds, logits: logits, partial: sides)
-            return
-        }
         let v = vocabularySize, k = feeds.count
-        func batch(adapter: Int?) -> DecoderBatch {
-            var batch = DecoderBatch()
-            for (s, feed) in feeds.enumerated() {
-                for (i, token) in feed.tokens.enumerated() {
-                    batch.append(token: token, sequence: s, wantsLogits: i == feed.tokens.count - 1, adapter: adapter)
-                }
-            }
-            return batch
+        let sides = sides ?? Array(repeating: .both, count: k)
+        // A forward pass: its batch and caches, and the layout row each of its logits rows goes to.
+        struct Pass {
+            var batch = DecoderBatch(), caches: [KVCache] = [], targets: [Int] = []
         }
-        let referenceCaches = feeds.map(\.caches.reference), alignedCaches = feeds.map(\.caches.aligned)
-        switch aligned {
-        case .model(let model):
-            try reference.forward(batch(adapter: nil), caches: referenceCaches, logits: logits)
-            try model.forward(batch(adapter: nil), caches: alignedCaches, logits: logits + k * v)
-        case .adapter(let index):
-            let single = feeds.allSatisfy { $0.tokens.count == 1 }
-            if reference.arithmetic == .float32 && (!single || 2 * k > 4) {
-                // Float products of more than four rows go through OpenBLAS, whose sums depend on the row count:
-                // there each side gets its own pass, as it would alone.
-                try reference.forward(batch(adapter: nil), caches: referenceCaches, logits: logits)
-                try reference.forward(batch(adapter: index), caches: alignedCaches, logits: logits + k * v)
+        /// Adds the rows of every feed that needs `side` to `pass`, twins of `twinsOf`'s rows when given; returns
+        /// each feed's first row in the pass.
+        func add(_ side: (Sides) -> Bool, adapter: Int?, cache: (SequenceCaches) -> KVCache, layoutOffset: Int,
+                 to pass: inout Pass, twinsOf: [Int?]? = nil) -> [Int?] {
+            var firstRows = [Int?](repeating: nil, count: k)
+            for (s, feed) in feeds.enumerated() where side(sides[s]) {
+                let sequence = pass.caches.count
+                pass.caches.append(cache(feed.caches))
+                firstRows[s] = pass.batch.count
+                for (i, token) in feed.tokens.enumerated() {
+                    pass.batch.append(token: token, sequence: sequence, wantsLogits: i == feed.tokens.count - 1,
+                                      adapter: adapter, twin: twinsOf?[s].map { $0 + i })
+                }
+                pass.targets.append(layoutOffset + s)
+            }
+            return firstRows
+        }
+        func run(_ model: DecoderModel, _ pass: Pass) throws {
+            guard let first = pass.targets.first else { return }
+            if pass.targets.enumerated().allSatisfy({ $0.element == first + $0.offset }) {
+                // The rows land in layout order (every side of every feed, or one side whole): written in place.
+                try model.forward(pass.batch, caches: pass.caches, logits: logits + first * v)
                 return
             }
-            // One pass: each aligned row is the twin of the reference row with its token, so the layers below the
-            // adapter's first one are computed once for both sides, and every row takes the kernels it would
-            // take with its side alone.
-            var both = batch(adapter: nil)
-            var row = 0
-            for (s, feed) in feeds.enumerated() {
-                for (i, token) in feed.tokens.enumerated() {
-                    both.append(token: token, sequence: k + s, wantsLogits: i == feed.tokens.count - 1, adapter: index,
-                                twin: row)
-                    row += 1
-                }
+            var rows = [Float](repeating: 0, count: pass.targets.count * v)
+            try rows.withUnsafeMutableBufferPointer { try model.forward(pass.batch, caches: pass.caches, logits: $0.baseAddress!) }
+            rows.withUnsafeBufferPointer { rows in
+                for (i, target) in pass.targets.enumerated() { (logits + target * v).update(from: rows.baseAddress! + i * v, count: v) }
             }
-            try reference.forward(both, caches: referenceCaches + alignedCaches, logits: logits)
+        }
+        var first = Pass()
+        switch aligned {
+        case let .model(model):
+            var second = Pass()
+            _ = add(\.reference, adapter: nil, cache: \.reference, layoutOffset: 0, to: &first)
+            _ = add(\.aligned, adapter: nil, cache: \.aligned, layoutOffset: k, to: &second)
+            try run(reference, first)
+            try run(model, second)
+        case .adapter(let index):
+            let referenceRows = add(\.reference, adapter: nil, cache: \.reference, layoutOffset: 0, to: &first)
+            if reference.arithmetic == .float32 && (feeds.contains { $0.tokens.count != 1 } || 2 * k > 4) {
+                // Float products of more than four rows go through OpenBLAS, whose sums depend on the row count:
+                // there each side gets its own pass, as it would alone.
+                var second = Pass()
+                _ = add(\.aligned, adapter: index, cache: \.aligned, layoutOffset: k, to: &second)
+                try run(reference, first)
+                try run(reference, second)
+                return
+            }
+            // One pass: each aligned row is the twin of the reference row with its token (where the reference side
+            // runs), so the layers below the adapter's first one are computed once for both sides, and every row
+            // takes the kernels it would take with its side alone.
+            _ = add(\.aligned, adapter: index, cache: \.aligned, layoutOffset: k, to: &first, twinsOf: referenceRows)
+            try run(reference, first)
         }
     }
 }
@@ -162,72 +181,6 @@ extension RealignmentPair {
         public init(union members: [Sides]) {
             let reference = members.contains { $0.reference }, aligned = members.contains { $0.aligned }
             self = reference && aligned ? .both : reference ? .referenceOnly : .alignedOnly
-        }
-    }
-
-    /// `forward` for feeds some of which need one side only: the rows of the needed sides in one pass (aligned rows
-    /// the twins of their reference rows where both are there) or one per side, their logits then put in the
-    /// layout of `forward`.
-    fileprivate func forward(_ feeds: [(caches: SequenceCaches, tokens: [Int])], logits: UnsafeMutablePointer<Float>,
-                             partial sides: [Sides]) throws {
-        let v = vocabularySize, k = feeds.count
-        // The wanted rows of each pass, in order, and the layout row each goes to.
-        func pass(_ side: (Sides) -> Bool, adapter: Int?, cacheOf: (SequenceCaches) -> KVCache, layoutOffset: Int,
-                  into batch: inout DecoderBatch, caches: inout [KVCache], targets: inout [Int],
-                  twins: [Int: Int]? = nil) -> [Int: Int] {
-            var firstRow: [Int: Int] = [:]
-            for (s, feed) in feeds.enumerated() where side(sides[s]) {
-                let sequence = caches.count
-                caches.append(cacheOf(feed.caches))
-                firstRow[s] = batch.count
-                for (i, token) in feed.tokens.enumerated() {
-                    batch.append(token: token, sequence: sequence, wantsLogits: i == feed.tokens.count - 1, adapter: adapter,
-                                 twin: twins?[s].map { $0 + i })
-                }
-                targets.append(layoutOffset + s)
-            }
-            return firstRow
-        }
-        var rows: [Float] = []
-        var targets: [Int] = []
-        func run(_ model: DecoderModel, _ batch: DecoderBatch, _ caches: [KVCache]) throws {
-            guard batch.count > 0 else { return }
-            var out = [Float](repeating: 0, count: batch.logitRowCount * v)
-            try out.withUnsafeMutableBufferPointer { try model.forward(batch, caches: caches, logits: $0.baseAddress!) }
-            rows += out
-        }
-        switch aligned {
-        case let .model(model):
-            var first = DecoderBatch(), firstCaches: [KVCache] = []
-            _ = pass(\.reference, adapter: nil, cacheOf: \.reference, layoutOffset: 0, into: &first, caches: &firstCaches,
-                     targets: &targets)
-            try run(reference, first, firstCaches)
-            var second = DecoderBatch(), secondCaches: [KVCache] = []
-            _ = pass(\.aligned, adapter: nil, cacheOf: \.aligned, layoutOffset: k, into: &second, caches: &secondCaches,
-                     targets: &targets)
-            try run(model, second, secondCaches)
-        case let .adapter(index):
-            let single = feeds.allSatisfy { $0.tokens.count == 1 }
-            var batch = DecoderBatch(), caches: [KVCache] = []
-            if reference.arithmetic == .float32 && (!single || 2 * k > 4) {
-                // As in `forward`: float products of more than four rows depend on the row count.
-                _ = pass(\.reference, adapter: nil, cacheOf: \.reference, layoutOffset: 0, into: &batch, caches: &caches,
-                         targets: &targets)
-                try run(reference, batch, caches)
-                var second = DecoderBatch(), secondCaches: [KVCache] = []
-                _ = pass(\.aligned, adapter: index, cacheOf: \.aligned, layoutOffset: k, into: &second,
-                         caches: &secondCaches, targets: &targets)
-                try run(reference, second, secondCaches)
-            } else {
-                let referenceRows = pass(\.reference, adapter: nil, cacheOf: \.reference, layoutOffset: 0, into: &batch,
-                                         caches: &caches, targets: &targets)
-                _ = pass(\.aligned, adapter: index, cacheOf: \.aligned, layoutOffset: k, into: &batch, caches: &caches,
-                         targets: &targets, twins: referenceRows)
-                try run(reference, batch, caches)
-            }
-        }
-        for (i, target) in targets.enumerated() {
-            rows.withUnsafeBufferPointer { (logits + target * v).update(from: $0.baseAddress! + i * v, count: v) }
         }
     }
 }
