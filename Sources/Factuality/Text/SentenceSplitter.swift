@@ -95,19 +95,13 @@ public struct SentenceSplitter: Sendable {
         while next < s.count, isOpening(s[next]) { next += 1 }
         if next < s.count, s[next].properties.isLowercase { return false }
         guard s[stop] == "." else { return true }
-        // The word before the period.
+        // "... in the U.S. The next ..." stays one sentence: wrongly joining two sentences costs less than cutting
+        // a name in two.
+        if Abbreviations.isInitialOrAbbreviation(s, before: stop) { return false }
+        // "1." opening a line is a list number, not a sentence.
         var begin = stop
         while begin > 0, !s[begin - 1].properties.isWhitespace, !isOpening(s[begin - 1]) { begin -= 1 }
-        var word = String.UnicodeScalarView()
-        word.append(contentsOf: s[begin..<stop])
-        let lower = String(word).lowercased()
-        if Abbreviations.periodWords.contains(lower) {
-            // "... in the U.S. The next ..." stays one sentence: wrongly joining two sentences costs less than
-            // cutting a name in two.
-            return false
-        }
-        if word.count == 1, let letter = word.first, letter.properties.isUppercase { return false }
-        // "1." opening a line is a list number, not a sentence.
+        let word = s[begin..<stop]
         if word.allSatisfy({ $0.isASCII && $0.properties.numericType != nil }), begin == 0 || s[begin - 1] == "\n" {
             return false
         }
@@ -137,5 +131,5 @@ public struct SentenceSplitter: Sendable {
     }
 
     private func isClosing(_ c: Unicode.Scalar) -> Bool { "\"')]}»”’」』".unicodeScalars.contains(c) }
-    private func isOpening(_ c: Unicode.Scalar) -> Bool { "\"'([{«“‘「『".unicodeScalars.contains(c) }
+    private func isOpening(_ c: Unicode.Scalar) -> Bool { Abbreviations.opening.contains(c) }
 }

@@ -131,7 +131,7 @@ public struct TextStop: Sendable, Hashable {
             }
             // A full stop after a lone capital is an initial ("J. K. Rowling"), and one after an abbreviation
             // ("No. 1", "Dr.") is not a sentence end either.
-            if c == ".", i > 0, isInitialOrAbbreviation(s, before: i) {
+            if c == ".", i > 0, Abbreviations.isInitialOrAbbreviation(s, before: i) {
                 i += 1
                 continue
             }
@@ -155,18 +155,6 @@ public struct TextStop: Sendable, Hashable {
             i += 1
         }
         return starts
-    }
-
-    /// Whether the word before the full stop at `period` (back to whitespace or an opening bracket or quote) is
-    /// a lone capital letter or one of ``Abbreviations/periodWords``.
-    static func isInitialOrAbbreviation(_ s: [Unicode.Scalar], before period: Int) -> Bool {
-        var begin = period
-        while begin > 0, !s[begin - 1].properties.isWhitespace, !"\"'([\u{201C}\u{2018}".unicodeScalars.contains(s[begin - 1]) {
-            begin -= 1
-        }
-        guard begin < period else { return false }
-        if period - begin == 1 { return s[begin].properties.isUppercase }
-        return Abbreviations.periodWords.contains(String(String.UnicodeScalarView(s[begin..<period])).lowercased())
     }
 
     /// The sentence rules: the start of the first sentence that repeats an earlier one (`repeatedSentence`) or

@@ -4,7 +4,8 @@ import Tokenization
 ///
 /// A sentence ends at `.`, `!`, `?`, `…` or their CJK forms, optionally followed by closing quotes or
 /// brackets, when whitespace follows and the next word does not start in lowercase. A period after a
-/// single letter (an initial) or a known abbreviation ("Dr.", "e.g.") does not end a sentence.
+/// capital letter (an initial) or a known abbreviation ("Dr.", "e.g.") does not end a sentence
+/// (``Abbreviations/isInitialOrAbbreviation(_:before:)``, as for the checker's claims and the answer stop).
 /// A paragraph ends at a blank line. Linear in the length of the text.
 struct SentenceSplitter {
     func segments(of scalars: [Unicode.Scalar]) -> [SentenceSegment] {
@@ -77,14 +78,7 @@ struct SentenceSplitter {
         while probe < scalars.count, scalars[probe].isSpace { probe += 1 }
         if probe < scalars.count, scalars[probe].properties.isLowercase { return false }
         guard scalars[terminator] == "." else { return true }
-        // The word before the period: an initial or an abbreviation does not end a sentence.
-        var begin = terminator
-        while begin > 0, !scalars[begin - 1].isSpace, scalars[begin - 1] != "(" {
-            begin -= 1
-        }
-        let word = String(String.UnicodeScalarView(scalars[begin..<terminator])).lowercased()
-        if word.unicodeScalars.count == 1, word.unicodeScalars.first!.properties.isAlphabetic { return false }
-        return !Abbreviations.periodWords.contains(word)
+        return !Abbreviations.isInitialOrAbbreviation(scalars, before: terminator)
     }
 
     static func isTerminator(_ scalar: Unicode.Scalar) -> Bool {
