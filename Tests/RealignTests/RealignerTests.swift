@@ -148,6 +148,37 @@ struct RealignerTests {
         #expect(Set(together.prefix(4).map(\.tokens)).count > 1, "different lambdas should not all agree")
     }
 
+    /// Sequences with one prompt whose tokens agree read one row per side until they part; each still gets the
+    /// tokens of its lone run, whether its leader stops first (a shorter limit), goes on, or parts from it.
+    @Test func sequencesThatAgreeShareTheirRowsUntilTheyPart() throws {
+        let pair = try adapterPair(name: "shared-history")
+        let realigner = Realigner(pair: pair)
+        let prompt = try Support.chatPrompt(try Support.bundle(), Self.questions[1])
+        // Two identical sequences, the first (the leader) stopping at 5 tokens: one pair of rows a step.
+        let twins = [5, 14].map {
+            RealignmentRequest(prompt: prompt, lambda: 0.5, maxTokens: $0, stopAtEndOfGeneration: false)
+        }
+        let (together, statistics) = try realigner.generate(twins)
+        #expect(together[0].tokens == Array(together[1].tokens.prefix(5)))
+        #expect(statistics.rows == 2 * (prompt.count + statistics.steps), "one sequence's rows while they agree")
+        #expect(statistics.steps == 14 - 1)
+        // A sweep and a sampled sequence: every output as alone; fewer rows than its sequences would run apart.
+        var requests = [0, 0.5, 1, 2, 4].map {
+            RealignmentRequest(prompt: prompt, lambda: Float($0), maxTokens: 16, stopAtEndOfGeneration: false)
+        }
+        requests.append(RealignmentRequest(prompt: prompt, lambda: 0.5, sampling: SamplingParameters(temperature: 1.2, seed: 3),
+                                           maxTokens: 16, stopAtEndOfGeneration: false))
+        let (outputs, sweep) = try realigner.generate(requests)
+        var apart = prompt.count * 2
+        for (i, request) in requests.enumerated() {
+            let (alone, statistics) = try realigner.generate([request])
+            #expect(outputs[i].tokens == alone[0].tokens, "request \(i) (lambda \(request.policy))")
+            apart += statistics.rows - prompt.count * (RealignmentPair.Sides(policy: request.policy) == .both ? 2 : 1)
+        }
+        #expect(Set(outputs.map(\.tokens)).count > 2, "the sweep should part, or the test proves nothing")
+        #expect(sweep.rows < apart, "rows run \(sweep.rows), apart \(apart)")
+    }
+
     @Test func streamDeliversTheSamePieces() async throws {
         let pair = try adapterPair(name: "stream")
         let prompt = try Support.chatPrompt(try Support.bundle(), Self.questions[2])

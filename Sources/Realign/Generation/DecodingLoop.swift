@@ -37,9 +37,11 @@ public typealias GenerationStatistics = DecodingStatistics
 ///
 /// All sequences decode together, one row per sequence and side in each forward pass (a fixed lambda of 0 or 1
 /// reads one side, so the other is not run unless an observer wants it). Requests that share a
-/// prompt share its prefill: the prompt runs once and the KV caches are copied, which makes a sweep over
-/// lambdas or policies cheap. Every row is computed as it would be alone, so a batch gives the tokens of
-/// separate runs.
+/// prompt share its prefill, and after it their rows for as long as they draw the same tokens: the first of them
+/// runs, the others read its rows, and one that draws another token takes a copy of the KV caches and runs its
+/// own rows from there on. A sweep over lambdas or policies whose answers begin alike (or auto's candidates,
+/// which mostly agree) costs one sequence until they part. Every row is computed as it would be alone, so a
+/// batch gives the tokens of separate runs.
 public struct DecodingLoop: Sendable {
     public enum Models: Sendable {
         case single(DecoderModel)
@@ -138,9 +140,12 @@ public struct DecodingLoop: Sendable {
         let v = vocabularySize, k = requests.count, sides = realigning ? 2 : 1
         // A fixed lambda of 0 or 1 reads one side only; the other is not run (an observer sees both).
         let needs = requests.map { realigning && observe == nil ? RealignmentPair.Sides(policy: $0.policy) : .both }
-        func rowCount(_ tokens: Int, _ need: RealignmentPair.Sides) -> Int { realigning && need == .both ? 2 * tokens : tokens }
+        func rows(_ tokens: Int, _ need: RealignmentPair.Sides) -> Int { realigning && need == .both ? 2 * tokens : tokens }
 
-        // Prefill each distinct prompt once; requests with the same prompt start from copies of its caches.
+        // Prefill each distinct prompt once. Requests with the same prompt read its first request's rows for as long
+        // as their tokens stay the same as its (`leader`); one that draws another token gets a copy of the caches
+        // then and runs its own rows from there. A sweep of lambdas whose answers begin alike, or auto's
+        // candidates that agree, pay for one sequence until they part.
         var start = Date()
         var firstOfPrompt: [[Int]: Int] = [:]
         var groups: [[Int]] = []
@@ -151,33 +156,41 @@ public struct DecodingLoop: Sendable {
             }
         }
         var caches = [Caches?](repeating: nil, count: k)
-        // The j-th live sequence's reference row is row j, its aligned row live + j (live = how many sequences
-        // are still decoding): the layout `forward` writes, so steps write here directly. After the prefill
-        // every sequence is live, in request order. Mixed rows go to `mixed`, row s.
+        // leader[s]: the sequence whose rows s reads because their tokens are the same so far (s itself when it
+        // runs its own). Only a sequence that is its own leader holds caches; every leader comes before the
+        // sequences that read it, in request order.
+        var leader = Array(0..<k)
+        // The rows of the last forward pass: reference row r, aligned row rowCount + r, for the r-th leader fed;
+        // rowOf[s] is the row sequence s reads. Mixed rows go to `mixed`, row s.
+        var rowOf = [Int](repeating: 0, count: k), rowCount = groups.count
         var logits = [Float](repeating: 0, count: sides * k * v)
         var mixed = [Float](repeating: 0, count: realigning ? k * v : 0)
-        for group in groups {
+        var prefill = [Float](repeating: 0, count: groups.count == 1 ? 0 : sides * v)
+        for (g, group) in groups.enumerated() {
             let capacity = group.map { requests[$0].prompt.count + requests[$0].maxTokens }.max()!
             let first = makeCaches(capacity: capacity)
             let need = RealignmentPair.Sides(union: group.map { needs[$0] })
-            if group.count == 1 && k == 1 {
+            if groups.count == 1 {
                 try logits.withUnsafeMutableBufferPointer {
                     try forward([(first, requests[group[0]].prompt)], logits: $0.baseAddress!, sides: [need])
                 }
-                caches[group[0]] = first
             } else {
-                var prefill = [Float](repeating: 0, count: sides * v)
                 try prefill.withUnsafeMutableBufferPointer {
                     try forward([(first, requests[group[0]].prompt)], logits: $0.baseAddress!, sides: [need])
                 }
-                for (n, s) in group.enumerated() {
-                    caches[s] = n == 0 ? first : first.copy()
-                    logits.replaceSubrange((s * v)..<((s + 1) * v), with: prefill[0..<v])
-                    if realigning { logits.replaceSubrange(((k + s) * v)..<((k + s + 1) * v), with: prefill[v..<(2 * v)]) }
+                logits.replaceSubrange((g * v)..<((g + 1) * v), with: prefill[0..<v])
+                if realigning {
+                    let row = rowCount + g
+                    logits.replaceSubrange((row * v)..<((row + 1) * v), with: prefill[v..<(2 * v)])
                 }
             }
+            caches[group[0]] = first
+            for s in group {
+                leader[s] = group[0]
+                rowOf[s] = g
+            }
             statistics.promptTokens += requests[group[0]].prompt.count
-            statistics.rows += rowCount(requests[group[0]].prompt.count, need)
+            statistics.rows += rows(requests[group[0]].prompt.count, need)
         }
         statistics.promptSeconds = Date().timeIntervalSince(start)
 
@@ -204,25 +217,30 @@ public struct DecodingLoop: Sendable {
         var pieceStarts = [[Int]](repeating: [], count: k), released = [Int](repeating: 0, count: k)
         var active = Array(0..<k), stillActive: [Int] = []
         stillActive.reserveCapacity(k)
+        var drawn = [Int](repeating: 0, count: k)
         var feeds: [(caches: Caches, tokens: [Int])] = []
         feeds.reserveCapacity(k)
         var feedSides: [RealignmentPair.Sides] = []
         feedSides.reserveCapacity(k)
+        // Per step: the new leader of each (old leader, token) and its row in the next pass.
+        var parted: [Int: [Int: Int]] = [:]
         let endOfGeneration = tokenizer.endOfGenerationIDs
         while !active.isEmpty {
-            let live = active.count
+            let rowsRun = rowCount
             feeds.removeAll(keepingCapacity: true)
             feedSides.removeAll(keepingCapacity: true)
             stillActive.removeAll(keepingCapacity: true)
-            for (j, s) in active.enumerated() {
+            for s in active {
+                let j = rowOf[s]
                 var lambda: Float = 0
                 let token = logits.withUnsafeMutableBufferPointer { all -> Int in
                     let reference = UnsafeMutableBufferPointer(start: all.baseAddress! + j * v, count: v)
                     guard realigning else {
                         observe?(s, UnsafeBufferPointer(reference), UnsafeBufferPointer(reference), UnsafeBufferPointer(reference))
+                        // The sampler copies what it reads, so sequences sharing a row leave it as it was.
                         return samplers[s].sample(reference, history: histories[s])
                     }
-                    let aligned = UnsafeBufferPointer(start: all.baseAddress! + (live + j) * v, count: v)
+                    let aligned = UnsafeBufferPointer(start: all.baseAddress! + (rowsRun + j) * v, count: v)
                     lambda = policies[s].lambda(reference: UnsafeBufferPointer(reference), aligned: aligned)
                     // A custom policy is outside the request checks: keep its answer inside DecodingLimits (NaN is
                     // the reference), so no step can mix in a non-finite or runaway lambda.
@@ -261,14 +279,34 @@ public struct DecodingLoop: Sendable {
                 guard try onPiece(RealignedPiece(sequence: s, token: token, text: piece)), !stoppedAtText[s],
                       generated[s].count < requests[s].maxTokens else { continue }
                 stillActive.append(s)
-                feeds.append((caches[s]!, [token]))
-                feedSides.append(needs[s])
-                statistics.rows += rowCount(1, needs[s])
+                drawn[s] = token
             }
+            // Sequences that read one row and drew the same token still share a history: the first of them (the
+            // old leader when it goes on) leads; one that parts from its leader's caches gets a copy of them.
+            parted.removeAll(keepingCapacity: true)
+            for s in stillActive {
+                let old = leader[s]
+                if let next = parted[old]?[drawn[s]] {
+                    leader[s] = next
+                    rowOf[s] = rowOf[next]
+                    feedSides[rowOf[next]] = RealignmentPair.Sides(union: [feedSides[rowOf[next]], needs[s]])
+                    continue
+                }
+                if old != s { caches[s] = caches[old]!.copy() }
+                leader[s] = s
+                rowOf[s] = feeds.count
+                parted[old, default: [:]][drawn[s]] = s
+                feeds.append((caches[s]!, [drawn[s]]))
+                feedSides.append(needs[s])
+            }
+            // A leader that stopped lets go of its caches (the sequences that went on hold copies).
+            for s in active where leader[s] == s && caches[s] != nil && !stillActive.contains(s) { caches[s] = nil }
+            rowCount = feeds.count
             if !feeds.isEmpty {
-                // Every live sequence was read above; the feeds, in stillActive order, refill the rows.
+                // The feeds, in order, refill the rows.
                 try logits.withUnsafeMutableBufferPointer { try forward(feeds, logits: $0.baseAddress!, sides: feedSides) }
                 statistics.steps += 1
+                statistics.rows += feedSides.reduce(0) { $0 + rows(1, $1) }
             }
             swap(&active, &stillActive)
         }
