@@ -60,7 +60,8 @@ struct BenchRealign: ParsableCommand {
         guard FileManager.default.fileExists(atPath: model) else { throw CommandError("model not found: \(model)") }
         let sweepLambdas = try NumericFlags.lambdas("--lambdas", lambdas)
         let reference = try ModelBundle.open(model, workers: threads)
-        let promptIDs = Self.tokens(reference, count: prompt), sweepIDs = Self.tokens(reference, count: sweepPrompt)
+        let promptIDs = Self.tokens(reference, count: prompt)
+        let sweepIDs = Self.tokens(reference, count: sweepPrompt, asking: true)
 
         FileHandle.standardError.write(Data("measuring: reference alone\n".utf8))
         let alone = try RealignmentBenchmark.referenceAlone(reference.model, tokenizer: reference.tokenizer,
@@ -124,6 +125,10 @@ struct BenchRealign: ParsableCommand {
                      sweep.sequentialTokensPerSecond, mean(sweep.sequentialDecodeSeconds)))
         print(String(format: "| batch / sequential throughput | | %.2fx | %.2fx (decode only) |", sweep.speedup,
                      sweep.decodeSpeedup))
+        print("")
+        print("The sweep's lambdas gave \(sweep.distinctOutputs) different outputs; after the prompt the batch ran "
+              + "\(sweep.batchedStepRows) token rows, the separate runs \(sweep.sequentialStepRows) (lambdas that draw the "
+              + "same tokens share rows until they part, so the ratio depends on how alike the answers are).")
     }
 
     func loadAdapter(for model: DecoderModel) throws -> (LoRAAdapter, String) {
@@ -154,17 +159,24 @@ struct BenchRealign: ParsableCommand {
         return LoRAAdapter(path: "random", layers: layers)
     }
 
-    /// `count` prompt tokens: a chat-formatted request over a passage, repeated or cut to length.
-    static func tokens(_ bundle: ModelBundle, count: Int) -> [Int] {
+    /// `count` prompt tokens: a chat-formatted request over a passage, repeated or cut to length. `asking`: the
+    /// passage is cut instead and the request ends with its question and the assistant's turn, as a grounded
+    /// prompt does, so the model answers rather than goes on copying the passage (what the sweep measures: on a
+    /// passage cut mid-sentence every lambda copies it alike and shares one sequence's rows).
+    static func tokens(_ bundle: ModelBundle, count: Int, asking: Bool = false) -> [Int] {
         let passage = """
             The lighthouse at the harbour mouth was built of granite in 1852 and first lit the following spring. \
             Its lamp burned whale oil until 1879, then kerosene, and was electrified in 1931. The keeper's cottage \
             beside it now houses a small museum of charts, logbooks and the original lens.
             """
-        let text = "<|im_start|>user\nUsing the passage, answer: when was the lamp electrified?\n"
+        let question = "Using the passage, answer: when was the lamp electrified?"
+        let head = "<|im_start|>user\n" + (asking ? "" : question + "\n")
             + String(repeating: passage + "\n", count: max(1, count / 40 + 1))
-        // The text is this constant, so its one marker may be read as the control token it is.
-        let ids = bundle.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
-        return Array(ids.prefix(max(1, count)))
+        // The text is this constant, so its markers may be read as the control tokens they are.
+        let ids = bundle.tokenizer.encode(head, addSpecial: true, parseSpecial: true)
+        guard asking else { return Array(ids.prefix(max(1, count))) }
+        let tail = bundle.tokenizer.encode("\n" + question + "<|im_end|>\n<|im_start|>assistant\n", addSpecial: false,
+                                           parseSpecial: true)
+        return Array((ids.prefix(max(0, count - tail.count)) + tail).suffix(max(1, count)))
     }
 }

@@ -76,6 +76,11 @@ public enum RealignmentBenchmark {
         /// Of the batched runs, the part spent decoding (after the prompt).
         public var batchedDecodeSeconds: [Double]
         public var sequentialDecodeSeconds: [Double]
+        /// How many different outputs the lambdas gave, and the token rows the batch ran after the prompt (lambdas
+        /// that agree share rows until they part; one row per side a lambda reads otherwise).
+        public var distinctOutputs = 0
+        public var batchedStepRows = 0
+        public var sequentialStepRows = 0
 
         static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(max(x.count, 1)) }
         public var batchedTokensPerSecond: Double { Double(generatedTokens) / Self.mean(batchedSeconds) }
@@ -97,9 +102,17 @@ public enum RealignmentBenchmark {
             let (_, batched) = try realigner.generate(requests)
             let batchedSeconds = Date().timeIntervalSince(start)
             start = Date()
-            var decode = 0.0
-            for request in requests { decode += try realigner.generate([request]).statistics.generationSeconds }
+            var decode = 0.0, outputs: [[Int]] = [], rows = 0
+            for request in requests {
+                let (output, statistics) = try realigner.generate([request])
+                decode += statistics.generationSeconds
+                outputs.append(output[0].tokens)
+                rows += statistics.rows - statistics.promptTokens * (RealignmentPair.Sides(policy: request.policy) == .both ? 2 : 1)
+            }
             let sequentialSeconds = Date().timeIntervalSince(start)
+            result.distinctOutputs = Set(outputs).count
+            result.sequentialStepRows = rows
+            result.batchedStepRows = batched.rows - batched.promptTokens * 2
             guard run > 0 else { continue }
             result.batchedSeconds.append(batchedSeconds)
             result.batchedDecodeSeconds.append(batched.generationSeconds)
