@@ -162,6 +162,7 @@ struct RealignerTests {
         #expect(together[0].tokens == Array(together[1].tokens.prefix(5)))
         #expect(statistics.rows == 2 * (prompt.count + statistics.steps), "one sequence's rows while they agree")
         #expect(statistics.steps == 14 - 1)
+        #expect(statistics.promptRows == 2 * prompt.count, "the prompt once, both sides")
         // A sweep and a sampled sequence: every output as alone; fewer rows than its sequences would run apart.
         var requests = [0, 0.5, 1, 2, 4].map {
             RealignmentRequest(prompt: prompt, lambda: Float($0), maxTokens: 16, stopAtEndOfGeneration: false)
@@ -173,7 +174,7 @@ struct RealignerTests {
         for (i, request) in requests.enumerated() {
             let (alone, statistics) = try realigner.generate([request])
             #expect(outputs[i].tokens == alone[0].tokens, "request \(i) (lambda \(request.policy))")
-            apart += statistics.rows - prompt.count * (RealignmentPair.Sides(policy: request.policy) == .both ? 2 : 1)
+            apart += statistics.rows - statistics.promptRows
         }
         #expect(Set(outputs.map(\.tokens)).count > 2, "the sweep should part, or the test proves nothing")
         #expect(sweep.rows < apart, "rows run \(sweep.rows), apart \(apart)")

@@ -14,6 +14,8 @@ public struct DecodingStatistics: Sendable, Equatable {
     /// Token rows the model ran, prompts included, a row per side for a pair: a side that a fixed lambda of 0 or 1
     /// never reads is not run (without an observer).
     public var rows = 0
+    /// Of ``rows``, those of the prompts (each distinct prompt once, per side any of its requests reads).
+    public var promptRows = 0
 
     public init() {}
 
@@ -190,8 +192,9 @@ public struct DecodingLoop: Sendable {
                 rowOf[s] = g
             }
             statistics.promptTokens += requests[group[0]].prompt.count
-            statistics.rows += rows(requests[group[0]].prompt.count, need)
+            statistics.promptRows += rows(requests[group[0]].prompt.count, need)
         }
+        statistics.rows = statistics.promptRows
         statistics.promptSeconds = Date().timeIntervalSince(start)
 
         start = Date()

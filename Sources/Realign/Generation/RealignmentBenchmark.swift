@@ -107,12 +107,12 @@ public enum RealignmentBenchmark {
                 let (output, statistics) = try realigner.generate([request])
                 decode += statistics.generationSeconds
                 outputs.append(output[0].tokens)
-                rows += statistics.rows - statistics.promptTokens * (RealignmentPair.Sides(policy: request.policy) == .both ? 2 : 1)
+                rows += statistics.rows - statistics.promptRows
             }
             let sequentialSeconds = Date().timeIntervalSince(start)
             result.distinctOutputs = Set(outputs).count
             result.sequentialStepRows = rows
-            result.batchedStepRows = batched.rows - batched.promptTokens * 2
+            result.batchedStepRows = batched.rows - batched.promptRows
             guard run > 0 else { continue }
             result.batchedSeconds.append(batchedSeconds)
             result.batchedDecodeSeconds.append(batched.generationSeconds)
