@@ -18,6 +18,7 @@ enum CheckerTask: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension MinimalPairs.Source: ExpressibleByArgument {}
+extension ClaimUnit: ExpressibleByArgument {}
 
 extension RowRange: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -70,6 +71,9 @@ struct CheckerEvalCommand: ParsableCommand {
     @Flag(help: "Lexical signals only: no model is loaded (the same as --checker lexical).")
     var noModel = false
 
+    @Option(help: ArgumentHelp("With --fit: what one claim is, a clause or a whole sentence (default: the profile's unit; clause for a new profile).", discussion: "A profile records its unit and every later score cuts claims the same way; a fit with another unit starts the profile afresh (its models were fitted on the other unit's claims)."))
+    var claims: ClaimUnit?
+
     @OptionGroup(title: "Checker") var checker: CheckerOptions
     @OptionGroup(title: "The PMI scorer's model (--checker pmi)") var model: ModelOptions<EngineModel>
 
@@ -108,9 +112,18 @@ struct CheckerEvalCommand: ParsableCommand {
         if let records { return try checkAnswers(records) }
         let scorer = noModel ? .lexical : checker.scorer
         // The prompt to measure with: --verdict-prompt, else the one the profile was fitted with (a new fit records it).
-        let previous = try? CheckerCalibration.load(calibration).profiles[profileName]
+        let stored = try? CheckerCalibration.load(calibration).profiles[profileName]
+        let unit = claims ?? stored?.claimUnit ?? .clause
+        if let claims, !fit, claims != stored?.claimUnit ?? .clause {
+            throw ValidationError("profile \(profileName) cuts outputs into \((stored?.claimUnit ?? .clause).rawValue)s; --claims \(claims.rawValue) needs --fit")
+        }
+        // A fit with another claim unit starts afresh: the profile's models were fitted on the other unit's claims.
+        let previous = stored.flatMap { ($0.claimUnit ?? .clause) == unit ? $0 : nil }
+        if fit, stored != nil, previous == nil {
+            FileHandle.standardError.write(Data("the \(profileName) profile was fitted on \((stored?.claimUnit ?? .clause).rawValue)s: refitting it on \(unit.rawValue)s from scratch\n".utf8))
+        }
         let grounding = scorer == .pmi ? ModelGrounding(bundle: try model.open()) : nil
-        let verdict = scorer == .verdict ? try checker.verdict(profile: previous, reusing: nil, workers: model.threads) : nil
+        let verdict = scorer == .verdict ? try checker.verdict(profile: stored, reusing: nil, workers: model.threads) : nil
         var parts: [MeasuredExamples] = []
         for haluTask in task.tasks {
             let path = data ?? haluTask.defaultPath
@@ -128,7 +141,9 @@ struct CheckerEvalCommand: ParsableCommand {
             for (rows, variant) in variants {
                 let started = Date()
                 let label = haluTask.rawValue + (variant.isEmpty ? "" : " " + variant)
-                parts.append(try CheckerEvaluation(task: haluTask, grounding: grounding, verdict: verdict)
+                var evaluation = CheckerEvaluation(task: haluTask, grounding: grounding, verdict: verdict)
+                evaluation.splitter = ClaimSplitter(unit: unit)
+                parts.append(try evaluation
                     .measure(rows, variant: variant) { done, total in
                         if done % 10 == 0 || done == total {
                             let seconds = Int(Date().timeIntervalSince(started))
@@ -145,8 +160,9 @@ struct CheckerEvalCommand: ParsableCommand {
         } catch let error as CalibrationError { throw CommandError("\(error)") }
         var fitted: CalibrationProfile
         if fit {
-            do { fitted = try CheckerEvaluation.fit(measured, previous: file.profiles[profileName]) }
+            do { fitted = try CheckerEvaluation.fit(measured, previous: previous) }
             catch let error as CalibrationError { throw CommandError("\(error)") }
+            fitted.claimUnit = unit
             if let verdict {
                 fitted.verdictPrompt = verdict.prompt.text
                 fitted.verdictClaimPrompt = verdict.claimPrompt.text
@@ -168,6 +184,9 @@ struct CheckerEvalCommand: ParsableCommand {
             if name == profileName { chosen = fitted } else {
                 do { chosen = try file.profile(name, path: calibration) }
                 catch let error as CalibrationError { throw CommandError("\(error)") }
+                guard (chosen.claimUnit ?? .clause) == unit else {
+                    throw CommandError("profile \(name) cuts outputs into \((chosen.claimUnit ?? .clause).rawValue)s and \(profileName) into \(unit.rawValue)s: score it in a run of its own")
+                }
             }
             for part in measurements { reports.append((name, CheckerEvaluation.report(part, profile: chosen, fitted: fit))) }
         }

@@ -49,6 +49,7 @@ struct CalibrationTests {
         profile.lexical = model
         profile.signals["lexicalSupport"] = model
         profile.trainedOn["lexical"] = "synthetic"
+        profile.claimUnit = .sentence
         file.profiles["qa"] = profile
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("dera-calibration-\(UUID()).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -73,6 +74,21 @@ struct CalibrationTests {
         } catch let error as CalibrationError {
             #expect("\(error)".contains("profiles.qa.lexical"))
         }
+    }
+
+    @Test func checkerCutsClaimsAsItsProfileWasFitted() throws {
+        var profile = CalibrationProfile()
+        let features = CheckerFeature.lexical
+        profile.lexical = LogisticModel(features: features.map(\.rawValue), mean: features.map { _ in 0 },
+                                        scale: features.map { _ in 1 }, weights: [1, 1, -1, -1, 1, -1], bias: 0)
+        let answer = "Curie was born in Warsaw in 1867, and she moved to Paris in 1891. She won two Nobel prizes."
+        let passages = [Passage(id: "1", text: "Marie Curie was born in Warsaw in 1867 and moved to Paris in 1891.")]
+        // A profile without a unit predates it: clauses, as it was fitted.
+        #expect(try FactualityChecker(profile: profile).check(answer: answer, passages: passages, question: nil)
+            .claims.map(\.text) == ["Curie was born in Warsaw in 1867", "she moved to Paris in 1891.", "She won two Nobel prizes."])
+        profile.claimUnit = .sentence
+        #expect(try FactualityChecker(profile: profile).check(answer: answer, passages: passages, question: nil)
+            .claims.map(\.text) == ["Curie was born in Warsaw in 1867, and she moved to Paris in 1891.", "She won two Nobel prizes."])
     }
 
     @Test func checkerRefusesAScorerOverOtherFeatures() {

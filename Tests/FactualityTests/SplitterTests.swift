@@ -68,4 +68,13 @@ struct ClaimSplitterTests {
         }
         #expect(ClaimSplitter().claims(in: answer).map(\.span.start) == [0, 13, 43])
     }
+
+    @Test func sentenceClaimsKeepTheirClausesTogether() {
+        let answer = "Rome is old.  It was founded in 753 BC, and it became an empire later on.\n"
+        let scalars = Array(answer.unicodeScalars)
+        let claims = ClaimSplitter(unit: .sentence).claims(in: answer)
+        #expect(claims.map(\.text) == ["Rome is old.", "It was founded in 753 BC, and it became an empire later on."])
+        for claim in claims { #expect(claim.span.text(in: scalars) == claim.text) }
+        #expect(ClaimSplitter(unit: .clause).claims(in: answer).count == 3)
+    }
 }

@@ -94,6 +94,9 @@ public struct CalibrationProfile: Sendable, Hashable, Codable {
     public var verdictModel: String?
     /// What the verdict model read when fitted (nil: ``VerdictContext/evidence``).
     public var verdictContext: VerdictContext?
+    /// How outputs are cut into claims for every model of the profile (nil: ``ClaimUnit/clause``, as before the
+    /// unit was recorded). A model fitted on clauses scores clauses.
+    public var claimUnit: ClaimUnit?
     /// One-feature models, by feature name, to report each signal on its own.
     public var signals: [String: LogisticModel] = [:]
     /// Answer length in words as the only feature: the baseline the checker must beat.

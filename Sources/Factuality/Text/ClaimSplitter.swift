@@ -10,6 +10,17 @@ public struct Claim: Sendable, Hashable, Codable {
     }
 }
 
+/// What one claim is: a clause of a sentence, or the whole sentence.
+///
+/// Clauses give the verdict model one statement at a time and answers their finest evidence. Whole sentences score
+/// better on multi-sentence summaries by word overlap: a sentence the source does not hold spreads its unknown
+/// words over several clauses, each of which then looks only a little off (HaluEval summarization, docs/factuality.md).
+/// A calibration profile records the unit it was fitted with.
+public enum ClaimUnit: String, Sendable, Hashable, Codable, CaseIterable {
+    case clause
+    case sentence
+}
+
 /// Splits an answer into claims: first into sentences (``SentenceSplitter``), then each sentence at the places
 /// where it joins independent clauses — `;`, and `, and` / `, but` / `, while` / `, whereas` / `, although` /
 /// `, yet` / `, so` / `, which` / `, who` — when both sides keep at least ``minimumClauseWords`` words.
@@ -18,19 +29,25 @@ public struct Claim: Sendable, Hashable, Codable {
 /// `who`) stays, as the clause's subject.
 public struct ClaimSplitter: Sendable {
     public var sentenceSplitter = SentenceSplitter()
+    /// Whether sentences are cut into clauses (``ClaimUnit/clause``) or kept whole (``ClaimUnit/sentence``).
+    public var unit = ClaimUnit.clause
     /// Fewest words each side of a clause boundary must keep for the sentence to be split there.
     public var minimumClauseWords = 4
 
     static let coordinators: Set<String> = ["and", "but", "while", "whereas", "although", "though", "yet", "so"]
     static let relatives: Set<String> = ["which", "who"]
 
-    public init() {}
+    public init(unit: ClaimUnit = .clause) {
+        self.unit = unit
+    }
 
     public func claims(in answer: String) -> [Claim] {
         let scalars = Array(answer.unicodeScalars)
         var claims: [Claim] = []
         for sentence in sentenceSplitter.sentences(in: scalars) {
-            for span in clauses(of: sentence, in: scalars) {
+            let spans = unit == .clause ? clauses(of: sentence, in: scalars)
+                : trimClause(sentence.start, sentence.end, scalars, isFinal: true).map { [$0] } ?? []
+            for span in spans {
                 claims.append(Claim(text: span.text(in: scalars), span: span))
             }
         }
