@@ -44,6 +44,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--beta", type=float, default=0.1)
     p.add_argument("--pairs", default=str(root / "data/onpolicy/qwen05/pairs.jsonl"))
+    p.add_argument("--skip-kinds", default="",
+                   help="comma-separated pair kinds to leave out (e.g. corrected): one pairs file, several recipes")
     p.add_argument("--build-metadata", default=None, help="default: build_metadata.json beside --pairs")
     p.add_argument("--layers", type=int, default=4, help="LoRA on the top this many decoder layers")
     p.add_argument("--epochs", type=float, default=3)
@@ -133,6 +135,11 @@ def main():
     wall = time.time()
     pairs_path = Path(args.pairs)
     pairs = [json.loads(line) for line in open(pairs_path, encoding="utf-8")]
+    skipped_kinds = sorted(k for k in args.skip_kinds.split(",") if k)
+    if skipped_kinds:
+        before = len(pairs)
+        pairs = [p for p in pairs if p["kind"] not in skipped_kinds]
+        print(f"left out {before - len(pairs)} pairs of kind {', '.join(skipped_kinds)}", flush=True)
     assert all(p["row"] < 8000 for p in pairs), "a pair comes from an evaluation row (>= 8000)"
     questions = [q for q in group_questions(pairs)]
     too_long = [q["row"] for q in questions if len(q["prompt"]) + sum(map(len, q["answers"])) > args.max_tokens]
@@ -332,6 +339,7 @@ def main():
         "data": {"pairs_file": str(pairs_path.relative_to(Path(args.models_dir).parent)) if pairs_path.is_relative_to(
                      Path(args.models_dir).parent) else str(pairs_path),
                  "pairs_sha256": sha256(pairs_path),
+                 "skipped_kinds": skipped_kinds,
                  "pairs": len(pairs), "pairs_by_kind": dict(sorted(kinds.items())),
                  "training_questions": len(train), "heldout_questions": len(heldout),
                  "skipped_too_long": too_long,
