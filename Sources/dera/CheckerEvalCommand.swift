@@ -106,16 +106,26 @@ struct CheckerEvalCommand: ParsableCommand {
 
     func validate() throws {
         if data != nil, task == .general { throw ValidationError("--data names one file; general reads both tasks' files") }
+        if claims != nil, records != nil { throw ValidationError("--claims is for HaluEval rows; stored answers are cut as their profile says") }
     }
 
     func run() throws {
         if let records { return try checkAnswers(records) }
         let scorer = noModel ? .lexical : checker.scorer
         // The prompt to measure with: --verdict-prompt, else the one the profile was fitted with (a new fit records it).
-        let stored = try? CheckerCalibration.load(calibration).profiles[profileName]
+        let loaded = try? CheckerCalibration.load(calibration)
+        let stored = loaded?.profiles[profileName]
+        let others = (alsoProfiles ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty && $0 != profileName }
         let unit = claims ?? stored?.claimUnit ?? .clause
         if let claims, !fit, claims != stored?.claimUnit ?? .clause {
             throw ValidationError("profile \(profileName) cuts outputs into \((stored?.claimUnit ?? .clause).rawValue)s; --claims \(claims.rawValue) needs --fit")
+        }
+        // One measurement serves every profile named, so they must cut claims alike (checked before the slow part).
+        for name in others {
+            let other = loaded?.profiles[name]?.claimUnit ?? .clause
+            if other != unit {
+                throw ValidationError("profile \(name) cuts outputs into \(other.rawValue)s and \(profileName) into \(unit.rawValue)s: score it in a run of its own")
+            }
         }
         // A fit with another claim unit starts afresh: the profile's models were fitted on the other unit's claims.
         let previous = stored.flatMap { ($0.claimUnit ?? .clause) == unit ? $0 : nil }
@@ -184,9 +194,6 @@ struct CheckerEvalCommand: ParsableCommand {
             if name == profileName { chosen = fitted } else {
                 do { chosen = try file.profile(name, path: calibration) }
                 catch let error as CalibrationError { throw CommandError("\(error)") }
-                guard (chosen.claimUnit ?? .clause) == unit else {
-                    throw CommandError("profile \(name) cuts outputs into \((chosen.claimUnit ?? .clause).rawValue)s and \(profileName) into \(unit.rawValue)s: score it in a run of its own")
-                }
             }
             for part in measurements { reports.append((name, CheckerEvaluation.report(part, profile: chosen, fitted: fit))) }
         }
