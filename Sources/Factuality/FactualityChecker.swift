@@ -112,7 +112,7 @@ public struct FactualityChecker: Sendable {
                     + (name == "lexical" ? " --no-model" : name == "verdict" ? " --checker verdict" : " --checker pmi"))
         }
         try self.init(scorer: scorer, grounding: verdict == nil ? grounding : nil, verdict: verdict)
-        splitter.unit = profile.claimUnit ?? .clause
+        splitter.unit = profile.unit
     }
 
     /// "verdict", "model" (PMI) or "lexical": which signals this checker's scorer combines.

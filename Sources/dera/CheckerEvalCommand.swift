@@ -115,22 +115,23 @@ struct CheckerEvalCommand: ParsableCommand {
         // The prompt to measure with: --verdict-prompt, else the one the profile was fitted with (a new fit records it).
         let loaded = try? CheckerCalibration.load(calibration)
         let stored = loaded?.profiles[profileName]
-        let others = (alsoProfiles ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty && $0 != profileName }
-        let unit = claims ?? stored?.claimUnit ?? .clause
-        if let claims, !fit, claims != stored?.claimUnit ?? .clause {
-            throw ValidationError("profile \(profileName) cuts outputs into \((stored?.claimUnit ?? .clause).rawValue)s; --claims \(claims.rawValue) needs --fit")
+        let alsoNamed = (alsoProfiles ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        let storedUnit = stored?.unit ?? .clause
+        let unit = claims ?? storedUnit
+        if let claims, !fit, claims != storedUnit {
+            throw ValidationError("profile \(profileName) cuts outputs into \(storedUnit.rawValue)s; --claims \(claims.rawValue) needs --fit")
         }
         // One measurement serves every profile named, so they must cut claims alike (checked before the slow part).
-        for name in others {
-            let other = loaded?.profiles[name]?.claimUnit ?? .clause
+        for name in alsoNamed where name != profileName {
+            let other = loaded?.profiles[name]?.unit ?? .clause
             if other != unit {
                 throw ValidationError("profile \(name) cuts outputs into \(other.rawValue)s and \(profileName) into \(unit.rawValue)s: score it in a run of its own")
             }
         }
         // A fit with another claim unit starts afresh: the profile's models were fitted on the other unit's claims.
-        let previous = stored.flatMap { ($0.claimUnit ?? .clause) == unit ? $0 : nil }
+        let previous = storedUnit == unit ? stored : nil
         if fit, stored != nil, previous == nil {
-            FileHandle.standardError.write(Data("the \(profileName) profile was fitted on \((stored?.claimUnit ?? .clause).rawValue)s: refitting it on \(unit.rawValue)s from scratch\n".utf8))
+            FileHandle.standardError.write(Data("the \(profileName) profile was fitted on \(storedUnit.rawValue)s: refitting it on \(unit.rawValue)s from scratch\n".utf8))
         }
         let grounding = scorer == .pmi ? ModelGrounding(bundle: try model.open()) : nil
         let verdict = scorer == .verdict ? try checker.verdict(profile: stored, reusing: nil, workers: model.threads) : nil
@@ -189,7 +190,7 @@ struct CheckerEvalCommand: ParsableCommand {
         // With several parts (tasks, minimal pairs), each part's report follows the whole's.
         let measurements = parts.count > 1 ? [measured] + parts : [measured]
         var reports: [(String, CheckerEvaluationReport)] = []
-        for name in [profileName] + (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
+        for name in [profileName] + alsoNamed {
             let chosen: CalibrationProfile
             if name == profileName { chosen = fitted } else {
                 do { chosen = try file.profile(name, path: calibration) }

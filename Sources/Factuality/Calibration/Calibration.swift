@@ -97,6 +97,8 @@ public struct CalibrationProfile: Sendable, Hashable, Codable {
     /// How outputs are cut into claims for every model of the profile (nil: ``ClaimUnit/clause``, as before the
     /// unit was recorded). A model fitted on clauses scores clauses.
     public var claimUnit: ClaimUnit?
+    /// ``claimUnit``, or clauses for a profile that predates it: the unit every checker of the profile cuts.
+    public var unit: ClaimUnit { claimUnit ?? .clause }
     /// One-feature models, by feature name, to report each signal on its own.
     public var signals: [String: LogisticModel] = [:]
     /// Answer length in words as the only feature: the baseline the checker must beat.
