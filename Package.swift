@@ -98,7 +98,7 @@ let package = Package(
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "Formats"]),
-        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Tokenization", "Formats", "CKernels"]),
+        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Tokenization", "Formats", "CKernels", "COpenBLAS"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Formats", "Tokenization"]),
         .testTarget(name: "RealignTests", dependencies: ["Realign", "Inference", "Tokenization", "Formats"]),
         .testTarget(name: "RetrievalTests",

@@ -1,5 +1,6 @@
 import CKernels
 import COpenBLAS
+import Dispatch
 import Formats
 
 /// A BERT encoder (bidirectional self-attention, absolute position and token-type embeddings, post-layer-norm
@@ -35,6 +36,8 @@ public final class BertEncoder: @unchecked Sendable {
     /// - Throws: `FormatError` for a missing tensor, ``EmbedderError`` for a wrong type or shape.
     public init(config: BertConfig, weights file: SafetensorsFile) throws {
         self.config = config
+        // One OpenBLAS thread, as the decoder sets too: hiddenStates parallelises around OpenBLAS.
+        openblas_set_num_threads(1)
         let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
         let h = config.hiddenSize, f = config.intermediateSize
         func load(_ name: String, _ shape: [Int]) throws -> FloatBuffer {
@@ -74,83 +77,92 @@ public final class BertEncoder: @unchecked Sendable {
     /// The last hidden state of every token of every sequence, packed: sequence after sequence, `hiddenSize`
     /// floats per token. Token ids must be below `vocabularySize` and sequences no longer than `maximumPositions`
     /// (``SentenceEmbedder`` guarantees both). Token type 0 throughout.
-    /// - Parameter threads: OpenBLAS threads for the products (restored afterwards).
+    /// - Parameter threads: threads for the work: the row-wise steps (products, norms, GELU) split the packed rows
+    ///   among them and attention splits its (sequence, head) pairs. OpenBLAS itself always runs on one thread:
+    ///   its thread count is process-wide, and setting it here (as this encoder once did) changed it under any
+    ///   decoder running at the same time, whose sgemm calls then ran another way (OpenBLAS picks some kernels by
+    ///   its thread count) and spun OpenBLAS threads against the decoder's own workers.
     public func hiddenStates(_ sequences: [[Int]], threads: Int) -> [Float] {
         let h = config.hiddenSize, f = config.intermediateSize, heads = config.heads, d = config.headDimension
         let total = sequences.reduce(0) { $0 + $1.count }
         guard total > 0 else { return [] }
-        // OpenBLAS's thread count is process-wide: set only when it changes (several encoders may run at once, all
-        // at one thread), and put back afterwards.
-        let previousThreads = openblas_get_num_threads()
-        if previousThreads != Int32(max(1, threads)) { openblas_set_num_threads(Int32(max(1, threads))) }
-        defer { if openblas_get_num_threads() != previousThreads { openblas_set_num_threads(previousThreads) } }
+        // Contiguous row ranges, one per worker, none under 16 rows (a product of fewer rows gains nothing).
+        let workers = max(1, min(threads, total / 16))
+        let rowRanges = (0..<workers).map { w in (total * w / workers)..<(total * (w + 1) / workers) }
+        var offset = 0
+        let starts = sequences.map { sequence in defer { offset += sequence.count }; return offset }
+        let pairs = sequences.count * heads
+        let pairWorkers = max(1, min(threads, pairs))
 
-        var x = [Float](repeating: 0, count: total * h)
-        var qkv = [Float](repeating: 0, count: total * 3 * h)
-        var context = [Float](repeating: 0, count: total * h)
-        var projected = [Float](repeating: 0, count: total * h)
-        var intermediate = [Float](repeating: 0, count: total * f)
+        func scratch(_ count: Int) -> FloatBuffer { FloatBuffer(count: count, alignment: 16) }
+        let x = scratch(total * h), qkv = scratch(total * 3 * h), context = scratch(total * h)
+        let projected = scratch(total * h), intermediate = scratch(total * f)
         let longest = sequences.map(\.count).max() ?? 0
-        var scores = [Float](repeating: 0, count: longest * longest)
+        let scores = (0..<pairWorkers).map { _ in scratch(longest * longest) }
         let scale = 1 / Float(d).squareRoot()
         let epsilon = config.layerNormEpsilon
 
-        x.withUnsafeMutableBufferPointer { x in
-            let x = x.baseAddress!
-            var row = 0
-            for sequence in sequences {
-                for (position, token) in sequence.enumerated() {
-                    let word = wordEmbeddings.pointer + token * h
-                    let place = positionEmbeddings.pointer + position * h
-                    let type = typeEmbeddings.pointer
-                    let out = x + row * h
-                    for i in 0..<h { out[i] = word[i] + place[i] + type[i] }
-                    row += 1
-                }
+        var row = 0
+        for sequence in sequences {
+            for (position, token) in sequence.enumerated() {
+                let word = wordEmbeddings.pointer + token * h
+                let place = positionEmbeddings.pointer + position * h
+                let type = typeEmbeddings.pointer
+                let out = x.pointer + row * h
+                for i in 0..<h { out[i] = word[i] + place[i] + type[i] }
+                row += 1
             }
-            dera_layer_norm_rows(x, Int64(total), Int64(h), embeddingNorm.gamma.pointer, embeddingNorm.beta.pointer, epsilon)
         }
+        dera_layer_norm_rows(x.pointer, Int64(total), Int64(h), embeddingNorm.gamma.pointer, embeddingNorm.beta.pointer,
+                             epsilon)
 
         for block in blocks {
-            x.withUnsafeMutableBufferPointer { x in
-            qkv.withUnsafeMutableBufferPointer { qkv in
-            context.withUnsafeMutableBufferPointer { context in
-            projected.withUnsafeMutableBufferPointer { projected in
-            intermediate.withUnsafeMutableBufferPointer { intermediate in
-            scores.withUnsafeMutableBufferPointer { scores in
-                let x = x.baseAddress!, qkv = qkv.baseAddress!, context = context.baseAddress!
-                let projected = projected.baseAddress!, intermediate = intermediate.baseAddress!
-                let scores = scores.baseAddress!
-                Self.linear(x, rows: total, inputs: h, weights: block.qkv, bias: block.qkvBias, outputs: 3 * h, into: qkv)
-                var start = 0
-                for sequence in sequences {
-                    let n = sequence.count
-                    for head in 0..<heads {
-                        let q = qkv + start * 3 * h + head * d
-                        let k = q + h, v = q + 2 * h
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d),
-                                    scale, q, Int32(3 * h), k, Int32(3 * h), 0, scores, Int32(n))
-                        dera_softmax_rows(scores, Int64(n), Int64(n), Int64(n))
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(n),
-                                    1, scores, Int32(n), v, Int32(3 * h), 0, context + start * h + head * d, Int32(h))
-                    }
-                    start += n
+            Self.concurrently(workers) { w in
+                let rows = rowRanges[w]
+                Self.linear(x.pointer + rows.lowerBound * h, rows: rows.count, inputs: h, weights: block.qkv,
+                            bias: block.qkvBias, outputs: 3 * h, into: qkv.pointer + rows.lowerBound * 3 * h)
+            }
+            // Attention mixes the rows of one sequence: the (sequence, head) pairs are the unit of work.
+            Self.concurrently(pairWorkers) { w in
+                let scores = scores[w].pointer
+                for pair in stride(from: w, to: pairs, by: pairWorkers) {
+                    let s = pair / heads, head = pair % heads
+                    let n = sequences[s].count, start = starts[s]
+                    let q = qkv.pointer + start * 3 * h + head * d
+                    let k = q + h, v = q + 2 * h
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d),
+                                scale, q, Int32(3 * h), k, Int32(3 * h), 0, scores, Int32(n))
+                    dera_softmax_rows(scores, Int64(n), Int64(n), Int64(n))
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(n),
+                                1, scores, Int32(n), v, Int32(3 * h), 0, context.pointer + start * h + head * d,
+                                Int32(h))
                 }
-                Self.linear(context, rows: total, inputs: h, weights: block.attentionOutput,
+            }
+            // The rest of the block is row by row.
+            Self.concurrently(workers) { w in
+                let rows = rowRanges[w], n = rows.count, first = rows.lowerBound
+                let x = x.pointer + first * h, projected = projected.pointer + first * h
+                let intermediate = intermediate.pointer + first * f
+                Self.linear(context.pointer + first * h, rows: n, inputs: h, weights: block.attentionOutput,
                             bias: block.attentionOutputBias, outputs: h, into: projected)
-                for i in 0..<(total * h) { x[i] += projected[i] }
-                dera_layer_norm_rows(x, Int64(total), Int64(h), block.attentionNorm.gamma.pointer,
+                for i in 0..<(n * h) { x[i] += projected[i] }
+                dera_layer_norm_rows(x, Int64(n), Int64(h), block.attentionNorm.gamma.pointer,
                                      block.attentionNorm.beta.pointer, epsilon)
-                Self.linear(x, rows: total, inputs: h, weights: block.up, bias: block.upBias, outputs: f, into: intermediate)
-                dera_gelu_erf(intermediate, Int64(total * f))
-                Self.linear(intermediate, rows: total, inputs: f, weights: block.down, bias: block.downBias, outputs: h,
+                Self.linear(x, rows: n, inputs: h, weights: block.up, bias: block.upBias, outputs: f, into: intermediate)
+                dera_gelu_erf(intermediate, Int64(n * f))
+                Self.linear(intermediate, rows: n, inputs: f, weights: block.down, bias: block.downBias, outputs: h,
                             into: projected)
-                for i in 0..<(total * h) { x[i] += projected[i] }
-                dera_layer_norm_rows(x, Int64(total), Int64(h), block.outputNorm.gamma.pointer,
+                for i in 0..<(n * h) { x[i] += projected[i] }
+                dera_layer_norm_rows(x, Int64(n), Int64(h), block.outputNorm.gamma.pointer,
                                      block.outputNorm.beta.pointer, epsilon)
-            }}}}}}
+            }
         }
-        return x
+        return Array(UnsafeBufferPointer(start: x.pointer, count: total * h))
+    }
+
+    /// Runs `body(0..<workers)`, on as many threads when there is more than one.
+    private static func concurrently(_ workers: Int, _ body: @Sendable (Int) -> Void) {
+        if workers <= 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
     }
 
     /// `y = x W^T + b` for `rows` rows: the bias is copied into every output row, then sgemm adds the product.
@@ -167,9 +179,12 @@ final class FloatBuffer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
 
-    init(count: Int) {
+    /// - Parameter alignment: 64 for weights (read for every token); the per-call activations take 16, malloc's
+    ///   own: over-aligned blocks of tens of MB freed on every call stayed resident (`dera index --embed` of
+    ///   1,500 Wikipedia extracts peaked at 372-385 MB with 64, 295-316 MB with 16, 2026-12-03).
+    init(count: Int, alignment: Int = 64) {
         self.count = count
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: alignment)
             .bindMemory(to: Float.self, capacity: max(1, count))
     }
 

@@ -75,9 +75,9 @@ public struct SentenceEmbedder: TextEmbedder {
     /// Vectors of already tokenized texts (`[CLS] ... [SEP]`, ids inside the vocabulary).
     ///
     /// Texts are sorted by length and grouped into batches of about ``batchTokens`` tokens. With several threads
-    /// and several batches, each thread encodes whole batches with single-threaded OpenBLAS: the threads meet once
-    /// per batch instead of inside every product, which on a busy machine (OpenBLAS workers spin while they wait)
-    /// was much faster. A single batch uses OpenBLAS's own threads, except a short one (a query), which runs on one.
+    /// and several batches, each thread encodes whole batches: the threads meet once per batch instead of inside
+    /// every product. A single batch splits its rows among the threads (``BertEncoder/hiddenStates(_:threads:)``),
+    /// except a short one (a query), which runs on one. OpenBLAS runs on one thread throughout.
     public func embed(tokenized sequences: [[Int]]) -> [[Float]] {
         // Similar lengths together keep the attention matrices small and the batches even.
         let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
@@ -107,14 +107,11 @@ public struct SentenceEmbedder: TextEmbedder {
         }
         if workers <= 1 {
             // A query (a few dozen tokens) is bound by reading the 88 MB of weights, not by arithmetic: a second
-            // OpenBLAS thread only adds a hand-over (p50 of a dense search 11.7 ms with one, 14.6 ms with two).
+            // thread only adds a hand-over (p50 of a dense search 11.7 ms with one, 14.6 ms with two, measured with
+            // OpenBLAS's own threads).
             let tokens = sequences.reduce(0) { $0 + $1.count }
             for batch in batches { encode(batch, tokens < 128 ? 1 : threads) }
         } else {
-            // One OpenBLAS thread for the whole parallel region, so no worker ever changes the global count.
-            let previous = openblas_get_num_threads()
-            openblas_set_num_threads(1)
-            defer { openblas_set_num_threads(previous) }
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 for index in stride(from: worker, to: batches.count, by: workers) { encode(batches[index], 1) }
             }

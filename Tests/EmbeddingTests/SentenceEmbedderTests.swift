@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import COpenBLAS
 @testable import Embedding
 
 enum EmbedderPaths {
@@ -78,6 +79,47 @@ func dot(_ a: [Float], _ b: [Float]) -> Double {
             "Tasmania is an island south of the mainland, known for its wilderness.",
         ])
         #expect(dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2]))
+    }
+
+    /// One batch of a few hundred tokens splits its rows and attention pairs between two threads; each text gets
+    /// the vector one thread gives it.
+    @Test(.enabled(if: EmbedderPaths.available))
+    func oneBatchOnTwoThreadsGivesTheVectorsOfOne() throws {
+        var embedder = try #require(Self.embedder)
+        let texts = try EmbedderPaths.vectorCases().map(\.text)
+        let tokens = texts.reduce(0) { $0 + embedder.tokenizer.encode($1, maximumLength: 256).count }
+        #expect(tokens >= 128 && tokens <= embedder.batchTokens, "one batch long enough to be split: \(tokens)")
+        embedder.threads = 2
+        let two = try embedder.embed(texts)
+        embedder.threads = 1
+        let one = try embedder.embed(texts)
+        for (a, b) in zip(two, one) { #expect(largestDifference(a, b) < 1e-6) }
+    }
+
+    /// OpenBLAS's thread count is process-wide: an embedder that changed it, even for a moment, changed it under
+    /// a decoder running beside it (the server does both). Polled while two threads embed one long batch and then
+    /// many short ones (both ways of splitting the work).
+    @Test(.enabled(if: EmbedderPaths.available))
+    func embeddingLeavesOpenBLASOnOneThread() throws {
+        var embedder = try #require(Self.embedder)
+        embedder.threads = 2
+        let long = try EmbedderPaths.vectorCases().map(\.text)
+        #expect(openblas_get_num_threads() == 1)
+        let done = DispatchGroup()
+        DispatchQueue.global().async(group: done) { [embedder] in
+            _ = try? embedder.embed(long)
+            var small = embedder
+            small.batchTokens = 16
+            _ = try? small.embed(long)
+        }
+        var reads = 0, other = 0
+        repeat {
+            for _ in 0..<1000 {
+                reads += 1
+                if openblas_get_num_threads() != 1 { other += 1 }
+            }
+        } while done.wait(timeout: .now()) == .timedOut
+        #expect(other == 0, "\(other) of \(reads) reads saw another thread count")
     }
 
     @Test func aMissingFolderNamesTheFile() throws {
