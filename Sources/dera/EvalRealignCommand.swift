@@ -30,7 +30,7 @@ struct RealignEvalCommand: ParsableCommand {
     @Option(help: "Folder holding the three adapters PREFIX{0.05,0.1,0.2} (see --adapter-prefix).")
     var adapters = "models/adapters"
 
-    @Option(help: "Name of the three adapters without their beta: smollm2-dpo-beta (HaluEval pairs), smollm2-onpolicy-dpo-beta or qwen05-onpolicy-dpo-beta (on-policy pairs; give the matching --model).")
+    @Option(help: "Name of the three adapters without their beta: smollm2-dpo-beta (HaluEval pairs), smollm2-onpolicy-dpo-beta or qwen05-onpolicy-nocorr-dpo-beta (on-policy pairs; give the matching --model).")
     var adapterPrefix = "smollm2-dpo-beta"
 
     @Option(name: .customLong("system"), help: "A system NAME:ADAPTER:LAMBDA (repeatable); replaces the default set. LAMBDA is a number, or divergence, divergence-reference or entropy for a per-token lambda within [--lambda-min, --lambda-max].")
