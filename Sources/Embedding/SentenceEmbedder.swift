@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 import Formats
 import Tokenization
