@@ -36,8 +36,8 @@ public final class BertEncoder: @unchecked Sendable {
     /// - Throws: `FormatError` for a missing tensor, ``EmbedderError`` for a wrong type or shape.
     public init(config: BertConfig, weights file: SafetensorsFile) throws {
         self.config = config
-        // One OpenBLAS thread, as the decoder sets too: hiddenStates parallelises around OpenBLAS.
-        openblas_set_num_threads(1)
+        // hiddenStates parallelises around OpenBLAS.
+        dera_openblas_use_one_thread()
         let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
         let h = config.hiddenSize, f = config.intermediateSize
         func load(_ name: String, _ shape: [Int]) throws -> FloatBuffer {

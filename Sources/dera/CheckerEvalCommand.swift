@@ -59,6 +59,11 @@ struct CheckerEvalCommand: ParsableCommand {
     @Option(help: "Also score the same measurement with these profiles (comma-separated): one measurement, several calibrations side by side.")
     var alsoProfiles: String?
 
+    /// The names --also-profiles lists, empty ones dropped.
+    var alsoProfileNames: [String] {
+        (alsoProfiles ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
+    }
+
     /// The profile fitted or used.
     var profileName: String { profile ?? task.rawValue }
 
@@ -115,14 +120,13 @@ struct CheckerEvalCommand: ParsableCommand {
         // The prompt to measure with: --verdict-prompt, else the one the profile was fitted with (a new fit records it).
         let loaded = try? CheckerCalibration.load(calibration)
         let stored = loaded?.profiles[profileName]
-        let alsoNamed = (alsoProfiles ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
         let storedUnit = stored?.unit ?? .clause
         let unit = claims ?? storedUnit
         if let claims, !fit, claims != storedUnit {
             throw ValidationError("profile \(profileName) cuts outputs into \(storedUnit.rawValue)s; --claims \(claims.rawValue) needs --fit")
         }
         // One measurement serves every profile named, so they must cut claims alike (checked before the slow part).
-        for name in alsoNamed where name != profileName {
+        for name in alsoProfileNames where name != profileName {
             let other = loaded?.profiles[name]?.unit ?? .clause
             if other != unit {
                 throw ValidationError("profile \(name) cuts outputs into \(other.rawValue)s and \(profileName) into \(unit.rawValue)s: score it in a run of its own")
@@ -190,7 +194,7 @@ struct CheckerEvalCommand: ParsableCommand {
         // With several parts (tasks, minimal pairs), each part's report follows the whole's.
         let measurements = parts.count > 1 ? [measured] + parts : [measured]
         var reports: [(String, CheckerEvaluationReport)] = []
-        for name in [profileName] + alsoNamed {
+        for name in [profileName] + alsoProfileNames {
             let chosen: CalibrationProfile
             if name == profileName { chosen = fitted } else {
                 do { chosen = try file.profile(name, path: calibration) }
@@ -263,7 +267,7 @@ struct CheckerEvalCommand: ParsableCommand {
         // Every table scores the recorded claim signals with its profile's combination, so a results file resumed
         // from a run with another profile is still reported under the profile named (no model runs for this).
         var tables: [(String, Double, [AnswerCheckRow])] = []
-        for name in [profileName] + (alsoProfiles ?? "").split(separator: ",").map(String.init) where !name.isEmpty {
+        for name in [profileName] + alsoProfileNames {
             let model: LogisticModel
             if name == profileName { model = checker.scorer } else {
                 let other: CalibrationProfile

@@ -43,7 +43,7 @@ public final class DecoderModel: @unchecked Sendable {
             powf(config.ropeBase, -2 * Float(i) / Float(config.headDimension))
         }
         // dera parallelises around OpenBLAS; its own spinning workers would only compete.
-        openblas_set_num_threads(1)
+        dera_openblas_use_one_thread()
     }
 
     /// Loads a GGUF checkpoint (llama or qwen2 architecture).
